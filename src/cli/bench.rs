@@ -1,0 +1,329 @@
+//! `mmgan bench`: benchmarks that print medians and the ratio against a peer measured in
+//! the same run on the same machine.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use mmgan::io::Study;
+
+use super::StudyArgs;
+
+/// The peer for study loading: nibabel + numpy, the reference reader of the field.
+const NIBABEL_OPEN: &str = include_str!("../../benches/nibabel_open.py");
+/// The peer for the networks: the same architecture and training step in PyTorch.
+const TORCH_MMGAN: &str = include_str!("../../benches/torch_mmgan.py");
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Time opening a whole study against nibabel + numpy loading the same files
+    Open {
+        #[command(flatten)]
+        study: StudyArgs,
+        /// Timed runs of each side (after one warm-up run)
+        #[arg(long, default_value_t = 7)]
+        runs: usize,
+    },
+    /// Generator forward per slice (several widths) and a training step, burn flex against
+    /// PyTorch on the same CPU
+    Model {
+        #[arg(long, value_delimiter = ',', default_value = "64,32,16")]
+        widths: Vec<usize>,
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+        #[arg(long, default_value_t = 8)]
+        depth: usize,
+        /// Width of the timed training step (batch --batch, generator + discriminator)
+        #[arg(long, default_value_t = 32)]
+        train_width: usize,
+        #[arg(long, default_value_t = 4)]
+        batch: usize,
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// Skip the PyTorch peer
+        #[arg(long)]
+        no_peer: bool,
+    },
+    /// A whole volume end to end: open the study, synthesize one scenario, on the CPU
+    Volume {
+        #[command(flatten)]
+        study: StudyArgs,
+        /// Sequences to synthesize
+        #[arg(long, default_value = "flair")]
+        missing: String,
+        #[arg(long, default_value = "weights")]
+        weights: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Open { study, runs } => open(&study, runs.max(1)),
+        BenchCommand::Model {
+            widths,
+            size,
+            depth,
+            train_width,
+            batch,
+            runs,
+            no_peer,
+        } => model(
+            &widths,
+            size,
+            depth,
+            train_width,
+            batch,
+            runs.max(1),
+            no_peer,
+        ),
+        BenchCommand::Volume {
+            study,
+            missing,
+            weights,
+            runs,
+        } => volume(&study, &missing, &weights, runs.max(1)),
+    }
+}
+
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn open(args: &StudyArgs, runs: usize) -> anyhow::Result<()> {
+    let files = args.files()?;
+    let paths: Vec<PathBuf> = files.iter().map(|(_, p)| p.clone()).collect();
+    if paths.is_empty() {
+        bail!("no study files to time");
+    }
+    let mut ours = Vec::new();
+    for i in 0..=runs {
+        let t = Instant::now();
+        let study = Study::open_files(files.clone())?;
+        let secs = t.elapsed().as_secs_f64();
+        std::hint::black_box(&study);
+        if i > 0 {
+            ours.push(secs);
+        }
+    }
+    let peer = nibabel_times(&paths, runs)?;
+    let (m_ours, m_peer) = (median(ours.clone()), median(peer.clone()));
+    println!("open study: {} files ({})", paths.len(), names(&paths));
+    println!(
+        "  mmgan (parallel decode, RAS reorientation, stats): median {:.1} ms over {runs} runs",
+        m_ours * 1e3
+    );
+    println!(
+        "  nibabel + numpy (np.asarray(dataobj, float32)):     median {:.1} ms over {runs} runs",
+        m_peer * 1e3
+    );
+    println!("  speed-up vs nibabel: {:.2}x", m_peer / m_ours);
+    Ok(())
+}
+
+fn names(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn nibabel_times(paths: &[PathBuf], runs: usize) -> anyhow::Result<Vec<f64>> {
+    let mut args = vec![runs.to_string()];
+    args.extend(paths.iter().map(|p| p.display().to_string()));
+    let value = python_peer(NIBABEL_OPEN, &args, "pip install nibabel numpy")?;
+    Ok(serde_json::from_value(value)?)
+}
+
+/// Run a peer script with `python3 -c`; it prints one JSON value.
+fn python_peer(script: &str, args: &[String], install: &str) -> anyhow::Result<serde_json::Value> {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .context("cannot run python3 for the peer")?;
+    if !out.status.success() {
+        bail!(
+            "the Python peer failed ({install}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout).context("the Python peer printed no JSON")
+}
+
+fn time_median(runs: usize, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up
+    median(
+        (0..runs)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64()
+            })
+            .collect(),
+    )
+}
+
+fn model(
+    widths: &[usize],
+    size: usize,
+    depth: usize,
+    train_width: usize,
+    batch: usize,
+    runs: usize,
+    no_peer: bool,
+) -> anyhow::Result<()> {
+    use burn::module::Module;
+    use burn::tensor::{Device, Distribution, Tensor};
+    use mmgan::model::{DiscriminatorConfig, GeneratorConfig, Scenario};
+    use mmgan::train::{train_step, TrainConfig};
+
+    anyhow::ensure!(
+        size % (1 << depth) == 0,
+        "--size must be divisible by 2^depth"
+    );
+    let device = Device::flex();
+    let x = Tensor::<4>::random([1, 4, size, size], Distribution::Default, &device);
+    let mut forward = Vec::new();
+    for &w in widths {
+        let cfg = GeneratorConfig::new().with_width(w).with_depth(depth);
+        let g = cfg.init(&device);
+        let params = g.num_params();
+        let t = time_median(runs, || {
+            let y = g.forward(x.clone());
+            std::hint::black_box(y.into_data());
+        });
+        forward.push((w, params, cfg.macs_per_slice(size), t));
+    }
+    let config = TrainConfig::new(
+        GeneratorConfig::new()
+            .with_width(train_width)
+            .with_depth(depth),
+        DiscriminatorConfig::new().with_width(train_width),
+        vec![],
+    )
+    .with_side(size)
+    .with_batch(batch);
+    let ad = device.clone().autodiff();
+    let mut g = config.generator.init(&ad);
+    let mut d = config.discriminator.init(&ad);
+    let mut og = burn::optim::AdamConfig::new().with_beta_1(0.5).init();
+    let mut od = burn::optim::AdamConfig::new().with_beta_1(0.5).init();
+    let data: Vec<f32> = (0..batch * 4 * size * size)
+        .map(|i| ((i * 7919) % 1000) as f32 / 500.0)
+        .collect();
+    let scenario = Scenario::with_missing(&[mmgan::io::Sequence::Flair])?;
+    let train_t = time_median(runs, || {
+        let (g2, d2, losses) = train_step(
+            g.clone(),
+            d.clone(),
+            &mut og,
+            &mut od,
+            &data,
+            [batch, 4, size, size],
+            scenario,
+            &config,
+            &ad,
+        );
+        std::hint::black_box(losses);
+        (g, d) = (g2, d2);
+    });
+
+    let peer = if no_peer {
+        None
+    } else {
+        Some(torch_peer(widths, size, depth, train_width, batch, runs)?)
+    };
+    println!("MM-GAN networks, {size}x{size}, depth {depth}, median of {runs} runs (after a warm-up), burn flex vs PyTorch on this CPU");
+    println!("| what | params | GMAC | burn flex | PyTorch | burn / PyTorch |");
+    println!("|---|---|---|---|---|---|");
+    for (w, params, macs, t) in &forward {
+        let p = peer
+            .as_ref()
+            .and_then(|p| p["forward"][w.to_string()].as_f64());
+        println!(
+            "| generator forward, 1 slice, width {w} | {:.1} M | {:.2} | {:.1} ms | {} | {} |",
+            *params as f64 / 1e6,
+            *macs as f64 / 1e9,
+            t * 1e3,
+            p.map(|p| format!("{:.1} ms", p * 1e3))
+                .unwrap_or_else(|| "-".into()),
+            p.map(|p| format!("{:.2}", t / p))
+                .unwrap_or_else(|| "-".into()),
+        );
+    }
+    let p = peer.as_ref().and_then(|p| p["train"].as_f64());
+    println!(
+        "| training step, batch {batch}, width {train_width} (G + D, Adam) | | | {:.0} ms | {} | {} |",
+        train_t * 1e3,
+        p.map(|p| format!("{:.0} ms", p * 1e3)).unwrap_or_else(|| "-".into()),
+        p.map(|p| format!("{:.2}", train_t / p)).unwrap_or_else(|| "-".into()),
+    );
+    if let Some(p) = &peer {
+        println!("PyTorch threads: {}", p["threads"]);
+    }
+    Ok(())
+}
+
+fn torch_peer(
+    widths: &[usize],
+    size: usize,
+    depth: usize,
+    train_width: usize,
+    batch: usize,
+    runs: usize,
+) -> anyhow::Result<serde_json::Value> {
+    let mut args: Vec<String> = [size, depth, runs, train_width, batch]
+        .iter()
+        .map(|v| v.to_string())
+        .collect();
+    args.extend(widths.iter().map(|w| w.to_string()));
+    python_peer(TORCH_MMGAN, &args, "pip install torch")
+}
+
+fn volume(
+    args: &StudyArgs,
+    missing: &str,
+    weights: &std::path::Path,
+    runs: usize,
+) -> anyhow::Result<()> {
+    use mmgan::engine::{BackendChoice, Synthesizer};
+    use mmgan::model::Scenario;
+    let scenario: Scenario = missing.parse()?;
+    let synth = Synthesizer::load(weights, BackendChoice::Cpu)?;
+    let flag = std::sync::atomic::AtomicBool::new(false);
+    let mut slices = 0;
+    let mut open_t = Vec::new();
+    let total = time_median(runs, || {
+        let t = Instant::now();
+        let Ok(study) = args.open() else { return };
+        open_t.push(t.elapsed().as_secs_f64());
+        let Ok(prepared) = synth.prepare(&study, scenario) else {
+            return;
+        };
+        if let Ok(v) = synth.synthesize_volume(&prepared, &mut |_, n| slices = n, &flag) {
+            std::hint::black_box(v);
+        }
+    });
+    args.open()?; // surface an error the timed closure swallowed
+    println!(
+        "whole volume, {scenario}, {} ({}), median of {runs}:",
+        args.study
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+        synth.device_description()
+    );
+    println!("  study in -> synthesized volume out: {:.2} s ({slices} brain slices, {:.1} ms per slice; opening the study {:.2} s)", total, total * 1e3 / slices.max(1) as f64, median(open_t));
+    Ok(())
+}

@@ -1,0 +1,87 @@
+//! `mmgan eval`: the per-scenario table (paper and challenge metrics, two baselines).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use mmgan::data::discover_subjects;
+use mmgan::engine::{BackendChoice, Synthesizer};
+use mmgan::eval::evaluate;
+use mmgan::io::{write_atomic, Sequence, Study};
+use mmgan::model::Scenario;
+
+use super::progress_bar;
+
+#[derive(clap::Args, Debug)]
+pub struct EvalArgs {
+    /// Weights folder
+    #[arg(long, default_value = "weights")]
+    pub weights: PathBuf,
+    /// Data folders (one sub-folder per subject) or study folders
+    #[arg(long, required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// "all", or missing sets separated by ';', e.g. "flair;t2,flair"
+    #[arg(long, default_value = "all")]
+    pub scenarios: String,
+    /// Where eval.md, eval.csv and eval.json go
+    #[arg(long, default_value = "eval")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+pub fn parse_scenarios(s: &str) -> anyhow::Result<Vec<Scenario>> {
+    if s.trim() == "all" {
+        return Ok(Scenario::all().to_vec());
+    }
+    s.split(';')
+        .map(|m| {
+            m.parse::<Scenario>()
+                .with_context(|| format!("scenario {m:?}"))
+        })
+        .collect()
+}
+
+pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
+    let scenarios = parse_scenarios(&a.scenarios)?;
+    let synth = Synthesizer::load(&a.weights, a.backend)?;
+    let mut studies = Vec::new();
+    for dir in discover_subjects(&a.data).map_err(anyhow::Error::msg)? {
+        let study = Study::open(&dir)?;
+        if Sequence::ALL.iter().all(|s| study.has(*s)) {
+            studies.push(study);
+        } else {
+            log::warn!(
+                "{}: skipped, evaluation needs all four sequences",
+                dir.display()
+            );
+        }
+    }
+    anyhow::ensure!(
+        !studies.is_empty(),
+        "no subject with all four sequences in {:?}",
+        a.data
+    );
+    eprintln!(
+        "evaluating {} subjects x {} scenarios on {}",
+        studies.len(),
+        scenarios.len(),
+        synth.device_description()
+    );
+    let bar = progress_bar((studies.len() * scenarios.len()) as u64, "scenarios");
+    let table = evaluate(&synth, &studies, &scenarios, &mut |what| {
+        bar.set_message(what.to_string());
+        bar.inc(1);
+    })?;
+    bar.finish_and_clear();
+    std::fs::create_dir_all(&a.out)?;
+    let md = table.to_markdown();
+    write_atomic(&a.out.join("eval.md"), md.as_bytes())?;
+    write_atomic(&a.out.join("eval.csv"), table.to_csv().as_bytes())?;
+    write_atomic(
+        &a.out.join("eval.json"),
+        serde_json::to_string_pretty(&table)?.as_bytes(),
+    )?;
+    println!("{md}");
+    eprintln!("written: {}/eval.{{md,csv,json}}", a.out.display());
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! `mmgan info`: what a study holds, per role, and whether its volumes share one grid.
+
+use mmgan::io::{Role, Sequence, Study, Volume};
+
+use super::StudyArgs;
+
+#[derive(clap::Args, Debug)]
+pub struct InfoArgs {
+    #[command(flatten)]
+    pub study: StudyArgs,
+}
+
+pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
+    let study = args.study.open()?;
+    print!("{}", describe(&study));
+    Ok(())
+}
+
+fn describe(study: &Study) -> String {
+    let mut out = format!("Study {}\n", study.subject);
+    for role in Role::ALL {
+        let volume = match role {
+            Role::Sequence(s) => study.volume(s),
+            Role::Label => study.label.as_ref(),
+        };
+        match volume {
+            Some(v) => out += &describe_volume(role, v),
+            None if matches!(role, Role::Sequence(_)) => {
+                out += &format!("  {:<9} absent (can be synthesized)\n", role.name())
+            }
+            None => out += &format!("  {:<9} none\n", role.name()),
+        }
+    }
+    let count = study.present().len() + usize::from(study.label.is_some());
+    out += &format!(
+        "Grid: {} (canonical RAS); all {count} volumes on one grid\n",
+        study.grid.describe()
+    );
+    let missing: Vec<&str> = Sequence::ALL
+        .iter()
+        .filter(|s| !study.has(**s))
+        .map(|s| s.name())
+        .collect();
+    if !missing.is_empty() {
+        out += &format!("Missing: {}\n", missing.join(", "));
+    }
+    out
+}
+
+fn describe_volume(role: Role, v: &Volume) -> String {
+    let d = v.header.dim;
+    let vs = v.voxel_size();
+    let mut s = format!(
+        "  {:<9} {}\n            {}x{}x{} voxels, {:.3}x{:.3}x{:.3} mm, orientation {} ({}), {:?}\n            intensity [{}, {}], display window [{}, {}]\n",
+        role.name(),
+        v.path.display(),
+        d[1], d[2], d[3],
+        vs[0], vs[1], vs[2],
+        v.orientation_code(),
+        v.affine_source,
+        v.datatype,
+        v.stats.min, v.stats.max,
+        v.stats.window.0, v.stats.window.1,
+    );
+    for w in &v.warnings {
+        s += &format!("            warning: {w}\n");
+    }
+    s
+}

@@ -1,0 +1,154 @@
+//! Command-line interface: argument parsing and one module per subcommand.
+
+mod bench;
+mod eval;
+mod info;
+mod model_info;
+mod synthesize;
+mod train;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use mmgan::io::{Role, Sequence, Study, StudyFiles};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "mmgan",
+    version,
+    about = "MM-GAN Studio: synthesize missing MRI sequences (T1, T1c, T2, FLAIR)"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Describe a study: files, grids, orientation, datatypes, intensities
+    Info(info::InfoArgs),
+    /// Synthesize missing sequences of a study and export them as NIfTI (marked synthetic)
+    Synthesize(synthesize::SynthesizeArgs),
+    /// Train MM-GAN (curriculum, checkpoints, resume)
+    Train(train::TrainArgs),
+    /// Evaluate weights: per-scenario MSE/PSNR/SSIM against two baselines
+    Eval(eval::EvalArgs),
+    /// Parameter count and compute of the networks
+    ModelInfo(model_info::ModelInfoArgs),
+    /// Benchmarks that print figures (medians, and ratios against a peer run in the same run)
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Info(args) => info::run(&args),
+        Command::Synthesize(args) => synthesize::run(&args),
+        Command::Train(args) => train::run(&args),
+        Command::Eval(args) => eval::run(&args),
+        Command::ModelInfo(args) => model_info::run(&args),
+        Command::Bench(cmd) => bench::run(cmd),
+    }
+}
+
+/// The size of the networks: shared by every command that builds them.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NetArgs {
+    /// Base width: filters of the first block (reference 64)
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// UNet depth: encoder blocks (reference 8); --size must be divisible by 2^depth
+    #[arg(long, default_value_t = 8)]
+    pub depth: usize,
+    /// Model slice side in pixels (reference 256)
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+}
+
+impl NetArgs {
+    pub fn check(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.size % (1 << self.depth) == 0,
+            "--size {} must be divisible by 2^depth = {}",
+            self.size,
+            1 << self.depth
+        );
+        Ok(())
+    }
+}
+
+/// Where a study comes from: a folder (roles detected from file names) and/or explicit
+/// files, which override detection.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StudyArgs {
+    /// Study folder (BraTS 2018-2021, BraTS 2023+ or plain names: t1, t1c, t2, flair, seg)
+    pub study: Option<PathBuf>,
+    /// T1 file (overrides detection)
+    #[arg(long, value_name = "PATH")]
+    pub t1: Option<PathBuf>,
+    /// Contrast-enhanced T1 file (overrides detection)
+    #[arg(long, value_name = "PATH")]
+    pub t1c: Option<PathBuf>,
+    /// T2 file (overrides detection)
+    #[arg(long, value_name = "PATH")]
+    pub t2: Option<PathBuf>,
+    /// FLAIR file (overrides detection)
+    #[arg(long, value_name = "PATH")]
+    pub flair: Option<PathBuf>,
+    /// Tumour label map (overrides detection)
+    #[arg(long, value_name = "PATH")]
+    pub seg: Option<PathBuf>,
+}
+
+impl StudyArgs {
+    /// The files of the study: detected in the folder, then overridden by explicit paths.
+    pub fn files(&self) -> anyhow::Result<StudyFiles> {
+        let explicit = [
+            (Role::Sequence(Sequence::T1), &self.t1),
+            (Role::Sequence(Sequence::T1c), &self.t1c),
+            (Role::Sequence(Sequence::T2), &self.t2),
+            (Role::Sequence(Sequence::Flair), &self.flair),
+            (Role::Label, &self.seg),
+        ];
+        let mut files = match &self.study {
+            // With every sequence given explicitly, an ambiguous folder does not matter.
+            Some(folder) if explicit[..4].iter().any(|(_, p)| p.is_none()) => {
+                StudyFiles::detect(folder)?
+            }
+            Some(folder) => StudyFiles {
+                folder: Some(folder.clone()),
+                ..Default::default()
+            },
+            None => StudyFiles::default(),
+        };
+        for (role, path) in explicit {
+            if let Some(p) = path {
+                files.set(role, p.clone());
+            }
+        }
+        Ok(files)
+    }
+
+    pub fn open(&self) -> anyhow::Result<Study> {
+        let files = self.files()?;
+        if self.study.is_none() && files.iter().next().is_none() {
+            anyhow::bail!(
+                "no study given: pass a study folder or files with --t1/--t1c/--t2/--flair"
+            );
+        }
+        Study::open_files(files).context("cannot open the study")
+    }
+}
+
+/// The progress bar every long command shows.
+pub fn progress_bar(len: u64, unit: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let template = format!(
+        "{{prefix}} [{{elapsed_precise}}] {{bar:30}} {{pos}}/{{len}} {unit} (eta {{eta}}) {{msg}}"
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,141 @@
+//! `mmgan train`: train or resume a run, with a progress bar and Ctrl-C checkpointing.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use mmgan::data::Fit;
+use mmgan::engine::{select_device, BackendChoice};
+use mmgan::model::{DiscriminatorConfig, GeneratorConfig, Imputation};
+use mmgan::train::{train, TrainConfig, TrainEvent};
+
+use super::{progress_bar, NetArgs};
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// Data folders: one sub-folder per subject
+    #[arg(long, required = true, num_args = 1..)]
+    pub data: Vec<PathBuf>,
+    /// Run folder (checkpoints, log, weights)
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 60)]
+    pub epochs: usize,
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// How the brain box becomes a slice: resize (reference) or pad (native resolution)
+    #[arg(long, value_enum, default_value_t = Fit::Resize)]
+    pub fit: Fit,
+    #[arg(long, default_value_t = 4)]
+    pub batch: usize,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    #[arg(long, value_enum, default_value_t = Imputation::Zeros)]
+    pub impute: Imputation,
+    #[arg(long, value_parser = ["on", "off"], default_value = "on")]
+    pub curriculum: String,
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Fraction of subjects held out for testing
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Subject folder names always held out for testing
+    #[arg(long, value_delimiter = ',')]
+    pub hold_out: Vec<String>,
+    /// Cap on batches per epoch (quick runs)
+    #[arg(long)]
+    pub max_batches: Option<usize>,
+    /// Continue the run in --out from its last checkpoint
+    #[arg(long)]
+    pub resume: bool,
+}
+
+pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
+    a.net.check()?;
+    let config = TrainConfig::new(
+        GeneratorConfig::new()
+            .with_width(a.net.width)
+            .with_depth(a.net.depth),
+        DiscriminatorConfig::new().with_width(a.net.width),
+        a.data.iter().map(|p| p.display().to_string()).collect(),
+    )
+    .with_side(a.net.size)
+    .with_fit(a.fit)
+    .with_epochs(a.epochs)
+    .with_batch(a.batch)
+    .with_imputation(a.impute)
+    .with_curriculum(a.curriculum == "on")
+    .with_seed(a.seed)
+    .with_test_fraction(a.test_fraction)
+    .with_hold_out(a.hold_out.clone())
+    .with_max_batches(a.max_batches);
+    let selected = select_device(a.backend).map_err(anyhow::Error::msg)?;
+    eprintln!("training on {}", selected.description);
+    let interrupt = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupt.clone();
+        ctrlc::set_handler(move || {
+            eprintln!("\ninterrupt: saving a checkpoint at the next batch (Ctrl-C again to abort)");
+            if flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        })?;
+    }
+    let bar = progress_bar(0, "batches");
+    let done = train(
+        &config,
+        &a.out,
+        a.resume,
+        &selected.device,
+        &interrupt,
+        &mut |e| match e {
+            TrainEvent::Loaded {
+                train,
+                test,
+                skipped,
+            } => {
+                bar.println(format!(
+                    "subjects: {train} train, {test} test, {} skipped",
+                    skipped.len()
+                ));
+                for s in skipped {
+                    bar.println(format!("  skipped {s}"));
+                }
+            }
+            TrainEvent::EpochStart { epoch, batches } => {
+                bar.reset();
+                bar.set_length(batches as u64);
+                bar.set_prefix(format!("epoch {epoch}/{}", a.epochs));
+            }
+            TrainEvent::Batch { done, losses, .. } => {
+                bar.set_position(done as u64);
+                bar.set_message(format!(
+                    "G {:.4} (adv {:.4}, L1 {:.4}) D {:.4}",
+                    losses.g, losses.adversarial, losses.l1, losses.d
+                ));
+            }
+            TrainEvent::EpochEnd(log) => {
+                let test = log
+                    .test
+                    .map(|q| format!(", test PSNR {:.2} SSIM {:.4}", q.psnr, q.ssim))
+                    .unwrap_or_default();
+                bar.println(format!(
+                    "epoch {}: G {:.4} L1 {:.4} D {:.4}, scenarios {}, {:.0} s{test}",
+                    log.epoch, log.loss_g, log.loss_l1, log.loss_d, log.scenarios, log.seconds
+                ));
+            }
+            TrainEvent::Interrupted {
+                epoch,
+                batches_done,
+            } => {
+                bar.println(format!("checkpoint saved in epoch {epoch} after {batches_done} batches; continue with --resume"));
+            }
+        },
+    )?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{done} epochs done; weights in {}",
+        a.out.join("weights").display()
+    );
+    Ok(())
+}

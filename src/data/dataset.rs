@@ -1,0 +1,163 @@
+//! Subjects as model-ready slices, and the seeded train/test split by subject.
+
+use std::path::{Path, PathBuf};
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+
+use super::geometry::{brain_mask, Fit, SliceGeometry};
+use crate::io::{Sequence, Study};
+
+/// One subject's slices in model space: every axial slice with brain in it, the four
+/// sequences normalised as the reference does (negatives clipped, divided by the mean of
+/// the cropped volume).
+#[derive(Debug, Clone)]
+pub struct SubjectSlices {
+    pub name: String,
+    pub side: usize,
+    /// Indices (z) of the kept slices in the study.
+    pub z: Vec<usize>,
+    /// [slice][sequence][row][col], row-major.
+    pub data: Vec<f32>,
+    /// Normalisation divisor of each sequence (study units).
+    pub means: [f32; 4],
+    pub geometry: SliceGeometry,
+}
+
+impl SubjectSlices {
+    /// Build from a study that has all four sequences (else it cannot supervise training).
+    pub fn from_study(study: &Study, side: usize, fit: Fit) -> Result<SubjectSlices, String> {
+        let vols: Vec<_> = Sequence::ALL.iter().map(|s| study.volume(*s)).collect();
+        if let Some(missing) = Sequence::ALL.iter().find(|s| !study.has(**s)) {
+            return Err(format!(
+                "{}: {missing} is missing; a training subject needs all four sequences",
+                study.subject
+            ));
+        }
+        let vols: Vec<_> = vols.into_iter().flatten().collect();
+        let brain = brain_mask(vols.iter().map(|v| v.data.view()));
+        let geometry = SliceGeometry::new(brain.view(), side, fit);
+        let depth = study.grid.dims[2];
+        let z: Vec<usize> = (0..depth)
+            .filter(|&z| brain.index_axis(ndarray::Axis(2), z).iter().any(|b| *b))
+            .collect();
+        let n = side * side;
+        let mut data = vec![0.0; z.len() * 4 * n];
+        let mut means = [1.0f32; 4];
+        for (c, v) in vols.iter().enumerate() {
+            let model = geometry.volume_to_model(v.data.view());
+            let mean = model.iter().map(|x| f64::from(x.max(0.0))).sum::<f64>()
+                / model.len().max(1) as f64;
+            let mean = if mean > 0.0 { mean as f32 } else { 1.0 };
+            means[c] = mean;
+            for (i, &zi) in z.iter().enumerate() {
+                let dst = &mut data[(i * 4 + c) * n..(i * 4 + c + 1) * n];
+                for (d, s) in dst.iter_mut().zip(&model[zi * n..(zi + 1) * n]) {
+                    *d = s.max(0.0) / mean;
+                }
+            }
+        }
+        Ok(SubjectSlices {
+            name: study.subject.clone(),
+            side,
+            z,
+            data,
+            means,
+            geometry,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.z.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.z.is_empty()
+    }
+
+    /// `count` consecutive slices from `start`: [count][4][side][side].
+    pub fn slices(&self, start: usize, count: usize) -> &[f32] {
+        let n = 4 * self.side * self.side;
+        &self.data[start * n..(start + count) * n]
+    }
+}
+
+/// Subject folders under each data folder (one sub-folder per subject, any layout the
+/// study reader recognises). A data folder that is itself a study counts as one subject.
+pub fn discover_subjects(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for dir in dirs {
+        if !dir.is_dir() {
+            return Err(format!("{}: data folder does not exist", dir.display()));
+        }
+        if crate::io::StudyFiles::detect(dir)
+            .map(|f| f.iter().next().is_some())
+            .unwrap_or(false)
+        {
+            out.push(dir.clone());
+            continue;
+        }
+        let mut subs: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        subs.sort();
+        out.extend(subs);
+    }
+    Ok(out)
+}
+
+/// Train/test subjects, by name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Split {
+    pub seed: u64,
+    pub train: Vec<String>,
+    pub test: Vec<String>,
+}
+
+/// Shuffle subjects with `seed` and hold out `test_fraction` of them (at least one when
+/// there are two or more subjects).
+pub fn split_subjects(paths: &[PathBuf], test_fraction: f64, seed: u64) -> Split {
+    let mut names: Vec<String> = paths.iter().map(|p| subject_key(p)).collect();
+    names.sort();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    names.shuffle(&mut rng);
+    let mut n_test = (names.len() as f64 * test_fraction).round() as usize;
+    if names.len() >= 2 {
+        n_test = n_test.clamp(1, names.len() - 1);
+    } else {
+        n_test = 0;
+    }
+    let test = names.split_off(names.len() - n_test);
+    Split {
+        seed,
+        train: names,
+        test,
+    }
+}
+
+/// The name a subject folder goes by in splits and logs.
+pub fn subject_key(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| p.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_is_seeded_and_disjoint() {
+        let paths: Vec<PathBuf> = (0..10).map(|i| PathBuf::from(format!("/d/s{i}"))).collect();
+        let a = split_subjects(&paths, 0.2, 7);
+        let b = split_subjects(&paths, 0.2, 7);
+        assert_eq!(a, b);
+        assert_eq!(a.test.len(), 2);
+        assert_eq!(a.train.len(), 8);
+        assert!(a.test.iter().all(|t| !a.train.contains(t)));
+        let c = split_subjects(&paths, 0.2, 8);
+        assert_ne!(a.test, c.test);
+    }
+}

@@ -1,0 +1,12 @@
+//! The model's view of a study: square axial slices around the brain, normalised, and the
+//! exact way back to the study grid; and the datasets of subjects training and evaluation
+//! read.
+//!
+//! Owns slice geometry (crop, resize or pad), the per-sequence normalisation, and subject
+//! discovery with a seeded train/test split. Plain `f32` buffers, no tensors.
+
+mod dataset;
+mod geometry;
+
+pub use dataset::{discover_subjects, split_subjects, subject_key, Split, SubjectSlices};
+pub use geometry::{brain_mask, Fit, SliceGeometry};

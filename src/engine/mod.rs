@@ -1,0 +1,12 @@
+//! The synthesis engine: picks the compute device, loads weights, and turns a study plus a
+//! scenario into synthesized volumes on the study's own grid.
+//!
+//! Owns the inference path ([`Synthesizer`]) the CLI and the viewer call, batching slices,
+//! reporting progress and honouring cancellation between batches. Callers see plain
+//! `ndarray` volumes; tensors stay inside.
+
+mod backend;
+mod synthesizer;
+
+pub use backend::{select_device, BackendChoice, SelectedDevice};
+pub use synthesizer::{EngineError, Prepared, Synthesized, Synthesizer};

@@ -1,0 +1,286 @@
+//! Inference: a study and a scenario in, the missing sequences out, on the study grid.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use ndarray::{Array2, Array3, Axis};
+
+use super::backend::{select_device, BackendChoice};
+use crate::data::{brain_mask, SliceGeometry};
+use crate::io::{Sequence, Study};
+use crate::model::{
+    availability_mask, impute, load_generator, Generator, Scenario, WeightsError, WeightsMeta,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    #[error("{0}")]
+    Device(String),
+    #[error("cannot synthesize {missing} for this study: {reason}")]
+    Scenario { missing: String, reason: String },
+    #[error("slice {z} is outside the study (it has {depth} axial slices)")]
+    SliceOutOfRange { z: usize, depth: usize },
+    #[error("synthesis cancelled")]
+    Cancelled,
+    #[error("the model produced non-finite values (NaN or Inf); nothing was changed")]
+    NonFinite,
+}
+
+/// A synthesized sequence on the study grid (canonical RAS), in study intensity units.
+#[derive(Debug, Clone)]
+pub struct Synthesized {
+    pub sequence: Sequence,
+    pub data: Array3<f32>,
+}
+
+/// A study made ready for a scenario: geometry, normalisation and brain mask, computed
+/// once and reused for every slice the viewer asks for.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub scenario: Scenario,
+    pub geometry: SliceGeometry,
+    /// Normalisation divisor of each available sequence.
+    means: [f32; 4],
+    /// Model-space inputs per available channel: [channel][z][side*side] (empty if missing).
+    inputs: Vec<Vec<f32>>,
+    brain: Array3<bool>,
+    depth: usize,
+}
+
+impl Prepared {
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+}
+
+/// The generator on a device with the sidecar that says how to feed it.
+pub struct Synthesizer {
+    generator: Generator,
+    meta: WeightsMeta,
+    device: Device,
+    device_description: String,
+    /// Slices per forward pass.
+    pub batch: usize,
+}
+
+impl Synthesizer {
+    /// Load the weights folder and pick the device.
+    pub fn load(weights_dir: &Path, backend: BackendChoice) -> Result<Synthesizer, EngineError> {
+        // The sidecar first, so that a missing folder is reported before any GPU probing.
+        WeightsMeta::load(weights_dir)?;
+        let selected = select_device(backend).map_err(EngineError::Device)?;
+        let (generator, meta) = load_generator(weights_dir, &selected.device)?;
+        Ok(Synthesizer {
+            generator,
+            meta,
+            device: selected.device,
+            device_description: selected.description,
+            batch: 4,
+        })
+    }
+
+    /// Wrap an in-memory generator (training's evaluation uses this).
+    pub fn from_parts(generator: Generator, meta: WeightsMeta, device: Device) -> Synthesizer {
+        Synthesizer {
+            generator,
+            meta,
+            device,
+            device_description: "in-memory model".into(),
+            batch: 4,
+        }
+    }
+
+    pub fn meta(&self) -> &WeightsMeta {
+        &self.meta
+    }
+
+    pub fn device_description(&self) -> &str {
+        &self.device_description
+    }
+
+    /// Check the scenario against the study and precompute what every slice needs.
+    pub fn prepare(&self, study: &Study, scenario: Scenario) -> Result<Prepared, EngineError> {
+        let absent: Vec<Sequence> = scenario
+            .available()
+            .into_iter()
+            .filter(|s| !study.has(*s))
+            .collect();
+        if !absent.is_empty() {
+            return Err(EngineError::Scenario {
+                missing: scenario
+                    .missing()
+                    .iter()
+                    .map(|s| s.name())
+                    .collect::<Vec<_>>()
+                    .join(","),
+                reason: format!(
+                    "the model would need {} as input, which the study does not have",
+                    absent
+                        .iter()
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            });
+        }
+        let available: Vec<_> = scenario
+            .available()
+            .into_iter()
+            .filter_map(|s| study.volume(s))
+            .collect();
+        let brain = brain_mask(available.iter().map(|v| v.data.view()));
+        let geometry = SliceGeometry::new(brain.view(), self.meta.side, self.meta.fit);
+        let mut means = [1.0; 4];
+        let mut inputs = vec![Vec::new(); 4];
+        for seq in scenario.available() {
+            let volume = study.volume(seq).expect("checked above");
+            let model = geometry.volume_to_model(volume.data.view());
+            let mean = model.iter().map(|x| f64::from(x.max(0.0))).sum::<f64>()
+                / model.len().max(1) as f64;
+            let mean = if mean > 0.0 { mean as f32 } else { 1.0 };
+            means[seq.index()] = mean;
+            inputs[seq.index()] = model.into_iter().map(|x| x.max(0.0) / mean).collect();
+        }
+        Ok(Prepared {
+            scenario,
+            geometry,
+            means,
+            inputs,
+            brain,
+            depth: study.grid.dims[2],
+        })
+    }
+
+    /// Run the generator on the slices `zs`; returns, per slice, the missing channels in
+    /// model space (normalised), [missing][side*side].
+    fn run(&self, prepared: &Prepared, zs: &[usize]) -> Result<Vec<Vec<Vec<f32>>>, EngineError> {
+        let side = self.meta.side;
+        let n = side * side;
+        let mut x = vec![0.0f32; zs.len() * 4 * n];
+        for (b, &z) in zs.iter().enumerate() {
+            for (c, input) in prepared.inputs.iter().enumerate() {
+                if !input.is_empty() {
+                    x[(b * 4 + c) * n..(b * 4 + c + 1) * n]
+                        .copy_from_slice(&input[z * n..(z + 1) * n]);
+                }
+            }
+        }
+        let x = Tensor::<4>::from_data(TensorData::new(x, [zs.len(), 4, side, side]), &self.device);
+        let mask = availability_mask(&vec![prepared.scenario; zs.len()], &self.device);
+        let y = self
+            .generator
+            .forward(impute(x, mask, self.meta.imputation)); // [b, 4, side, side]
+        let y: Vec<f32> = y
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| EngineError::Device(format!("reading the model output: {e:?}")))?;
+        if y.iter().any(|v| !v.is_finite()) {
+            return Err(EngineError::NonFinite);
+        }
+        let missing = prepared.scenario.missing();
+        Ok((0..zs.len())
+            .map(|b| {
+                missing
+                    .iter()
+                    .map(|s| y[(b * 4 + s.index()) * n..(b * 4 + s.index() + 1) * n].to_vec())
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Model output of one slice -> study grid, study intensity scale, zero outside the brain.
+    fn to_study(
+        &self,
+        prepared: &Prepared,
+        z: usize,
+        seq: Sequence,
+        model: &[f32],
+        mut out: ndarray::ArrayViewMut2<f32>,
+    ) {
+        prepared.geometry.to_study(model, out.view_mut());
+        let scale = self.meta.reference_means[seq.index()];
+        let brain = prepared.brain.index_axis(Axis(2), z);
+        ndarray::Zip::from(&mut out).and(&brain).for_each(|v, &b| {
+            *v = if b { *v * scale } else { 0.0 };
+        });
+    }
+
+    /// Synthesize the missing sequences of one axial slice `z` (fast path for the viewer).
+    pub fn synthesize_slice(
+        &self,
+        prepared: &Prepared,
+        z: usize,
+    ) -> Result<Vec<(Sequence, Array2<f32>)>, EngineError> {
+        if z >= prepared.depth {
+            return Err(EngineError::SliceOutOfRange {
+                z,
+                depth: prepared.depth,
+            });
+        }
+        let [nx, ny] = prepared.geometry.grid;
+        let missing = prepared.scenario.missing();
+        if !prepared.brain.index_axis(Axis(2), z).iter().any(|b| *b) {
+            return Ok(missing
+                .into_iter()
+                .map(|s| (s, Array2::zeros((nx, ny))))
+                .collect());
+        }
+        let out = self.run(prepared, &[z])?;
+        Ok(missing
+            .into_iter()
+            .zip(&out[0])
+            .map(|(seq, model)| {
+                let mut slice = Array2::zeros((nx, ny));
+                self.to_study(prepared, z, seq, model, slice.view_mut());
+                (seq, slice)
+            })
+            .collect())
+    }
+
+    /// Synthesize every missing sequence of the whole volume, `batch` slices per pass.
+    /// `progress(done, total)` is called after each batch; `cancel` is checked between
+    /// batches. Slices without brain are left at zero without running the model.
+    pub fn synthesize_volume(
+        &self,
+        prepared: &Prepared,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<Synthesized>, EngineError> {
+        let [nx, ny] = prepared.geometry.grid;
+        let missing = prepared.scenario.missing();
+        let mut out: Vec<Array3<f32>> = missing
+            .iter()
+            .map(|_| Array3::zeros(ndarray::ShapeBuilder::f((nx, ny, prepared.depth))))
+            .collect();
+        let zs: Vec<usize> = (0..prepared.depth)
+            .filter(|&z| prepared.brain.index_axis(Axis(2), z).iter().any(|b| *b))
+            .collect();
+        let total = zs.len();
+        progress(0, total);
+        for (i, chunk) in zs.chunks(self.batch.max(1)).enumerate() {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(EngineError::Cancelled);
+            }
+            let result = self.run(prepared, chunk)?;
+            for (&z, per_seq) in chunk.iter().zip(&result) {
+                for ((seq, model), vol) in missing.iter().zip(per_seq).zip(out.iter_mut()) {
+                    self.to_study(prepared, z, *seq, model, vol.index_axis_mut(Axis(2), z));
+                }
+            }
+            progress((i * self.batch + chunk.len()).min(total), total);
+        }
+        Ok(missing
+            .into_iter()
+            .zip(out)
+            .map(|(sequence, data)| Synthesized { sequence, data })
+            .collect())
+    }
+
+    /// The normalisation divisors the prepared inputs used (study units).
+    pub fn input_means(prepared: &Prepared) -> [f32; 4] {
+        prepared.means
+    }
+}

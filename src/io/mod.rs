@@ -1,0 +1,28 @@
+//! Study I/O: NIfTI volumes in, a [`Study`] of the four sequences out, synthetic volumes
+//! written back onto the source grid.
+//!
+//! Owns file-name role detection, NIfTI decoding (every common datatype, scaling,
+//! NaN clean-up, header sanity checks before any large allocation), orientation handling
+//! (closest-axis reorientation to RAS by permutations and flips, never resampling) and the
+//! per-sequence intensity statistics. Nothing here knows about the model or the UI.
+
+mod error;
+mod export;
+mod intensity;
+mod nifti_read;
+mod orientation;
+mod sequence;
+mod study;
+
+pub use error::IoError;
+pub use export::{default_export_name, export_synthetic, write_atomic, ExportRequest};
+pub use intensity::{display_window, model_normalisation, percentile_in_place, IntensityStats};
+pub use nifti_read::{read_volume, Volume};
+pub use orientation::{
+    affine_from_header, Affine, AffineSource, Orientation, Reorientation, GRID_TOLERANCE_MM,
+};
+pub use sequence::{Role, Sequence};
+pub use study::{Grid, Study, StudyFiles};
+
+/// Result type of the study I/O layer.
+pub type Result<T, E = IoError> = std::result::Result<T, E>;

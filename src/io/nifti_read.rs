@@ -1,0 +1,428 @@
+//! Reading one NIfTI-1 volume (`.nii` or `.nii.gz`) into the canonical RAS voxel order.
+//!
+//! The header is parsed and sanity-checked before any voxel buffer is allocated, so a
+//! corrupt or hostile header cannot make us allocate gigabytes; the voxel data is then
+//! inflated in one pass (zlib-rs) and converted to `f32` with the header's scaling.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use ndarray::{Array3, ShapeBuilder};
+use nifti::{Endianness, NiftiHeader, NiftiType};
+
+use super::intensity::IntensityStats;
+use super::orientation::{affine_from_header, Affine, AffineSource, Orientation, Reorientation};
+use super::{IoError, Result};
+
+/// Voxel count above which a header is refused outright (2^31).
+pub const MAX_VOXELS: u64 = 1 << 31;
+
+/// deflate cannot compress better than about 1032:1; a `.nii.gz` whose header promises more
+/// data than that is lying about its size.
+const MAX_DEFLATE_RATIO: u64 = 1032;
+
+/// One 3D volume as read from a NIfTI file, held in canonical RAS voxel order.
+#[derive(Debug, Clone)]
+pub struct Volume {
+    pub path: PathBuf,
+    /// The header as read from the file; the reference for writing back onto this grid.
+    pub header: NiftiHeader,
+    /// Voxels in RAS order, Fortran layout (`x` fastest, axial slices contiguous), `f32`
+    /// after `scl_slope`/`scl_inter`, with NaN and Inf replaced by 0.
+    pub data: Array3<f32>,
+    /// Voxel-to-world affine of the file's own voxel order.
+    pub source_affine: Affine,
+    pub affine_source: AffineSource,
+    /// Voxel-to-world affine of `data` (canonical order).
+    pub affine: Affine,
+    /// Orientation of the file's voxel axes (its code, e.g. "LPS", is reported).
+    pub orientation: Orientation,
+    /// How the file's voxel order maps onto `data`.
+    pub reorientation: Reorientation,
+    pub datatype: NiftiType,
+    pub stats: IntensityStats,
+    /// Things a user should know (NaNs replaced, oblique grid), already logged.
+    pub warnings: Vec<String>,
+}
+
+impl Volume {
+    /// Dimensions of `data` (canonical order).
+    pub fn dims(&self) -> [usize; 3] {
+        let s = self.data.shape();
+        [s[0], s[1], s[2]]
+    }
+
+    /// The file's orientation code, e.g. "LPS".
+    pub fn orientation_code(&self) -> String {
+        self.orientation.code()
+    }
+
+    /// Voxel sizes in mm along the canonical axes.
+    pub fn voxel_size(&self) -> [f64; 3] {
+        super::orientation::voxel_sizes(&self.affine)
+    }
+}
+
+/// Read a NIfTI-1 volume from `path`. Errors name the file and the problem.
+pub fn read_volume(path: &Path) -> Result<Volume> {
+    let file = File::open(path).map_err(|e| IoError::io(path, e))?;
+    let file_len = file.metadata().map_err(|e| IoError::io(path, e))?.len();
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut magic = [0u8; 2];
+    let gz = match reader.read_exact(&mut magic) {
+        Ok(()) => magic == [0x1f, 0x8b],
+        Err(_) => false,
+    };
+    // Re-open rather than seek: the first bytes went into the BufReader.
+    let file = File::open(path).map_err(|e| IoError::io(path, e))?;
+    let mut input: Box<dyn Read> = if gz {
+        Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
+            1 << 16,
+            file,
+        )))
+    } else {
+        Box::new(BufReader::with_capacity(1 << 16, file))
+    };
+
+    let mut raw_header = [0u8; 348];
+    read_exact_or(
+        &mut input,
+        &mut raw_header,
+        path,
+        "the file ends inside the 348-byte header",
+    )?;
+    let header = parse_header(&raw_header, path)?;
+    let layout = check_header(&header, path, gz, file_len)?;
+
+    // Skip extensions up to the data.
+    let skip = layout.vox_offset - 348;
+    let skipped = std::io::copy(&mut (&mut input).take(skip), &mut std::io::sink())
+        .map_err(|e| stream_error(path, e))?;
+    if skipped < skip {
+        return Err(IoError::Truncated {
+            path: path.into(),
+            reason: format!(
+                "the file ends before the voxel data (vox_offset {})",
+                layout.vox_offset
+            ),
+        });
+    }
+
+    // Capacity from what the file can hold, never from the header alone.
+    let capacity = layout.data_bytes.min(if gz {
+        gzip_isize_hint(path).unwrap_or(file_len)
+    } else {
+        file_len
+    });
+    let mut bytes = Vec::with_capacity(capacity as usize);
+    (&mut input)
+        .take(layout.data_bytes)
+        .read_to_end(&mut bytes)
+        .map_err(|e| stream_error(path, e))?;
+    if (bytes.len() as u64) < layout.data_bytes {
+        return Err(IoError::Truncated {
+            path: path.into(),
+            reason: format!(
+                "the header ({}x{}x{} {:?}) needs {} bytes of voxel data, the file holds {}",
+                layout.dims[0],
+                layout.dims[1],
+                layout.dims[2],
+                layout.datatype,
+                layout.data_bytes,
+                bytes.len()
+            ),
+        });
+    }
+    if gz {
+        // Drain the stream so that the gzip CRC and length trailer are verified.
+        std::io::copy(&mut input, &mut std::io::sink()).map_err(|e| stream_error(path, e))?;
+    }
+
+    let mut warnings = Vec::new();
+    let (values, non_finite) = decode(&bytes, layout.datatype, header.endianness, &header);
+    drop(bytes);
+    if non_finite > 0 {
+        warnings.push(format!("{non_finite} NaN or infinite voxels were set to 0"));
+    }
+
+    let (source_affine, affine_source) = affine_from_header(&header);
+    let orientation =
+        Orientation::of_affine(&source_affine).map_err(|reason| IoError::Unsupported {
+            path: path.into(),
+            reason: format!("{reason} in the {affine_source}"),
+        })?;
+    if orientation.oblique {
+        warnings.push(format!(
+            "oblique grid: held in the closest axis order ({}), not resampled",
+            orientation.code()
+        ));
+    }
+    let reorientation = Reorientation::new(&orientation, layout.dims);
+    let source =
+        Array3::from_shape_vec((layout.dims[0], layout.dims[1], layout.dims[2]).f(), values)
+            .map_err(|e| IoError::InvalidData {
+                what: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+    let data = reorientation.to_canonical(source);
+    let affine = reorientation.canonical_affine(&source_affine);
+    let stats = IntensityStats::of(data.view());
+    for w in &warnings {
+        log::warn!("{}: {w}", path.display());
+    }
+    Ok(Volume {
+        path: path.into(),
+        header,
+        data,
+        source_affine,
+        affine_source,
+        affine,
+        orientation,
+        reorientation,
+        datatype: layout.datatype,
+        stats,
+        warnings,
+    })
+}
+
+struct Layout {
+    dims: [usize; 3],
+    datatype: NiftiType,
+    vox_offset: u64,
+    data_bytes: u64,
+}
+
+fn parse_header(raw: &[u8; 348], path: &Path) -> Result<NiftiHeader> {
+    let sizeof_le = i32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    let sizeof_be = i32::from_be_bytes([raw[0], raw[1], raw[2], raw[3]]);
+    if sizeof_le == 540 || sizeof_be == 540 {
+        return Err(IoError::Unsupported {
+            path: path.into(),
+            reason: "NIfTI-2 files are not supported; convert to NIfTI-1".into(),
+        });
+    }
+    if sizeof_le != 348 && sizeof_be != 348 {
+        return Err(IoError::NotNifti {
+            path: path.into(),
+            reason: format!("header size field is {sizeof_le}, not 348"),
+        });
+    }
+    let header = NiftiHeader::from_reader(&raw[..]).map_err(|e| IoError::NotNifti {
+        path: path.into(),
+        reason: match e {
+            nifti::NiftiError::InvalidFormat => "bad magic (expected \"n+1\")".to_string(),
+            other => other.to_string(),
+        },
+    })?;
+    if &header.magic == b"ni1\0" {
+        return Err(IoError::Unsupported {
+            path: path.into(),
+            reason: "a NIfTI .hdr/.img pair; convert it to a single .nii or .nii.gz".into(),
+        });
+    }
+    Ok(header)
+}
+
+fn check_header(h: &NiftiHeader, path: &Path, gz: bool, file_len: u64) -> Result<Layout> {
+    let absurd = |reason: String| IoError::AbsurdHeader {
+        path: path.into(),
+        reason,
+    };
+    let ndim = usize::from(h.dim[0]);
+    if !(1..=7).contains(&ndim) {
+        return Err(absurd(format!("dim[0] = {ndim}, must be 1..7")));
+    }
+    // Dimensions are signed 16-bit in the file.
+    let dims: Vec<i64> = (1..=ndim).map(|i| i64::from(h.dim[i] as i16)).collect();
+    if dims.iter().any(|&d| d <= 0) {
+        return Err(absurd(format!("non-positive dimension in {dims:?}")));
+    }
+    if ndim < 3 {
+        return Err(IoError::Unsupported {
+            path: path.into(),
+            reason: format!("a {ndim}D image; a 3D volume is needed"),
+        });
+    }
+    let extra: i64 = dims[3..].iter().product();
+    if extra > 1 {
+        return Err(IoError::Unsupported {
+            path: path.into(),
+            reason: format!(
+                "a {ndim}D image with {extra} volumes (dims {dims:?}); one 3D volume per file is needed"
+            ),
+        });
+    }
+    let datatype = h.data_type().map_err(|_| IoError::Unsupported {
+        path: path.into(),
+        reason: format!("unknown datatype code {}", h.datatype),
+    })?;
+    if !matches!(
+        datatype,
+        NiftiType::Uint8
+            | NiftiType::Int8
+            | NiftiType::Int16
+            | NiftiType::Uint16
+            | NiftiType::Int32
+            | NiftiType::Uint32
+            | NiftiType::Int64
+            | NiftiType::Uint64
+            | NiftiType::Float32
+            | NiftiType::Float64
+    ) {
+        return Err(IoError::Unsupported {
+            path: path.into(),
+            reason: format!("datatype {datatype:?} is not a scalar intensity type"),
+        });
+    }
+    let voxels = (dims[0] * dims[1] * dims[2]) as u64;
+    if voxels > MAX_VOXELS {
+        return Err(absurd(format!(
+            "{}x{}x{} = {voxels} voxels (over 2^31)",
+            dims[0], dims[1], dims[2]
+        )));
+    }
+    let data_bytes = voxels * datatype.size_of() as u64;
+    if !h.vox_offset.is_finite() || h.vox_offset < 0.0 || h.vox_offset > 1e9 {
+        return Err(absurd(format!("vox_offset {}", h.vox_offset)));
+    }
+    // Old writers put 348 in vox_offset of single files; data then follow the 4 extension bytes.
+    let vox_offset = (h.vox_offset as u64).max(352);
+    if gz {
+        let bound = file_len.saturating_mul(MAX_DEFLATE_RATIO) + 4096;
+        if data_bytes > bound {
+            return Err(absurd(format!(
+                "{}x{}x{} {datatype:?} needs {data_bytes} bytes, more than a {file_len}-byte gzip file can hold",
+                dims[0], dims[1], dims[2]
+            )));
+        }
+    } else if vox_offset + data_bytes > file_len {
+        return Err(IoError::Truncated {
+            path: path.into(),
+            reason: format!(
+                "the header ({}x{}x{} {datatype:?}) needs {} bytes, the file has {file_len}",
+                dims[0],
+                dims[1],
+                dims[2],
+                vox_offset + data_bytes
+            ),
+        });
+    }
+    Ok(Layout {
+        dims: [dims[0] as usize, dims[1] as usize, dims[2] as usize],
+        datatype,
+        vox_offset,
+        data_bytes,
+    })
+}
+
+/// The uncompressed size stored in a gzip trailer (mod 2^32; only a capacity hint).
+fn gzip_isize_hint(path: &Path) -> Option<u64> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = File::open(path).ok()?;
+    f.seek(SeekFrom::End(-4)).ok()?;
+    let mut b = [0u8; 4];
+    f.read_exact(&mut b).ok()?;
+    Some(u64::from(u32::from_le_bytes(b)))
+}
+
+fn read_exact_or(input: &mut dyn Read, buf: &mut [u8], path: &Path, what: &str) -> Result<()> {
+    input.read_exact(buf).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::UnexpectedEof {
+            IoError::Truncated {
+                path: path.into(),
+                reason: what.into(),
+            }
+        } else {
+            stream_error(path, e)
+        }
+    })
+}
+
+/// Errors from the (possibly gzip) stream: corrupt deflate data, truncation, or plain I/O.
+fn stream_error(path: &Path, e: std::io::Error) -> IoError {
+    match e.kind() {
+        std::io::ErrorKind::UnexpectedEof => IoError::Truncated {
+            path: path.into(),
+            reason: "the compressed stream ends early".into(),
+        },
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => IoError::Corrupt {
+            path: path.into(),
+            reason: e.to_string(),
+        },
+        _ => IoError::io(path, e),
+    }
+}
+
+/// Convert raw voxel bytes to `f32` with the header's scaling; returns the values and the
+/// number of NaN/Inf voxels replaced by 0.
+fn decode(
+    bytes: &[u8],
+    datatype: NiftiType,
+    endianness: Endianness,
+    h: &NiftiHeader,
+) -> (Vec<f32>, usize) {
+    // NIfTI: scl_slope 0 (or not finite) means "no scaling".
+    let (slope, inter) = if h.scl_slope != 0.0 && h.scl_slope.is_finite() && h.scl_inter.is_finite()
+    {
+        (f64::from(h.scl_slope), f64::from(h.scl_inter))
+    } else {
+        (1.0, 0.0)
+    };
+    let identity = slope == 1.0 && inter == 0.0;
+    let little = endianness == Endianness::Little;
+    macro_rules! conv {
+        ($t:ty) => {{
+            const N: usize = std::mem::size_of::<$t>();
+            bytes
+                .chunks_exact(N)
+                .map(|c| {
+                    let arr: [u8; N] = c.try_into().expect("chunk of N bytes");
+                    let v = if little {
+                        <$t>::from_le_bytes(arr)
+                    } else {
+                        <$t>::from_be_bytes(arr)
+                    };
+                    v as f64
+                })
+                .map(|v| {
+                    if identity {
+                        v as f32
+                    } else {
+                        (v * slope + inter) as f32
+                    }
+                })
+                .collect::<Vec<f32>>()
+        }};
+    }
+    let mut values = match datatype {
+        NiftiType::Uint8 => bytes
+            .iter()
+            .map(|&b| {
+                if identity {
+                    f32::from(b)
+                } else {
+                    (f64::from(b) * slope + inter) as f32
+                }
+            })
+            .collect(),
+        NiftiType::Int8 => conv!(i8),
+        NiftiType::Int16 => conv!(i16),
+        NiftiType::Uint16 => conv!(u16),
+        NiftiType::Int32 => conv!(i32),
+        NiftiType::Uint32 => conv!(u32),
+        NiftiType::Int64 => conv!(i64),
+        NiftiType::Uint64 => conv!(u64),
+        NiftiType::Float32 => conv!(f32),
+        NiftiType::Float64 => conv!(f64),
+        _ => unreachable!("datatype checked in check_header"),
+    };
+    let mut non_finite = 0;
+    for v in &mut values {
+        if !v.is_finite() {
+            *v = 0.0;
+            non_finite += 1;
+        }
+    }
+    (values, non_finite)
+}

@@ -1,0 +1,398 @@
+//! Voxel-to-world affines and the reorientation of a volume to canonical RAS voxel order.
+//!
+//! As nibabel does: the affine comes from the sform when its code is set, else the qform,
+//! else the pixdim diagonal; each voxel axis is matched to the world axis it runs closest
+//! to. Volumes are then held in RAS order (first axis towards the patient's Right, second
+//! Anterior, third Superior) by axis permutations and flips only, so every voxel value is
+//! kept and an export can undo the transform exactly.
+
+use nifti::NiftiHeader;
+
+/// A 4x4 voxel-to-world (mm) affine, row-major.
+pub type Affine = [[f64; 4]; 4];
+
+/// Two grids whose affines differ by less than this (mm) are the same grid.
+pub const GRID_TOLERANCE_MM: f64 = 1e-3;
+
+/// Which part of the header the affine came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AffineSource {
+    Sform,
+    Qform,
+    Pixdim,
+}
+
+impl std::fmt::Display for AffineSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AffineSource::Sform => "sform",
+            AffineSource::Qform => "qform",
+            AffineSource::Pixdim => "pixdim",
+        })
+    }
+}
+
+/// The affine of a header: sform if `sform_code > 0`, else qform if `qform_code > 0`,
+/// else the pixdim diagonal (NIfTI "method 1").
+pub fn affine_from_header(h: &NiftiHeader) -> (Affine, AffineSource) {
+    let pix = |i: usize| {
+        let v = f64::from(h.pixdim[i]);
+        if v.is_finite() && v > 0.0 {
+            v
+        } else {
+            1.0
+        }
+    };
+    if h.sform_code > 0 {
+        let r = |row: [f32; 4]| row.map(f64::from);
+        return (
+            [r(h.srow_x), r(h.srow_y), r(h.srow_z), [0.0, 0.0, 0.0, 1.0]],
+            AffineSource::Sform,
+        );
+    }
+    if h.qform_code > 0 {
+        let (b, c, d) = (
+            f64::from(h.quatern_b),
+            f64::from(h.quatern_c),
+            f64::from(h.quatern_d),
+        );
+        let mut a = 1.0 - (b * b + c * c + d * d);
+        let (b, c, d) = if a < 1e-7 {
+            // Numerically a 180-degree rotation: renormalise (b, c, d), as the NIfTI
+            // reference code does.
+            let n = (b * b + c * c + d * d).sqrt();
+            a = 0.0;
+            (b / n, c / n, d / n)
+        } else {
+            a = a.sqrt();
+            (b, c, d)
+        };
+        let rot = [
+            [
+                a * a + b * b - c * c - d * d,
+                2.0 * (b * c - a * d),
+                2.0 * (b * d + a * c),
+            ],
+            [
+                2.0 * (b * c + a * d),
+                a * a + c * c - b * b - d * d,
+                2.0 * (c * d - a * b),
+            ],
+            [
+                2.0 * (b * d - a * c),
+                2.0 * (c * d + a * b),
+                a * a + d * d - c * c - b * b,
+            ],
+        ];
+        let qfac = if h.pixdim[0] < 0.0 { -1.0 } else { 1.0 };
+        let scale = [pix(1), pix(2), pix(3) * qfac];
+        let offset = [
+            f64::from(h.quatern_x),
+            f64::from(h.quatern_y),
+            f64::from(h.quatern_z),
+        ];
+        let mut m = identity();
+        for i in 0..3 {
+            for j in 0..3 {
+                m[i][j] = rot[i][j] * scale[j];
+            }
+            m[i][3] = offset[i];
+        }
+        return (m, AffineSource::Qform);
+    }
+    let mut m = identity();
+    for (i, row) in m.iter_mut().take(3).enumerate() {
+        row[i] = pix(i + 1);
+    }
+    (m, AffineSource::Pixdim)
+}
+
+pub(crate) fn identity() -> Affine {
+    let mut m = [[0.0; 4]; 4];
+    for (i, row) in m.iter_mut().enumerate() {
+        row[i] = 1.0;
+    }
+    m
+}
+
+pub(crate) fn matmul(a: &Affine, b: &Affine) -> Affine {
+    let mut m = [[0.0; 4]; 4];
+    for i in 0..4 {
+        for j in 0..4 {
+            m[i][j] = (0..4).map(|k| a[i][k] * b[k][j]).sum();
+        }
+    }
+    m
+}
+
+/// Largest absolute difference between two affines (mm for the translation column).
+pub fn affine_distance(a: &Affine, b: &Affine) -> f64 {
+    let mut d: f64 = 0.0;
+    for i in 0..4 {
+        for j in 0..4 {
+            d = d.max((a[i][j] - b[i][j]).abs());
+        }
+    }
+    d
+}
+
+/// Voxel sizes (mm) along the three voxel axes of an affine.
+pub fn voxel_sizes(a: &Affine) -> [f64; 3] {
+    [0, 1, 2].map(|j| (0..3).map(|i| a[i][j] * a[i][j]).sum::<f64>().sqrt())
+}
+
+/// The orientation of a voxel grid: for each voxel axis, the world axis it runs closest to
+/// and its direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Orientation {
+    /// `world_axis[j]`: 0 = x (L-R), 1 = y (P-A), 2 = z (I-S) for voxel axis `j`.
+    pub world_axis: [usize; 3],
+    /// `positive[j]`: voxel axis `j` runs towards R, A or S (else towards L, P or I).
+    pub positive: [bool; 3],
+    /// True when some voxel axis is not aligned with its world axis (an oblique grid).
+    pub oblique: bool,
+}
+
+impl Orientation {
+    /// Closest-axis orientation of an affine. Fails on a degenerate (singular) affine.
+    pub fn of_affine(a: &Affine) -> Result<Orientation, String> {
+        let sizes = voxel_sizes(a);
+        if sizes.iter().any(|s| !s.is_finite() || *s < 1e-9) {
+            return Err(format!(
+                "degenerate affine (voxel sizes {:.4} x {:.4} x {:.4})",
+                sizes[0], sizes[1], sizes[2]
+            ));
+        }
+        // Direction cosines: column j of the rotation part.
+        let cos = |w: usize, j: usize| a[w][j] / sizes[j];
+        let mut world_axis = [usize::MAX; 3];
+        let mut positive = [true; 3];
+        let mut used_world = [false; 3];
+        let mut oblique = false;
+        // Pick the largest remaining |cosine| first, removing its row and column: ties and
+        // oblique grids resolve the way nibabel's io_orientation does.
+        for _ in 0..3 {
+            let mut best = (0.0, 0, 0);
+            for (j, axis) in world_axis.iter().enumerate() {
+                if *axis != usize::MAX {
+                    continue;
+                }
+                for (w, used) in used_world.iter().enumerate() {
+                    if !used && cos(w, j).abs() > best.0 {
+                        best = (cos(w, j).abs(), w, j);
+                    }
+                }
+            }
+            let (c, w, j) = best;
+            if c <= 0.0 {
+                return Err("degenerate affine (axes are not independent)".into());
+            }
+            if c < 1.0 - 1e-4 {
+                oblique = true;
+            }
+            world_axis[j] = w;
+            positive[j] = cos(w, j) > 0.0;
+            used_world[w] = true;
+        }
+        Ok(Orientation {
+            world_axis,
+            positive,
+            oblique,
+        })
+    }
+
+    /// The orientation code, one letter per voxel axis, e.g. "RAS" or "LPS".
+    pub fn code(&self) -> String {
+        (0..3)
+            .map(|j| match (self.world_axis[j], self.positive[j]) {
+                (0, true) => 'R',
+                (0, false) => 'L',
+                (1, true) => 'A',
+                (1, false) => 'P',
+                (_, true) => 'S',
+                (_, false) => 'I',
+            })
+            .collect()
+    }
+}
+
+/// How a source voxel array maps onto the canonical RAS array: canonical axis `c` is
+/// source axis `perm[c]`, reversed when `flip[c]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reorientation {
+    pub perm: [usize; 3],
+    pub flip: [bool; 3],
+    /// Dimensions of the source array (file order).
+    pub source_dims: [usize; 3],
+}
+
+impl Reorientation {
+    pub fn new(orientation: &Orientation, source_dims: [usize; 3]) -> Reorientation {
+        let mut perm = [0; 3];
+        let mut flip = [false; 3];
+        for j in 0..3 {
+            let c = orientation.world_axis[j];
+            perm[c] = j;
+            flip[c] = !orientation.positive[j];
+        }
+        Reorientation {
+            perm,
+            flip,
+            source_dims,
+        }
+    }
+
+    pub fn is_identity(&self) -> bool {
+        self.perm == [0, 1, 2] && self.flip == [false; 3]
+    }
+
+    /// Dimensions of the canonical array.
+    pub fn canonical_dims(&self) -> [usize; 3] {
+        self.perm.map(|j| self.source_dims[j])
+    }
+
+    /// Matrix taking canonical voxel indices to source voxel indices.
+    pub fn canonical_to_source(&self) -> Affine {
+        let mut m = [[0.0; 4]; 4];
+        m[3][3] = 1.0;
+        for c in 0..3 {
+            let j = self.perm[c];
+            if self.flip[c] {
+                m[j][c] = -1.0;
+                m[j][3] = self.source_dims[j] as f64 - 1.0;
+            } else {
+                m[j][c] = 1.0;
+            }
+        }
+        m
+    }
+
+    /// The affine of the canonical array, given the source affine.
+    pub fn canonical_affine(&self, source: &Affine) -> Affine {
+        matmul(source, &self.canonical_to_source())
+    }
+
+    /// Source-order array -> canonical RAS array (Fortran layout: axial slices contiguous).
+    pub fn to_canonical(&self, source: ndarray::Array3<f32>) -> ndarray::Array3<f32> {
+        if self.is_identity() {
+            return source;
+        }
+        let mut view = source.view();
+        for c in 0..3 {
+            if self.flip[c] {
+                view.invert_axis(ndarray::Axis(self.perm[c]));
+            }
+        }
+        to_fortran(view.permuted_axes(self.perm))
+    }
+
+    /// Canonical RAS array -> source-order array, the exact inverse of [`Self::to_canonical`].
+    pub fn to_source(&self, canonical: ndarray::ArrayView3<f32>) -> ndarray::Array3<f32> {
+        let mut inverse = [0; 3];
+        for c in 0..3 {
+            inverse[self.perm[c]] = c;
+        }
+        let mut view = canonical.permuted_axes(inverse);
+        for c in 0..3 {
+            if self.flip[c] {
+                view.invert_axis(ndarray::Axis(self.perm[c]));
+            }
+        }
+        to_fortran(view)
+    }
+}
+
+/// Copy a 3D view into a new array in Fortran (x-fastest, NIfTI) layout.
+pub(crate) fn to_fortran(view: ndarray::ArrayView3<f32>) -> ndarray::Array3<f32> {
+    use ndarray::ShapeBuilder;
+    let dim = view.raw_dim();
+    // Iterating the reversed-axes view in logical order walks x fastest.
+    let data: Vec<f32> = view.reversed_axes().iter().copied().collect();
+    ndarray::Array3::from_shape_vec(dim.f(), data).expect("shape matches element count")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::{Array3, ShapeBuilder};
+
+    fn diag(x: f64, y: f64, z: f64) -> Affine {
+        [
+            [x, 0.0, 0.0, 0.0],
+            [0.0, y, 0.0, 0.0],
+            [0.0, 0.0, z, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ]
+    }
+
+    #[test]
+    fn codes_of_common_affines() {
+        assert_eq!(
+            Orientation::of_affine(&diag(1., 1., 1.)).unwrap().code(),
+            "RAS"
+        );
+        assert_eq!(
+            Orientation::of_affine(&diag(-1., -1., 1.)).unwrap().code(),
+            "LPS"
+        );
+        assert_eq!(
+            Orientation::of_affine(&diag(-1., 1., 1.)).unwrap().code(),
+            "LAS"
+        );
+        let permuted = [
+            [0.0, 0.0, -1.0, 0.0],
+            [1.0, 0.0, 0.0, 0.0],
+            [0.0, 1.0, 0.0, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
+        let o = Orientation::of_affine(&permuted).unwrap();
+        assert_eq!(o.code(), "ASL");
+        assert!(!o.oblique);
+        assert!(Orientation::of_affine(&diag(0., 1., 1.)).is_err());
+    }
+
+    #[test]
+    fn oblique_grid_gets_closest_axes_and_is_flagged() {
+        let t = 10f64.to_radians();
+        let a = [
+            [t.cos(), -t.sin(), 0.0, 0.0],
+            [t.sin(), t.cos(), 0.0, 0.0],
+            [0.0, 0.0, 1.0, 0.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
+        let o = Orientation::of_affine(&a).unwrap();
+        assert_eq!(o.code(), "RAS");
+        assert!(o.oblique);
+    }
+
+    #[test]
+    fn reorientation_round_trips_and_keeps_world_positions() {
+        // A 3x4x5 LPS-ish permuted grid: voxel axes (S, L, P).
+        let src_affine = [
+            [0.0, -2.0, 0.0, 10.0],
+            [0.0, 0.0, -3.0, 20.0],
+            [1.5, 0.0, 0.0, -5.0],
+            [0.0, 0.0, 0.0, 1.0],
+        ];
+        let o = Orientation::of_affine(&src_affine).unwrap();
+        assert_eq!(o.code(), "SLP");
+        let r = Reorientation::new(&o, [3, 4, 5]);
+        let src = Array3::from_shape_fn((3, 4, 5).f(), |(i, j, k)| (i * 100 + j * 10 + k) as f32);
+        let can = r.to_canonical(src.clone());
+        assert_eq!(can.shape(), &[4, 5, 3]);
+        let can_affine = r.canonical_affine(&src_affine);
+        assert_eq!(Orientation::of_affine(&can_affine).unwrap().code(), "RAS");
+        // The same world point holds the same value in both arrays.
+        let m = r.canonical_to_source();
+        for (idx, v) in can.indexed_iter() {
+            let c = [idx.0 as f64, idx.1 as f64, idx.2 as f64, 1.0];
+            let s: Vec<usize> = (0..3)
+                .map(|i| (0..4).map(|k| m[i][k] * c[k]).sum::<f64>() as usize)
+                .collect();
+            assert_eq!(*v, src[[s[0], s[1], s[2]]]);
+        }
+        let back = r.to_source(can.view());
+        assert_eq!(back, src);
+        assert!(back.is_standard_layout() || back.t().is_standard_layout());
+    }
+}

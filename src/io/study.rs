@@ -1,0 +1,348 @@
+//! A study: the four sequences of one subject (any may be absent) and an optional tumour
+//! label map, on one shared grid.
+
+use std::path::{Path, PathBuf};
+
+use super::nifti_read::{read_volume, Volume};
+use super::orientation::{affine_distance, voxel_sizes, Affine, GRID_TOLERANCE_MM};
+use super::{IoError, Result, Role, Sequence};
+
+/// The files of a study, by role. Built by [`StudyFiles::detect`] from a folder and/or
+/// given explicitly (explicit files override detection).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StudyFiles {
+    pub sequences: [Option<PathBuf>; 4],
+    pub label: Option<PathBuf>,
+    /// The folder the study was detected in, if any.
+    pub folder: Option<PathBuf>,
+}
+
+impl StudyFiles {
+    /// Find the files of each role in `folder` from their names.
+    ///
+    /// Files whose names mark them as synthetic (our own exports) are ignored so that
+    /// exporting into a study folder never turns a synthesized volume into an input.
+    pub fn detect(folder: &Path) -> Result<StudyFiles> {
+        if !folder.is_dir() {
+            return Err(IoError::MissingFolder {
+                path: folder.into(),
+            });
+        }
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
+            .map_err(|e| IoError::io(folder, e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file())
+            .collect();
+        entries.sort();
+        let mut files = StudyFiles {
+            folder: Some(folder.into()),
+            ..Default::default()
+        };
+        for path in entries {
+            let Some(role) = role_of_file_name(&path) else {
+                continue;
+            };
+            let slot = files.slot_mut(role);
+            if let Some(first) = slot {
+                return Err(IoError::Ambiguous {
+                    folder: folder.into(),
+                    role: role.name().into(),
+                    flag: role.flag().into(),
+                    first: first.clone(),
+                    second: path,
+                });
+            }
+            *slot = Some(path);
+        }
+        Ok(files)
+    }
+
+    pub fn get(&self, role: Role) -> Option<&PathBuf> {
+        match role {
+            Role::Sequence(s) => self.sequences[s.index()].as_ref(),
+            Role::Label => self.label.as_ref(),
+        }
+    }
+
+    pub fn set(&mut self, role: Role, path: PathBuf) {
+        *self.slot_mut(role) = Some(path);
+    }
+
+    fn slot_mut(&mut self, role: Role) -> &mut Option<PathBuf> {
+        match role {
+            Role::Sequence(s) => &mut self.sequences[s.index()],
+            Role::Label => &mut self.label,
+        }
+    }
+
+    /// Every file with its role, in role order.
+    pub fn iter(&self) -> impl Iterator<Item = (Role, &PathBuf)> {
+        Role::ALL
+            .into_iter()
+            .filter_map(move |r| self.get(r).map(|p| (r, p)))
+    }
+}
+
+/// The file name without `.nii` / `.nii.gz`, or `None` for other files.
+fn nifti_stem(path: &Path) -> Option<String> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    name.strip_suffix(".nii.gz")
+        .or_else(|| name.strip_suffix(".nii"))
+        .map(str::to_owned)
+}
+
+fn tokens(stem: &str) -> Vec<&str> {
+    stem.split(['_', '-', '.', ' '])
+        .filter(|t| !t.is_empty())
+        .collect()
+}
+
+/// The role a file name names: the last token naming a role wins (roles are suffixes in
+/// every layout: `BraTS-GLI-00000-000-t1n`, `TCGA-DU-7294_t1_bet`), and two adjacent tokens
+/// may spell one (`t2_flair`).
+pub(crate) fn role_of_file_name(path: &Path) -> Option<Role> {
+    let stem = nifti_stem(path)?;
+    let toks = tokens(&stem);
+    if toks.contains(&"synthetic") {
+        return None;
+    }
+    for i in (0..toks.len()).rev() {
+        if i > 0 {
+            if let Some(role) = Role::from_token(&format!("{}{}", toks[i - 1], toks[i])) {
+                return Some(role);
+            }
+        }
+        if let Some(role) = Role::from_token(toks[i]) {
+            return Some(role);
+        }
+    }
+    None
+}
+
+/// The voxel grid shared by every volume of a study (canonical RAS order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Grid {
+    pub dims: [usize; 3],
+    pub affine: Affine,
+}
+
+impl Grid {
+    pub fn of(volume: &Volume) -> Grid {
+        Grid {
+            dims: volume.dims(),
+            affine: volume.affine,
+        }
+    }
+
+    pub fn voxel_size(&self) -> [f64; 3] {
+        voxel_sizes(&self.affine)
+    }
+
+    pub fn matches(&self, other: &Grid) -> bool {
+        self.dims == other.dims && affine_distance(&self.affine, &other.affine) < GRID_TOLERANCE_MM
+    }
+
+    pub fn describe(&self) -> String {
+        let v = self.voxel_size();
+        let t = [self.affine[0][3], self.affine[1][3], self.affine[2][3]];
+        format!(
+            "{}x{}x{} voxels of {:.3}x{:.3}x{:.3} mm, origin ({:.2}, {:.2}, {:.2})",
+            self.dims[0], self.dims[1], self.dims[2], v[0], v[1], v[2], t[0], t[1], t[2]
+        )
+    }
+}
+
+/// The sequences of one subject and its optional label map, on one grid, in RAS order.
+#[derive(Debug, Clone)]
+pub struct Study {
+    /// Subject identifier used in export file names.
+    pub subject: String,
+    pub files: StudyFiles,
+    volumes: [Option<Volume>; 4],
+    pub label: Option<Volume>,
+    pub grid: Grid,
+}
+
+impl Study {
+    /// Open the study in `folder`, detecting roles from file names.
+    pub fn open(folder: &Path) -> Result<Study> {
+        Study::open_files(StudyFiles::detect(folder)?)
+    }
+
+    /// Open the given files. All volumes are decoded in parallel.
+    pub fn open_files(files: StudyFiles) -> Result<Study> {
+        let folder = files.folder.clone();
+        if files.sequences.iter().all(Option::is_none) {
+            return Err(IoError::EmptyStudy {
+                path: folder.unwrap_or_else(|| PathBuf::from("(no files given)")),
+            });
+        }
+        let jobs: Vec<(Role, &PathBuf)> = files.iter().collect();
+        let results: Vec<(Role, Result<Volume>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = jobs
+                .iter()
+                .map(|&(role, path)| (role, s.spawn(move || read_volume(path))))
+                .collect();
+            handles
+                .into_iter()
+                .map(|(role, h)| {
+                    let result = h.join().unwrap_or_else(|_| {
+                        Err(IoError::InvalidData {
+                            what: role.name().into(),
+                            reason: "the reader thread panicked".into(),
+                        })
+                    });
+                    (role, result)
+                })
+                .collect()
+        });
+        let mut volumes: [Option<Volume>; 4] = Default::default();
+        let mut label = None;
+        for (role, result) in results {
+            let volume = result?;
+            match role {
+                Role::Sequence(s) => volumes[s.index()] = Some(volume),
+                Role::Label => label = Some(volume),
+            }
+        }
+        let all: Vec<(Role, &Volume)> = Role::ALL
+            .iter()
+            .filter_map(|&r| match r {
+                Role::Sequence(s) => volumes[s.index()].as_ref().map(|v| (r, v)),
+                Role::Label => label.as_ref().map(|v| (r, v)),
+            })
+            .collect();
+        let grid = Grid::of(all[0].1);
+        if all.iter().any(|(_, v)| !grid.matches(&Grid::of(v))) {
+            let details = all
+                .iter()
+                .map(|(r, v)| {
+                    format!(
+                        "  {:<9} {}: {} ({})",
+                        r.name(),
+                        v.path.display(),
+                        Grid::of(v).describe(),
+                        v.orientation_code()
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(IoError::GridMismatch { details });
+        }
+        let subject = subject_name(&files);
+        Ok(Study {
+            subject,
+            files,
+            volumes,
+            label,
+            grid,
+        })
+    }
+
+    pub fn volume(&self, seq: Sequence) -> Option<&Volume> {
+        self.volumes[seq.index()].as_ref()
+    }
+
+    pub fn has(&self, seq: Sequence) -> bool {
+        self.volumes[seq.index()].is_some()
+    }
+
+    /// The sequences present in the study, in channel order.
+    pub fn present(&self) -> Vec<Sequence> {
+        Sequence::ALL.into_iter().filter(|&s| self.has(s)).collect()
+    }
+
+    /// The volume whose header defines the grid for exports (the first present sequence).
+    pub fn reference_volume(&self) -> &Volume {
+        self.volumes
+            .iter()
+            .flatten()
+            .next()
+            .expect("a study has at least one sequence")
+    }
+
+    /// Every input file of the study (never overwritten by an export).
+    pub fn input_paths(&self) -> Vec<&Path> {
+        self.files.iter().map(|(_, p)| p.as_path()).collect()
+    }
+}
+
+/// The subject id: the folder name, else the first file's name without its role token.
+fn subject_name(files: &StudyFiles) -> String {
+    if let Some(name) = files
+        .folder
+        .as_ref()
+        .and_then(|f| f.canonicalize().ok().or(Some(f.clone())))
+        .and_then(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .filter(|n| !n.is_empty() && n != ".")
+    {
+        return name;
+    }
+    let Some((_, first)) = files.iter().next() else {
+        return "study".into();
+    };
+    let Some(name) = first.file_name().and_then(|n| n.to_str()) else {
+        return "study".into();
+    };
+    let stem = name
+        .strip_suffix(".nii.gz")
+        .or_else(|| name.strip_suffix(".nii"))
+        .unwrap_or(name);
+    // Keep the part before the role token, e.g. "TCGA-DU-7294" of "TCGA-DU-7294_t1_bet".
+    let parts: Vec<&str> = stem.split(['_', '-', '.']).collect();
+    let cut = parts
+        .iter()
+        .position(|t| Role::from_token(&t.to_ascii_lowercase()).is_some())
+        .unwrap_or(parts.len());
+    let prefix_len: usize = parts[..cut].iter().map(|p| p.len() + 1).sum::<usize>();
+    let subject =
+        stem[..prefix_len.saturating_sub(1).min(stem.len())].trim_matches(['_', '-', '.']);
+    if subject.is_empty() {
+        "study".into()
+    } else {
+        subject.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(name: &str) -> Option<Role> {
+        role_of_file_name(Path::new(name))
+    }
+
+    #[test]
+    fn roles_from_every_layout() {
+        use Sequence::*;
+        let s = |q| Some(Role::Sequence(q));
+        assert_eq!(role("BraTS19_2013_10_1_t1ce.nii.gz"), s(T1c));
+        assert_eq!(role("BraTS19_2013_10_1_t1.nii.gz"), s(T1));
+        assert_eq!(role("BraTS19_2013_10_1_flair.nii"), s(Flair));
+        assert_eq!(role("BraTS19_2013_10_1_seg.nii.gz"), Some(Role::Label));
+        assert_eq!(role("BraTS-GLI-00000-000-t1n.nii.gz"), s(T1));
+        assert_eq!(role("BraTS-GLI-00000-000-t2f.nii.gz"), s(Flair));
+        assert_eq!(role("BraTS-GLI-00000-000-t2w.nii.gz"), s(T2));
+        assert_eq!(role("TCGA-DU-7294_fla_bet.nii.gz"), s(Flair));
+        assert_eq!(role("TCGA-DU-7294_seg-isen20.nii.gz"), Some(Role::Label));
+        assert_eq!(role("T1GD.nii.gz"), s(T1c));
+        assert_eq!(role("patient_t2_flair.nii.gz"), s(Flair));
+        assert_eq!(role("segmentation.nii.gz"), Some(Role::Label));
+        assert_eq!(role("x_flair_synthetic.nii.gz"), None);
+        assert_eq!(role("notes.txt"), None);
+        assert_eq!(role("brainmask.nii.gz"), None);
+    }
+
+    #[test]
+    fn subject_from_file_names() {
+        let mut f = StudyFiles::default();
+        f.set(
+            Role::Sequence(Sequence::T1),
+            "/x/TCGA-DU-7294_t1_bet.nii.gz".into(),
+        );
+        assert_eq!(subject_name(&f), "TCGA-DU-7294");
+        let mut g = StudyFiles::default();
+        g.set(Role::Sequence(Sequence::T2), "/x/t2.nii".into());
+        assert_eq!(subject_name(&g), "study");
+    }
+}

@@ -1,0 +1,225 @@
+//! The MM-GAN generator: a pix2pix "UNet-256" with 4 input and 4 output channels.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::{
+    Dropout, DropoutConfig, Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig2d,
+};
+use burn::tensor::activation::{leaky_relu, relu};
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use burn::tensor::{Device, Tensor};
+
+/// Size of the generator. The reference is width 64, depth 8 at 256x256 (about 54.4 M
+/// parameters); an input side must be divisible by `2^depth`.
+#[derive(Config, Debug, PartialEq)]
+pub struct GeneratorConfig {
+    /// Channels in and out: one per sequence.
+    #[config(default = 4)]
+    pub channels: usize,
+    /// Filters of the first encoder block; doubles per level up to 8x.
+    #[config(default = 64)]
+    pub width: usize,
+    /// Encoder blocks (the reference's 8 takes 256 down to 1).
+    #[config(default = 8)]
+    pub depth: usize,
+    /// Dropout on the inner encoder blocks and the first decoder blocks (reference 0.2).
+    #[config(default = 0.2)]
+    pub dropout: f64,
+}
+
+/// One encoder block: Conv 4x4 stride 2 (no bias), InstanceNorm, LeakyReLU 0.2, dropout.
+#[derive(Module, Debug)]
+struct Down {
+    conv: Conv2d,
+    norm: Option<InstanceNorm>,
+    dropout: Option<Dropout>,
+}
+
+impl Down {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = self.conv.forward(x); // [b, c_out, h/2, w/2]
+        let x = match &self.norm {
+            Some(n) => n.forward(x),
+            None => x,
+        };
+        let x = leaky_relu(x, 0.2);
+        match &self.dropout {
+            Some(d) => d.forward(x),
+            None => x,
+        }
+    }
+}
+
+/// One decoder block: ConvTranspose 4x4 stride 2 (no bias), InstanceNorm, ReLU, dropout.
+/// Its output is concatenated with the mirror encoder output by the caller.
+#[derive(Module, Debug)]
+struct Up {
+    conv: ConvTranspose2d,
+    norm: InstanceNorm,
+    dropout: Option<Dropout>,
+}
+
+impl Up {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let x = relu(self.norm.forward(self.conv.forward(x))); // [b, c_out, 2h, 2w]
+        match &self.dropout {
+            Some(d) => d.forward(x),
+            None => x,
+        }
+    }
+}
+
+/// UNet generator: 4 sequences in (missing ones imputed), 4 out.
+#[derive(Module, Debug)]
+pub struct Generator {
+    downs: Vec<Down>,
+    ups: Vec<Up>,
+    /// Final block: nearest upsample x2, then Conv 4x4 (with bias). The reference's
+    /// ZeroPad2d((1, 0, 1, 0)) before a pad-1 conv is folded into one asymmetric padding
+    /// (top 2, left 2, bottom 1, right 1): same result, one pass less.
+    out: Conv2d,
+}
+
+impl GeneratorConfig {
+    /// Filters of encoder level `i` (0-based).
+    pub fn level_width(&self, i: usize) -> usize {
+        self.width * (1usize << i.min(3))
+    }
+
+    pub fn init(&self, device: &Device) -> Generator {
+        assert!(self.depth >= 2, "generator depth must be at least 2");
+        let init = Initializer::Normal {
+            mean: 0.0,
+            std: 0.02,
+        };
+        let d = self.depth;
+        let downs = (0..d)
+            .map(|i| {
+                let c_in = if i == 0 {
+                    self.channels
+                } else {
+                    self.level_width(i - 1)
+                };
+                let c_out = self.level_width(i);
+                Down {
+                    conv: Conv2dConfig::new([c_in, c_out], [4, 4])
+                        .with_stride([2, 2])
+                        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+                        .with_bias(false)
+                        .with_initializer(init.clone())
+                        .init(device),
+                    // No norm on the outermost and innermost blocks (the innermost is 1x1).
+                    norm: (i != 0 && i != d - 1).then(|| {
+                        InstanceNormConfig::new(c_out)
+                            .with_affine(false)
+                            .init(device)
+                    }),
+                    // Reference: dropout on blocks 4-8 of 8, i.e. all but the first three.
+                    dropout: (i >= 3 && self.dropout > 0.0)
+                        .then(|| DropoutConfig::new(self.dropout).init()),
+                }
+            })
+            .collect();
+        // Decoder j mirrors encoder level d-2-j; its input is the previous decoder output
+        // concatenated with the matching skip (except the first, which takes the bottleneck).
+        let ups = (0..d - 1)
+            .map(|j| {
+                let level = d - 2 - j;
+                let c_out = self.level_width(level);
+                let c_in = if j == 0 {
+                    self.level_width(d - 1)
+                } else {
+                    2 * self.level_width(level + 1)
+                };
+                Up {
+                    conv: ConvTranspose2dConfig::new([c_in, c_out], [4, 4])
+                        .with_stride([2, 2])
+                        .with_padding([1, 1])
+                        .with_bias(false)
+                        .with_initializer(init.clone())
+                        .init(device),
+                    norm: InstanceNormConfig::new(c_out)
+                        .with_affine(false)
+                        .init(device),
+                    // Reference: dropout on the first four decoder blocks (of the inner ones).
+                    dropout: (j < 4 && level >= 3 && self.dropout > 0.0)
+                        .then(|| DropoutConfig::new(self.dropout).init()),
+                }
+            })
+            .collect();
+        let out = Conv2dConfig::new([2 * self.level_width(0), self.channels], [4, 4])
+            .with_padding(PaddingConfig2d::Explicit(2, 2, 1, 1))
+            .with_bias(true)
+            .with_initializer(init)
+            .init(device);
+        Generator { downs, ups, out }
+    }
+
+    /// Multiply-accumulates of one forward pass on a `side` x `side` slice.
+    pub fn macs_per_slice(&self, side: usize) -> u64 {
+        let m = self.macs(side);
+        m.conv + m.transposed
+    }
+
+    /// Multiply-accumulates split by layer kind: a transposed convolution costs its input
+    /// pixels x kernel x channels (profilers that count it per output pixel report 4x; the
+    /// reference's "18.3 GMAC" is that count).
+    pub fn macs(&self, side: usize) -> Macs {
+        let mut conv = 0u64;
+        let mut s = side as u64;
+        for i in 0..self.depth {
+            let c_in = if i == 0 {
+                self.channels
+            } else {
+                self.level_width(i - 1)
+            } as u64;
+            s /= 2;
+            conv += s * s * c_in * self.level_width(i) as u64 * 16;
+        }
+        let side = side as u64;
+        conv += side * side * 2 * self.level_width(0) as u64 * self.channels as u64 * 16;
+        let mut transposed = 0u64;
+        for j in 0..self.depth - 1 {
+            let level = self.depth - 2 - j;
+            let c_in = if j == 0 {
+                self.level_width(self.depth - 1)
+            } else {
+                2 * self.level_width(level + 1)
+            } as u64;
+            let s_in = side >> (level + 2);
+            transposed += s_in * s_in * c_in * self.level_width(level) as u64 * 16;
+        }
+        Macs { conv, transposed }
+    }
+}
+
+/// Multiply-accumulates of a forward pass, by layer kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Macs {
+    pub conv: u64,
+    pub transposed: u64,
+}
+
+impl Generator {
+    /// `x`: [batch, 4, side, side] with missing channels imputed; returns [batch, 4, side, side].
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut skips = Vec::with_capacity(self.downs.len());
+        let mut h = x;
+        for down in &self.downs {
+            h = down.forward(h);
+            skips.push(h.clone());
+        }
+        let mut h = skips.pop().expect("depth >= 2"); // [b, c, side/2^d, side/2^d]
+        for (up, skip) in self.ups.iter().zip(skips.into_iter().rev()) {
+            h = Tensor::cat(vec![up.forward(h), skip], 1);
+        }
+        let [_, _, hh, ww] = h.dims();
+        let h = interpolate(
+            h,
+            InterpolateOptions::new(InterpolateMode::Nearest).with_output_size([2 * hh, 2 * ww]),
+        ); // [b, 2w, side, side]
+        relu(self.out.forward(h)) // [b, 4, side, side]
+    }
+}

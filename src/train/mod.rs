@@ -1,0 +1,549 @@
+//! Training MM-GAN: the explicit two-optimiser GAN loop with implicit conditioning and the
+//! curriculum, checkpoints every epoch (and on interrupt), exact resume, and a per-epoch
+//! log of losses and test-subject metrics.
+//!
+//! Owns the run folder: `config.json`, `split.json`, `log.jsonl`, `checkpoint/` (both
+//! networks, both optimiser states, progress) and `weights/` (the latest generator with its
+//! sidecar, usable by `mmgan synthesize`/`eval`/`view`).
+
+mod step;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::tensor::Device;
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+
+use crate::data::{discover_subjects, split_subjects, subject_key, Fit, Split, SubjectSlices};
+use crate::io::{write_atomic, Study};
+use crate::metrics::{paper_slice, Quality};
+use crate::model::{
+    code_version, save_generator, scenario_window, DiscriminatorConfig, GeneratorConfig,
+    Imputation, Scenario, TrainingInfo, WeightsMeta,
+};
+pub use step::{train_step, StepLosses};
+
+/// Everything a run is, saved as `config.json` in the run folder.
+#[derive(Config, Debug)]
+pub struct TrainConfig {
+    pub generator: GeneratorConfig,
+    pub discriminator: DiscriminatorConfig,
+    /// Data folders (one sub-folder per subject).
+    pub data: Vec<String>,
+    /// Model slice side; divisible by 2^depth.
+    #[config(default = 256)]
+    pub side: usize,
+    #[config(default = "Fit::Resize")]
+    pub fit: Fit,
+    #[config(default = 60)]
+    pub epochs: usize,
+    /// Consecutive slices of one subject per batch (reference 4).
+    #[config(default = 4)]
+    pub batch: usize,
+    #[config(default = 2e-4)]
+    pub lr: f64,
+    #[config(default = 0.5)]
+    pub beta1: f32,
+    #[config(default = 0.999)]
+    pub beta2: f32,
+    /// Generator loss = adversarial x this + selective L1 x (1 - this) (reference 0.1).
+    #[config(default = 0.1)]
+    pub adversarial_weight: f32,
+    #[config(default = "Imputation::Zeros")]
+    pub imputation: Imputation,
+    #[config(default = true)]
+    pub curriculum: bool,
+    #[config(default = 42)]
+    pub seed: u64,
+    /// Fraction of subjects held out for testing.
+    #[config(default = 0.2)]
+    pub test_fraction: f64,
+    /// Subjects (folder names) that must be in the test split, whatever the shuffle.
+    #[config(default = "Vec::new()")]
+    pub hold_out: Vec<String>,
+    /// Cap on batches per epoch (quick runs and tests); `None`: every batch.
+    #[config(default = "None")]
+    pub max_batches: Option<usize>,
+}
+
+/// Where training stands, saved with each checkpoint.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Progress {
+    /// Epochs fully done.
+    pub epochs_done: usize,
+    /// Batches done of the epoch in progress (after an interrupt).
+    pub batches_done: usize,
+}
+
+/// One line of `log.jsonl`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct EpochLog {
+    pub epoch: usize,
+    pub batches: usize,
+    pub scenarios: String,
+    pub loss_g: f64,
+    pub loss_adv: f64,
+    pub loss_l1: f64,
+    pub loss_d: f64,
+    pub seconds: f64,
+    /// Test subjects, one-missing scenarios, model space, paper definitions.
+    pub test: Option<Quality>,
+}
+
+/// What the loop tells its caller (the CLI draws a progress bar from it).
+#[derive(Debug, Clone)]
+pub enum TrainEvent {
+    Loaded {
+        train: usize,
+        test: usize,
+        skipped: Vec<String>,
+    },
+    EpochStart {
+        epoch: usize,
+        batches: usize,
+    },
+    Batch {
+        epoch: usize,
+        done: usize,
+        losses: StepLosses,
+    },
+    EpochEnd(EpochLog),
+    Interrupted {
+        epoch: usize,
+        batches_done: usize,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("{0}")]
+    Data(String),
+    #[error("{path}: {reason}", path = .path.display())]
+    Run { path: PathBuf, reason: String },
+    #[error(transparent)]
+    Weights(#[from] crate::model::WeightsError),
+}
+
+fn run_err(path: &Path, reason: impl ToString) -> TrainError {
+    TrainError::Run {
+        path: path.into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// The networks, optimisers and progress of a run.
+struct State {
+    g: crate::model::Generator,
+    d: crate::model::Discriminator,
+    opt_g: ModuleOptimizer,
+    opt_d: ModuleOptimizer,
+    progress: Progress,
+}
+
+fn adam(c: &TrainConfig) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(c.beta1)
+        .with_beta_2(c.beta2)
+        .with_epsilon(1e-8)
+        .init()
+}
+
+impl State {
+    fn fresh(c: &TrainConfig, device: &Device) -> State {
+        device.seed(c.seed);
+        State {
+            g: c.generator.init(device),
+            d: c.discriminator.init(device),
+            opt_g: adam(c),
+            opt_d: adam(c),
+            progress: Progress::default(),
+        }
+    }
+
+    fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        std::fs::create_dir_all(dir).map_err(|e| run_err(dir, e))?;
+        // Each file is written beside its final name and renamed, so an interrupted save
+        // leaves the previous checkpoint readable.
+        let save =
+            |name: &str, f: &dyn Fn(&Path) -> Result<(), String>| -> Result<(), TrainError> {
+                let tmp = dir.join(format!(".{name}.partial"));
+                f(&tmp).map_err(|e| run_err(&dir.join(name), e))?;
+                std::fs::rename(&tmp, dir.join(name)).map_err(|e| run_err(&dir.join(name), e))
+            };
+        save("generator.bpk", &|p| {
+            self.g.clone().save_file(p).map_err(|e| e.to_string())
+        })?;
+        save("discriminator.bpk", &|p| {
+            self.d.clone().save_file(p).map_err(|e| e.to_string())
+        })?;
+        save("optim_g.bpk", &|p| {
+            self.opt_g.save(p).map_err(|e| e.to_string())
+        })?;
+        save("optim_d.bpk", &|p| {
+            self.opt_d.save(p).map_err(|e| e.to_string())
+        })?;
+        let json = serde_json::to_string_pretty(&self.progress).map_err(|e| run_err(dir, e))?;
+        write_atomic(&dir.join("progress.json"), json.as_bytes()).map_err(|e| run_err(dir, e))
+    }
+
+    fn load(c: &TrainConfig, dir: &Path, device: &Device) -> Result<State, TrainError> {
+        let text = std::fs::read_to_string(dir.join("progress.json"))
+            .map_err(|e| run_err(&dir.join("progress.json"), e))?;
+        let progress: Progress =
+            serde_json::from_str(&text).map_err(|e| run_err(&dir.join("progress.json"), e))?;
+        let load = |name: &str| dir.join(name);
+        let g = c
+            .generator
+            .init(device)
+            .try_load_file(load("generator.bpk"))
+            .map_err(|e| run_err(&load("generator.bpk"), e))?;
+        let d = c
+            .discriminator
+            .init(device)
+            .try_load_file(load("discriminator.bpk"))
+            .map_err(|e| run_err(&load("discriminator.bpk"), e))?;
+        let opt_g = adam(c)
+            .load(load("optim_g.bpk"))
+            .map_err(|e| run_err(&load("optim_g.bpk"), e))?;
+        let opt_d = adam(c)
+            .load(load("optim_d.bpk"))
+            .map_err(|e| run_err(&load("optim_d.bpk"), e))?;
+        Ok(State {
+            g,
+            d,
+            opt_g,
+            opt_d,
+            progress,
+        })
+    }
+}
+
+/// The subjects of a run: train and test slices, the split, and the skipped subjects
+/// with the reason.
+pub struct Subjects {
+    pub train: Vec<SubjectSlices>,
+    pub test: Vec<SubjectSlices>,
+    pub split: Split,
+    pub skipped: Vec<String>,
+}
+
+/// Load every usable subject of the data folders as model slices, split by subject.
+/// Subjects missing a sequence are skipped (they cannot supervise) and reported.
+pub fn load_subjects(c: &TrainConfig) -> Result<Subjects, TrainError> {
+    let dirs: Vec<PathBuf> = c.data.iter().map(PathBuf::from).collect();
+    let subjects = discover_subjects(&dirs).map_err(TrainError::Data)?;
+    let mut loaded = Vec::new();
+    let mut skipped = Vec::new();
+    for path in &subjects {
+        match Study::open(path)
+            .map_err(|e| e.to_string())
+            .and_then(|s| SubjectSlices::from_study(&s, c.side, c.fit))
+        {
+            Ok(s) => loaded.push((subject_key(path), s)),
+            Err(e) => {
+                log::warn!("skipping subject {}: {e}", path.display());
+                skipped.push(format!("{}: {e}", path.display()));
+            }
+        }
+    }
+    if loaded.is_empty() {
+        return Err(TrainError::Data(format!(
+            "no usable subject in {:?}",
+            c.data
+        )));
+    }
+    let usable: Vec<PathBuf> = loaded.iter().map(|(k, _)| PathBuf::from(k)).collect();
+    let held: Vec<PathBuf> = usable
+        .iter()
+        .filter(|p| c.hold_out.contains(&subject_key(p)))
+        .cloned()
+        .collect();
+    let rest: Vec<PathBuf> = usable
+        .iter()
+        .filter(|p| !c.hold_out.contains(&subject_key(p)))
+        .cloned()
+        .collect();
+    let mut split = split_subjects(&rest, c.test_fraction, c.seed);
+    split.test.extend(held.iter().map(|p| subject_key(p)));
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for (key, s) in loaded {
+        if split.test.contains(&key) {
+            test.push(s);
+        } else {
+            train.push(s);
+        }
+    }
+    if train.is_empty() {
+        return Err(TrainError::Data(
+            "every subject is held out for testing: nothing to train on".into(),
+        ));
+    }
+    Ok(Subjects {
+        train,
+        test,
+        split,
+        skipped,
+    })
+}
+
+/// The batches of one epoch, in a seeded order: (subject, first slice, scenario).
+pub fn epoch_plan(
+    train: &[SubjectSlices],
+    c: &TrainConfig,
+    epoch: usize,
+) -> Vec<(usize, usize, Scenario)> {
+    let mut rng = rand::rngs::StdRng::seed_from_u64(
+        c.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    );
+    let mut plan: Vec<(usize, usize)> = train
+        .iter()
+        .enumerate()
+        .flat_map(|(i, s)| {
+            (0..s.len().saturating_sub(c.batch - 1))
+                .step_by(c.batch)
+                .map(move |z| (i, z))
+        })
+        .collect();
+    plan.shuffle(&mut rng);
+    if let Some(m) = c.max_batches {
+        plan.truncate(m);
+    }
+    let window = scenario_window(epoch, c.curriculum);
+    let all = Scenario::all();
+    plan.into_iter()
+        .map(|(i, z)| (i, z, all[rng.random_range(window.clone())]))
+        .collect()
+}
+
+/// The median normalisation divisor of each sequence over the training subjects.
+fn reference_means(train: &[SubjectSlices]) -> [f32; 4] {
+    std::array::from_fn(|c| {
+        let mut v: Vec<f32> = train.iter().map(|s| s.means[c]).collect();
+        v.sort_by(f32::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(1.0)
+    })
+}
+
+/// Train (or resume) a run in `out`. `interrupt` stops at the next batch boundary with a
+/// checkpoint. Returns the epochs done.
+pub fn train(
+    c: &TrainConfig,
+    out: &Path,
+    resume: bool,
+    device: &Device,
+    interrupt: &AtomicBool,
+    events: &mut dyn FnMut(TrainEvent),
+) -> Result<usize, TrainError> {
+    if c.side % (1 << c.generator.depth) != 0 {
+        return Err(TrainError::Data(format!(
+            "side {} must be divisible by 2^depth = {}",
+            c.side,
+            1 << c.generator.depth
+        )));
+    }
+    std::fs::create_dir_all(out).map_err(|e| run_err(out, e))?;
+    let config_path = out.join("config.json");
+    let checkpoint = out.join("checkpoint");
+    if resume {
+        let saved = TrainConfig::load(&config_path).map_err(|e| run_err(&config_path, e))?;
+        if saved.generator != c.generator
+            || saved.discriminator != c.discriminator
+            || saved.side != c.side
+        {
+            return Err(run_err(&config_path, "the run was made with another network config; resume with the same --width/--depth/--size"));
+        }
+    } else if checkpoint.exists() {
+        return Err(run_err(
+            out,
+            "already holds a run: pass --resume to continue it, or choose another --out",
+        ));
+    }
+    let json = serde_json::to_string_pretty(c).map_err(|e| run_err(out, e))?;
+    write_atomic(&config_path, json.as_bytes()).map_err(|e| run_err(&config_path, e))?;
+
+    let Subjects {
+        train,
+        test,
+        split,
+        skipped,
+    } = load_subjects(c)?;
+    let split_json = serde_json::to_string_pretty(&split).map_err(|e| run_err(out, e))?;
+    write_atomic(&out.join("split.json"), split_json.as_bytes()).map_err(|e| run_err(out, e))?;
+    events(TrainEvent::Loaded {
+        train: train.len(),
+        test: test.len(),
+        skipped,
+    });
+
+    let train_device = device.clone().autodiff();
+    let mut state = if resume {
+        State::load(c, &checkpoint, &train_device)?
+    } else {
+        State::fresh(c, &train_device)
+    };
+    let meta = |epochs: usize| WeightsMeta {
+        generator: c.generator.clone(),
+        side: c.side,
+        fit: c.fit,
+        channel_order: crate::io::Sequence::ALL
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect(),
+        normalisation:
+            "negatives clipped to 0, divided by the mean of the cropped volume, per sequence".into(),
+        imputation: c.imputation,
+        reference_means: reference_means(&train),
+        training: TrainingInfo {
+            data: c.data.clone(),
+            train_subjects: split.train.clone(),
+            test_subjects: split.test.clone(),
+            epochs,
+            curriculum: c.curriculum,
+            seed: c.seed,
+        },
+        code_version: code_version(),
+    };
+
+    while state.progress.epochs_done < c.epochs {
+        let epoch = state.progress.epochs_done + 1;
+        let plan = epoch_plan(&train, c, epoch);
+        // Burn's RNG (noise imputation, dropout) reseeded per epoch: a resumed run draws
+        // the same numbers as an uninterrupted one from the next epoch on.
+        train_device.seed(c.seed.wrapping_add(epoch as u64 * 7919));
+        events(TrainEvent::EpochStart {
+            epoch,
+            batches: plan.len(),
+        });
+        let started = std::time::Instant::now();
+        let mut sums = [0f64; 4];
+        let mut counted = 0usize;
+        for (b, &(subject, z, scenario)) in
+            plan.iter().enumerate().skip(state.progress.batches_done)
+        {
+            if interrupt.load(Ordering::Relaxed) {
+                state.progress.batches_done = b;
+                state.save(&checkpoint)?;
+                save_generator(
+                    &out.join("weights"),
+                    &state.g.valid(),
+                    &meta(state.progress.epochs_done),
+                )?;
+                events(TrainEvent::Interrupted {
+                    epoch,
+                    batches_done: b,
+                });
+                return Ok(state.progress.epochs_done);
+            }
+            let s = &train[subject];
+            let losses;
+            (state.g, state.d, losses) = train_step(
+                state.g,
+                state.d,
+                &mut state.opt_g,
+                &mut state.opt_d,
+                s.slices(z, c.batch),
+                [c.batch, 4, c.side, c.side],
+                scenario,
+                c,
+                &train_device,
+            );
+            sums[0] += losses.g;
+            sums[1] += losses.adversarial;
+            sums[2] += losses.l1;
+            sums[3] += losses.d;
+            counted += 1;
+            events(TrainEvent::Batch {
+                epoch,
+                done: b + 1,
+                losses,
+            });
+        }
+        let n = counted.max(1) as f64;
+        let generator = state.g.valid();
+        let log = EpochLog {
+            epoch,
+            batches: plan.len(),
+            scenarios: {
+                let w = scenario_window(epoch, c.curriculum);
+                format!("{}..={}", w.start, w.end - 1)
+            },
+            loss_g: sums[0] / n,
+            loss_adv: sums[1] / n,
+            loss_l1: sums[2] / n,
+            loss_d: sums[3] / n,
+            seconds: started.elapsed().as_secs_f64(),
+            test: test_metrics(&generator, &test, c, device),
+        };
+        state.progress = Progress {
+            epochs_done: epoch,
+            batches_done: 0,
+        };
+        state.save(&checkpoint)?;
+        save_generator(&out.join("weights"), &generator, &meta(epoch))?;
+        append_log(&out.join("log.jsonl"), &log)?;
+        events(TrainEvent::EpochEnd(log));
+    }
+    Ok(state.progress.epochs_done)
+}
+
+fn append_log(path: &Path, log: &EpochLog) -> Result<(), TrainError> {
+    use std::io::Write;
+    let line = serde_json::to_string(log).map_err(|e| run_err(path, e))?;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| writeln!(f, "{line}"))
+        .map_err(|e| run_err(path, e))
+}
+
+/// Paper-way metrics on the test subjects in model space, for the four one-missing
+/// scenarios, on every 4th slice: a cheap per-epoch signal (`mmgan eval` is the full one).
+fn test_metrics(
+    g: &crate::model::Generator,
+    test: &[SubjectSlices],
+    c: &TrainConfig,
+    device: &Device,
+) -> Option<Quality> {
+    use crate::model::{availability_mask, impute};
+    use burn::tensor::{Tensor, TensorData};
+    if test.is_empty() {
+        return None;
+    }
+    let g = g.clone().to_device(device);
+    let n = c.side * c.side;
+    let mut all = Vec::new();
+    for s in test {
+        for scenario in &Scenario::all()[10..] {
+            let zs: Vec<usize> = (0..s.len()).step_by(4).collect();
+            for chunk in zs.chunks(4) {
+                let mut x = Vec::with_capacity(chunk.len() * 4 * n);
+                for &z in chunk {
+                    x.extend_from_slice(s.slices(z, 1));
+                }
+                let real = x.clone();
+                let xt = Tensor::<4>::from_data(
+                    TensorData::new(x, [chunk.len(), 4, c.side, c.side]),
+                    device,
+                );
+                let mask = availability_mask(&vec![*scenario; chunk.len()], device);
+                let y: Vec<f32> = g
+                    .forward(impute(xt, mask, c.imputation))
+                    .into_data()
+                    .try_to_vec::<f32>()
+                    .ok()?;
+                for b in 0..chunk.len() {
+                    for seq in scenario.missing() {
+                        let o = (b * 4 + seq.index()) * n;
+                        all.push(paper_slice(&y[o..o + n], &real[o..o + n], c.side, c.side));
+                    }
+                }
+            }
+        }
+    }
+    Quality::mean(&all)
+}

@@ -1,0 +1,89 @@
+//! One MM-GAN training step: generator then discriminator, each with its own Adam.
+
+use burn::module::Module;
+use burn::optim::{GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::TrainConfig;
+use crate::model::{
+    availability_mask, discriminator_target_fake, impute, pass_through, selective_l1,
+    Discriminator, Generator, Scenario,
+};
+
+/// Loss values of one step (batch means).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct StepLosses {
+    pub g: f64,
+    pub adversarial: f64,
+    pub l1: f64,
+    pub d: f64,
+}
+
+fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
+    (a - b).powi_scalar(2).mean()
+}
+
+/// One step on a batch (`slices`: [batch][4][side][side], normalised) for `scenario`.
+///
+/// The fake image is computed once: the generator step back-propagates through a
+/// gradient-free copy of the discriminator (its parameters need no gradients there), and
+/// the discriminator step reuses the detached fake, scoring real and fake pairs in one
+/// batch (instance norm keeps the two halves independent).
+#[allow(clippy::too_many_arguments)]
+pub fn train_step(
+    g: Generator,
+    d: Discriminator,
+    opt_g: &mut ModuleOptimizer,
+    opt_d: &mut ModuleOptimizer,
+    slices: &[f32],
+    shape: [usize; 4],
+    scenario: Scenario,
+    c: &TrainConfig,
+    device: &Device,
+) -> (Generator, Discriminator, StepLosses) {
+    let b = shape[0];
+    let real = Tensor::<4>::from_data(TensorData::new(slices.to_vec(), shape), device);
+    let mask = availability_mask(&vec![scenario; b], device);
+
+    // Generator: adversarial (target 1 everywhere) + sequence-selective L1.
+    let fake = g.forward(impute(real.clone(), mask.clone(), c.imputation));
+    let fake = pass_through(fake, real.clone(), mask.clone()); // [b, 4, side, side]
+    let judge = d.clone().no_grad();
+    let pred = judge.forward(fake.clone(), real.clone()); // [b, 4, side/16, side/16]
+    let loss_adv = mse(pred.clone(), pred.ones_like());
+    let loss_l1 = selective_l1(fake.clone(), real.clone(), mask.clone());
+    let loss_g = loss_adv.clone().mul_scalar(c.adversarial_weight)
+        + loss_l1.clone().mul_scalar(1.0 - c.adversarial_weight);
+    let grads = GradientsParams::from_grads(loss_g.backward(), &g);
+    let g = opt_g.step(c.lr, g, grads);
+
+    // Discriminator: real pairs -> 1; generated -> 0 on missing, 1 on available channels.
+    let fake = fake.detach();
+    // The frozen copy shares the discriminator's parameters: track them again.
+    let d = d.set_require_grad(true);
+    let pred = d.forward(
+        Tensor::cat(vec![real.clone(), fake], 0),
+        Tensor::cat(vec![real.clone(), real], 0),
+    );
+    let patch = pred.dims();
+    let half = [b, patch[1], patch[2], patch[3]];
+    let target = Tensor::cat(
+        vec![
+            Tensor::ones(half, device),
+            discriminator_target_fake(mask, half),
+        ],
+        0,
+    );
+    let loss_d = mse(pred, target); // = 0.5 * (real + fake): both halves have equal size
+    let grads = GradientsParams::from_grads(loss_d.backward(), &d);
+    let d = opt_d.step(c.lr, d, grads);
+
+    let v = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
+    let losses = StepLosses {
+        g: v(loss_g),
+        adversarial: v(loss_adv),
+        l1: v(loss_l1),
+        d: v(loss_d),
+    };
+    (g, d, losses)
+}

@@ -1,0 +1,173 @@
+//! Exporting a synthetic volume: source grid, marked synthetic, atomic, inputs never
+//! overwritten, checked with nibabel as an independent reader.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use common::*;
+use mmgan::io::{export_synthetic, read_volume, ExportRequest, Sequence, Study};
+use std::process::Command;
+
+/// A small LPS study whose voxel values encode their world position.
+fn lps_study(dir: &std::path::Path) -> Study {
+    let n = [6usize, 5, 4];
+    let affine = [
+        [-1.0, 0.0, 0.0, 10.0],
+        [0.0, -2.0, 0.0, 20.0],
+        [0.0, 0.0, 3.0, -7.0],
+    ];
+    for name in ["t1", "t1c", "t2"] {
+        RawNifti::new(
+            n,
+            INT16,
+            affine,
+            values(n, |i, j, k| (i + 10 * j + 100 * k) as f64),
+        )
+        .write(&dir.join(format!("subj_{name}.nii.gz")));
+    }
+    Study::open(dir).unwrap()
+}
+
+#[test]
+fn export_lands_on_the_source_grid_and_says_synthetic() {
+    let d = tempfile::tempdir().unwrap();
+    let s = lps_study(d.path());
+    assert!(!s.has(Sequence::Flair));
+    // A synthetic FLAIR: the T1 values plus 0.25, in canonical order.
+    let data = s.volume(Sequence::T1).unwrap().data.mapv(|v| v + 0.25);
+    let out = tempfile::tempdir().unwrap();
+    let req = ExportRequest {
+        sequence: Sequence::Flair,
+        data: data.view(),
+        sources: &[Sequence::T1, Sequence::T1c, Sequence::T2],
+    };
+    let path = export_synthetic(&s, req, out.path()).unwrap();
+    let subject = d.path().file_name().unwrap().to_string_lossy().into_owned();
+    assert_eq!(
+        path.file_name().unwrap().to_string_lossy(),
+        format!("{subject}_flair_synthetic.nii.gz")
+    );
+    // No temp file left behind.
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 1);
+
+    let back = read_volume(&path).unwrap();
+    assert_eq!(back.data, data);
+    assert_eq!(back.orientation_code(), "LPS");
+    assert_eq!(
+        back.source_affine,
+        s.volume(Sequence::T1).unwrap().source_affine
+    );
+    assert_eq!(format!("{:?}", back.datatype), "Float32");
+    let descrip = String::from_utf8_lossy(&back.header.descrip);
+    assert!(
+        descrip.starts_with("SYNTHETIC FLAIR, MM-GAN from T1,T1c,T2"),
+        "{descrip}"
+    );
+
+    // nibabel, an independent reader: shape, affine and each voxel's value by world position.
+    let script = r#"
+import sys, nibabel as nib, numpy as np
+img = nib.load(sys.argv[1])
+a = np.asarray(img.dataobj)
+assert a.dtype == np.float32, a.dtype
+assert a.shape == (6, 5, 4), a.shape
+want = np.array([[-1,0,0,10],[0,-2,0,20],[0,0,3,-7],[0,0,0,1]], float)
+assert np.allclose(img.affine, want), img.affine
+assert nib.aff2axcodes(img.affine) == ('L','P','S')
+assert img.header['descrip'].tobytes().startswith(b'SYNTHETIC FLAIR'), img.header['descrip']
+i, j, k = np.meshgrid(np.arange(6), np.arange(5), np.arange(4), indexing='ij')
+assert np.array_equal(a, (i + 10*j + 100*k).astype(np.float32) + 0.25)
+print('ok')
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(&path)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "nibabel check failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+}
+
+#[test]
+fn export_names_are_forced_synthetic_and_inputs_are_never_overwritten() {
+    let d = tempfile::tempdir().unwrap();
+    let s = lps_study(d.path());
+    let data = s.volume(Sequence::T1).unwrap().data.clone();
+    let req = ExportRequest {
+        sequence: Sequence::T2,
+        data: data.view(),
+        sources: &[Sequence::T1],
+    };
+
+    let p = export_synthetic(&s, req, &d.path().join("mine.nii.gz")).unwrap();
+    assert!(p.ends_with("mine_synthetic.nii.gz"), "{}", p.display());
+
+    // An input file whose name already says synthetic (given explicitly) is still never
+    // overwritten by an export aimed at it.
+    let input = d.path().join("subj_t2.nii.gz");
+    let before = std::fs::read(&input).unwrap();
+    std::fs::copy(&input, d.path().join("subj_t2_synthetic.nii.gz")).unwrap();
+    let mut files = s.files.clone();
+    files.set(
+        mmgan::io::Role::Sequence(Sequence::T2),
+        d.path().join("subj_t2_synthetic.nii.gz"),
+    );
+    let s2 = Study::open_files(files).unwrap();
+    let err = export_synthetic(&s2, req, &d.path().join("subj_t2_synthetic.nii.gz")).unwrap_err();
+    assert!(err.to_string().contains("refusing to overwrite"), "{err}");
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+
+    // Unwritable or missing folder: a clear error naming it, nothing written.
+    let err = export_synthetic(&s, req, &d.path().join("nope/out.nii.gz")).unwrap_err();
+    assert!(
+        err.to_string().contains("nope") && err.to_string().contains("does not exist"),
+        "{err}"
+    );
+
+    // Wrong grid or NaN: refused, nothing written.
+    let small = ndarray::Array3::<f32>::zeros((2, 2, 2));
+    let bad = ExportRequest {
+        data: small.view(),
+        ..req
+    };
+    assert!(export_synthetic(&s, bad, &d.path().join("x.nii.gz")).is_err());
+    let mut nan = data.clone();
+    nan[[1, 1, 1]] = f32::NAN;
+    let bad = ExportRequest {
+        data: nan.view(),
+        ..req
+    };
+    assert!(export_synthetic(&s, bad, &d.path().join("y.nii.gz")).is_err());
+    assert!(
+        !d.path().join("x_synthetic.nii.gz").exists()
+            && !d.path().join("y_synthetic.nii.gz").exists()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn read_only_folder_gives_a_write_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let s = lps_study(d.path());
+    let ro = d.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    // root ignores permissions: only check when the folder really is unwritable.
+    if std::fs::write(ro.join("probe"), b"x").is_ok() {
+        return;
+    }
+    let data = s.volume(Sequence::T1).unwrap().data.clone();
+    let req = ExportRequest {
+        sequence: Sequence::Flair,
+        data: data.view(),
+        sources: &[Sequence::T1],
+    };
+    let err = export_synthetic(&s, req, &ro).unwrap_err().to_string();
+    assert!(err.contains("cannot write") && err.contains("ro"), "{err}");
+}
