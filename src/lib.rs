@@ -11,6 +11,9 @@
 //! - [`eval`]: per-scenario tables against baselines.
 //! - [`engine`]: device choice and the inference API the CLI and the viewer call.
 
+// Tests fail loudly by design.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod data;
 pub mod engine;
 pub mod eval;

@@ -15,45 +15,145 @@ pub struct IntensityStats {
 
 impl IntensityStats {
     pub fn of(data: ArrayView3<f32>) -> IntensityStats {
-        let (mut min, mut max, mut sum) = (f32::INFINITY, f32::NEG_INFINITY, 0f64);
-        for &v in data.iter() {
-            min = min.min(v);
-            max = max.max(v);
-            sum += f64::from(v.max(0.0));
-        }
-        if data.is_empty() {
-            (min, max) = (0.0, 0.0);
-        }
-        let n = data.len().max(1) as f64;
+        let owned;
+        let values: &[f32] = match data.as_slice_memory_order() {
+            Some(s) => s,
+            None => {
+                owned = data.iter().copied().collect::<Vec<_>>();
+                &owned
+            }
+        };
+        let r = ranges(values);
         IntensityStats {
-            min,
-            max,
-            positive_mean: (sum / n) as f32,
-            window: display_window(data),
+            min: r.min,
+            max: r.max,
+            positive_mean: (r.positive_sum / values.len().max(1) as f64) as f32,
+            window: window_from(values, &r),
         }
     }
+}
+
+/// One pass over a volume: its range, positive sum, and the range of its non-zero values.
+struct Ranges {
+    min: f32,
+    max: f32,
+    positive_sum: f64,
+    nz_min: f32,
+    nz_max: f32,
+    nz_count: usize,
+}
+
+fn ranges(values: &[f32]) -> Ranges {
+    let mut r = Ranges {
+        min: f32::INFINITY,
+        max: f32::NEG_INFINITY,
+        positive_sum: 0.0,
+        nz_min: f32::INFINITY,
+        nz_max: f32::NEG_INFINITY,
+        nz_count: 0,
+    };
+    for chunk in values.chunks(4096) {
+        // Plain comparisons and f32 partial sums keep the loop vectorisable.
+        let (mut lo, mut hi, mut s) = (f32::INFINITY, f32::NEG_INFINITY, 0f32);
+        let (mut nlo, mut nhi, mut n) = (f32::INFINITY, f32::NEG_INFINITY, 0u32);
+        for &v in chunk {
+            lo = if v < lo { v } else { lo };
+            hi = if v > hi { v } else { hi };
+            s += if v > 0.0 { v } else { 0.0 };
+            let nz = v != 0.0;
+            nlo = if nz && v < nlo { v } else { nlo };
+            nhi = if nz && v > nhi { v } else { nhi };
+            n += u32::from(nz);
+        }
+        r.min = r.min.min(lo);
+        r.max = r.max.max(hi);
+        r.positive_sum += f64::from(s);
+        r.nz_min = r.nz_min.min(nlo);
+        r.nz_max = r.nz_max.max(nhi);
+        r.nz_count += n as usize;
+    }
+    if values.is_empty() {
+        (r.min, r.max) = (0.0, 0.0);
+    }
+    r
 }
 
 /// The display window of a volume: 0.5 and 99.5 percentiles of its non-zero voxels (the
 /// background of skull-stripped studies is zero and would otherwise dominate).
 pub fn display_window(data: ArrayView3<f32>) -> (f32, f32) {
-    let mut values: Vec<f32> = data.iter().copied().filter(|v| *v != 0.0).collect();
-    if values.is_empty() {
-        return (0.0, 1.0);
+    IntensityStats::of(data).window
+}
+
+fn window_from(values: &[f32], r: &Ranges) -> (f32, f32) {
+    match nonzero_percentiles_in(values, r, [0.5, 99.5]) {
+        Some([lo, hi]) if hi > lo => (lo, hi),
+        Some([lo, _]) => (lo, lo + 1.0),
+        None => (0.0, 1.0),
     }
-    let lo = percentile_in_place(&mut values, 0.5);
-    let hi = percentile_in_place(&mut values, 99.5);
-    if hi > lo {
-        (lo, hi)
+}
+
+/// Exact percentiles (nearest rank on `(n - 1) * p / 100`) of the non-zero values, in
+/// linear time: a histogram finds the bin holding each rank, then only the values of those
+/// bins are selected. `None` when every value is zero.
+fn nonzero_percentiles_in<const K: usize>(
+    values: &[f32],
+    r: &Ranges,
+    ps: [f64; K],
+) -> Option<[f32; K]> {
+    let (lo, hi, n) = (r.nz_min, r.nz_max, r.nz_count);
+    if n == 0 {
+        return None;
+    }
+    const BINS: usize = 1 << 16;
+    let scale = if hi > lo {
+        (BINS - 1) as f32 / (hi - lo)
     } else {
-        (lo, lo + 1.0)
+        0.0
+    };
+    let bin = |v: f32| (((v - lo) * scale) as usize).min(BINS - 1);
+    let mut hist = vec![0u32; BINS];
+    for &v in values {
+        if v != 0.0 {
+            hist[bin(v)] += 1;
+        }
     }
+    let targets = ps.map(|p| {
+        let rank = ((n - 1) as f64 * p / 100.0).round() as usize;
+        let (mut below, mut b) = (0usize, 0usize);
+        while below + hist[b] as usize <= rank {
+            below += hist[b] as usize;
+            b += 1;
+        }
+        (b, rank - below)
+    });
+    // One pass collects the values of every target bin.
+    let mut in_bins: [Vec<f32>; K] = std::array::from_fn(|_| Vec::new());
+    for &v in values {
+        if v != 0.0 {
+            let b = bin(v);
+            for (k, (tb, _)) in targets.iter().enumerate() {
+                if *tb == b {
+                    in_bins[k].push(v);
+                }
+            }
+        }
+    }
+    let mut k = 0;
+    Some(targets.map(|(_, rank)| {
+        let v = select_rank(&mut in_bins[k], rank);
+        k += 1;
+        v
+    }))
+}
+
+fn select_rank(values: &mut [f32], rank: usize) -> f32 {
+    *values.select_nth_unstable_by(rank, |a, b| a.total_cmp(b)).1
 }
 
 /// The `p`-th percentile (nearest rank on `(n - 1) * p / 100`), reordering `values`.
 pub fn percentile_in_place(values: &mut [f32], p: f64) -> f32 {
     let rank = ((values.len() - 1) as f64 * p / 100.0).round() as usize;
-    *values.select_nth_unstable_by(rank, |a, b| a.total_cmp(b)).1
+    select_rank(values, rank)
 }
 
 /// The reference model's normalisation: negatives clipped to 0, then divided by the mean of

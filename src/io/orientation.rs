@@ -273,17 +273,15 @@ impl Reorientation {
     }
 
     /// Source-order array -> canonical RAS array (Fortran layout: axial slices contiguous).
-    pub fn to_canonical(&self, source: ndarray::Array3<f32>) -> ndarray::Array3<f32> {
-        if self.is_identity() {
-            return source;
-        }
-        let mut view = source.view();
-        for c in 0..3 {
-            if self.flip[c] {
-                view.invert_axis(ndarray::Axis(self.perm[c]));
+    pub fn to_canonical(&self, mut source: ndarray::Array3<f32>) -> ndarray::Array3<f32> {
+        if self.perm == [0, 1, 2] && source.t().is_standard_layout() {
+            // Flips only (RAS, LPS, ...): done in place, no second volume-sized buffer.
+            if let Some(data) = source.as_slice_memory_order_mut() {
+                flip_in_place(data, self.source_dims, self.flip);
+                return source;
             }
         }
-        to_fortran(view.permuted_axes(self.perm))
+        permute_flip(source.view(), self.perm, self.flip)
     }
 
     /// Canonical RAS array -> source-order array, the exact inverse of [`Self::to_canonical`].
@@ -292,23 +290,98 @@ impl Reorientation {
         for c in 0..3 {
             inverse[self.perm[c]] = c;
         }
-        let mut view = canonical.permuted_axes(inverse);
-        for c in 0..3 {
-            if self.flip[c] {
-                view.invert_axis(ndarray::Axis(self.perm[c]));
-            }
-        }
-        to_fortran(view)
+        // Source axis j is canonical axis inverse[j], reversed when that axis was.
+        permute_flip(canonical, inverse, inverse.map(|c| self.flip[c]))
     }
 }
 
-/// Copy a 3D view into a new array in Fortran (x-fastest, NIfTI) layout.
-pub(crate) fn to_fortran(view: ndarray::ArrayView3<f32>) -> ndarray::Array3<f32> {
+/// Reverse the flipped axes of a Fortran-layout volume in place.
+fn flip_in_place(data: &mut [f32], dims: [usize; 3], flip: [bool; 3]) {
+    let [nx, ny, nz] = dims;
+    let slice = nx * ny;
+    if flip[0] && flip[1] {
+        // Both in-plane axes: each axial slice is its own reverse.
+        data.chunks_exact_mut(slice).for_each(|s| s.reverse());
+    } else if flip[0] {
+        data.chunks_exact_mut(nx).for_each(|row| row.reverse());
+    } else if flip[1] {
+        for s in data.chunks_exact_mut(slice) {
+            for y in 0..ny / 2 {
+                let (a, b) = s.split_at_mut((ny - 1 - y) * nx);
+                a[y * nx..(y + 1) * nx].swap_with_slice(&mut b[..nx]);
+            }
+        }
+    }
+    if flip[2] {
+        for z in 0..nz / 2 {
+            let (a, b) = data.split_at_mut((nz - 1 - z) * slice);
+            a[z * slice..(z + 1) * slice].swap_with_slice(&mut b[..slice]);
+        }
+    }
+}
+
+/// `out[i0, i1, i2] = input[.. i_c on axis perm[c], reversed when flip[c] ..]`, written in
+/// Fortran layout. Rows along the output's first axis are copied with a fixed input stride
+/// (a plain or reversed slice copy in the common LPS/RAS cases), which is many times faster
+/// than a generic strided iterator.
+fn permute_flip(
+    input: ndarray::ArrayView3<f32>,
+    perm: [usize; 3],
+    flip: [bool; 3],
+) -> ndarray::Array3<f32> {
     use ndarray::ShapeBuilder;
-    let dim = view.raw_dim();
-    // Iterating the reversed-axes view in logical order walks x fastest.
-    let data: Vec<f32> = view.reversed_axes().iter().copied().collect();
-    ndarray::Array3::from_shape_vec(dim.f(), data).expect("shape matches element count")
+    let in_dims = [input.shape()[0], input.shape()[1], input.shape()[2]];
+    let out_dims = perm.map(|j| in_dims[j]);
+    let contiguous;
+    let data: &[f32] = match input.as_slice_memory_order() {
+        Some(d) if input.t().is_standard_layout() => d,
+        _ => {
+            contiguous = input.t().iter().copied().collect::<Vec<f32>>();
+            &contiguous
+        }
+    };
+    let in_strides = [
+        1isize,
+        in_dims[0] as isize,
+        (in_dims[0] * in_dims[1]) as isize,
+    ];
+    // Per output axis: the input stride of one step and the input offset of index 0.
+    let step = [0, 1, 2].map(|c| {
+        if flip[c] {
+            -in_strides[perm[c]]
+        } else {
+            in_strides[perm[c]]
+        }
+    });
+    let origin: isize = (0..3)
+        .map(|c| {
+            if flip[c] {
+                (in_dims[perm[c]] as isize - 1) * in_strides[perm[c]]
+            } else {
+                0
+            }
+        })
+        .sum();
+    let n0 = out_dims[0];
+    let mut out = vec![0f32; out_dims.iter().product()];
+    for (row, dst) in out.chunks_exact_mut(n0.max(1)).enumerate() {
+        let (i1, i2) = (row % out_dims[1], row / out_dims[1]);
+        let start = origin + i1 as isize * step[1] + i2 as isize * step[2];
+        match step[0] {
+            1 => dst.copy_from_slice(&data[start as usize..start as usize + n0]),
+            -1 => {
+                let lo = start as usize + 1 - n0;
+                dst.iter_mut()
+                    .zip(data[lo..=start as usize].iter().rev())
+                    .for_each(|(d, s)| *d = *s);
+            }
+            st => dst
+                .iter_mut()
+                .enumerate()
+                .for_each(|(i0, d)| *d = data[(start + i0 as isize * st) as usize]),
+        }
+    }
+    ndarray::Array3::from_shape_vec(out_dims.f(), out).expect("shape matches element count")
 }
 
 #[cfg(test)]
