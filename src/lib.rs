@@ -10,6 +10,7 @@
 //! - [`metrics`]: MSE, PSNR, SSIM the paper's way and the challenge way.
 //! - [`eval`]: per-scenario tables against baselines.
 //! - [`engine`]: device choice and the inference API the CLI and the viewer call.
+//! - [`phantom`]: BraTS-like simulated subjects from MNI152 anatomy and MR physics.
 
 // Tests fail loudly by design.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -20,4 +21,5 @@ pub mod eval;
 pub mod io;
 pub mod metrics;
 pub mod model;
+pub mod phantom;
 pub mod train;

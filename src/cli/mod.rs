@@ -4,6 +4,7 @@ mod bench;
 mod eval;
 mod info;
 mod model_info;
+mod phantom;
 mod synthesize;
 mod train;
 
@@ -36,6 +37,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Parameter count and compute of the networks
     ModelInfo(model_info::ModelInfoArgs),
+    /// Write BraTS-like phantom subjects (MNI152 anatomy, MR physics, random tumours)
+    Phantom(phantom::PhantomArgs),
     /// Benchmarks that print figures (medians, and ratios against a peer run in the same run)
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -48,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::ModelInfo(args) => model_info::run(&args),
+        Command::Phantom(args) => phantom::run(&args),
         Command::Bench(cmd) => bench::run(cmd),
     }
 }

@@ -117,17 +117,17 @@ pub struct Split {
 }
 
 /// Shuffle subjects with `seed` and hold out `test_fraction` of them (at least one when
-/// there are two or more subjects).
+/// the fraction is positive and there are two or more subjects).
 pub fn split_subjects(paths: &[PathBuf], test_fraction: f64, seed: u64) -> Split {
     let mut names: Vec<String> = paths.iter().map(|p| subject_key(p)).collect();
     names.sort();
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     names.shuffle(&mut rng);
     let mut n_test = (names.len() as f64 * test_fraction).round() as usize;
-    if names.len() >= 2 {
+    if names.len() >= 2 && test_fraction > 0.0 {
         n_test = n_test.clamp(1, names.len() - 1);
     } else {
-        n_test = 0;
+        n_test = n_test.min(names.len().saturating_sub(1));
     }
     let test = names.split_off(names.len() - n_test);
     Split {

@@ -36,6 +36,54 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     result
 }
 
+/// Write a volume (file voxel order, `x` fastest) as NIfTI with `header` as reference
+/// (affine, pixdim, codes, description), atomically: a temp file in the same folder,
+/// synced, then renamed. Compressed when the name ends with `.gz`.
+pub fn write_nifti_atomic<T>(
+    target: &Path,
+    header: &nifti::NiftiHeader,
+    data: &ndarray::Array3<T>,
+) -> Result<()>
+where
+    T: nifti::DataElement + bytemuck::Pod,
+{
+    let folder = target
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file_name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let gz = file_name.ends_with(".gz");
+    // The nifti writer picks compression from the extension, so the temp name keeps it.
+    let temp = folder.join(format!(
+        ".{}.partial-{}{}",
+        file_name
+            .trim_end_matches(".nii.gz")
+            .trim_end_matches(".nii"),
+        std::process::id(),
+        if gz { ".nii.gz" } else { ".nii" }
+    ));
+    let written = nifti::writer::WriterOptions::new(&temp)
+        .reference_header(header)
+        .write_nifti(data)
+        .map_err(|e| e.to_string())
+        .and_then(|()| {
+            std::fs::File::open(&temp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|()| std::fs::rename(&temp, target).map_err(|e| e.to_string()));
+    written.map_err(|reason| {
+        let _ = std::fs::remove_file(&temp);
+        IoError::Write {
+            path: target.into(),
+            reason,
+        }
+    })
+}
+
 /// `<subject>_<seq>_synthetic.nii.gz`.
 pub fn default_export_name(subject: &str, seq: Sequence) -> String {
     format!("{subject}_{}_synthetic.nii.gz", seq.slug())
@@ -107,37 +155,7 @@ pub fn export_synthetic(study: &Study, request: ExportRequest<'_>, out: &Path) -
     // Back to the file's own voxel order so the reference affine applies unchanged.
     let source_order = reference.reorientation.to_source(request.data);
 
-    let file_name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let gz = file_name.ends_with(".gz");
-    // The nifti writer picks compression from the extension, so the temp name keeps it.
-    let temp = folder.join(format!(
-        ".{}.partial-{}{}",
-        file_name
-            .trim_end_matches(".nii.gz")
-            .trim_end_matches(".nii"),
-        std::process::id(),
-        if gz { ".nii.gz" } else { ".nii" }
-    ));
-    let written = nifti::writer::WriterOptions::new(&temp)
-        .reference_header(&header)
-        .write_nifti(&source_order)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            std::fs::File::open(&temp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| e.to_string())
-        })
-        .and_then(|()| std::fs::rename(&temp, &target).map_err(|e| e.to_string()));
-    if let Err(reason) = written {
-        let _ = std::fs::remove_file(&temp);
-        return Err(IoError::Write {
-            path: target,
-            reason,
-        });
-    }
+    write_nifti_atomic(&target, &header, &source_order)?;
     Ok(target)
 }
 
