@@ -191,5 +191,6 @@ fn wgpu_matches_cpu_when_requested() {
         .zip(&b)
         .map(|(a, b)| (a - b).abs())
         .fold(0.0f32, f32::max);
+    eprintln!("wgpu vs flex, same weights: max difference {max:e}");
     assert!(max < 1e-3, "max difference {max}");
 }
