@@ -156,3 +156,13 @@ pub fn progress_bar(len: u64, unit: &str) -> indicatif::ProgressBar {
     }
     bar
 }
+
+/// Print a line above a progress bar, or plainly when the bar is hidden (not a terminal,
+/// e.g. a training run logging to a file).
+pub fn say(bar: &indicatif::ProgressBar, line: impl AsRef<str>) {
+    if bar.is_hidden() {
+        eprintln!("{}", line.as_ref());
+    } else {
+        bar.println(line.as_ref());
+    }
+}

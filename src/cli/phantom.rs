@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::Context;
 use mmgan::phantom::{simulate, subject_id, write_subject, Anatomy};
 
-use super::progress_bar;
+use super::{progress_bar, say};
 
 #[derive(clap::Args, Debug)]
 pub struct PhantomArgs {
@@ -47,7 +47,7 @@ pub fn run(a: &PhantomArgs) -> anyhow::Result<()> {
                         }
                         let p = simulate(&anatomy, a.seed, i);
                         let dir = write_subject(&p, &a.out, &subject_id(a.seed, i))?;
-                        bar.println(dir.display().to_string());
+                        say(&bar, dir.display().to_string());
                         bar.inc(1);
                     }
                 })

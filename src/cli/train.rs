@@ -9,7 +9,7 @@ use mmgan::engine::{select_device, BackendChoice};
 use mmgan::model::{DiscriminatorConfig, GeneratorConfig, Imputation};
 use mmgan::train::{train, TrainConfig, TrainEvent};
 
-use super::{progress_bar, NetArgs};
+use super::{progress_bar, say, NetArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
@@ -94,12 +94,15 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                 test,
                 skipped,
             } => {
-                bar.println(format!(
-                    "subjects: {train} train, {test} test, {} skipped",
-                    skipped.len()
-                ));
+                say(
+                    &bar,
+                    format!(
+                        "subjects: {train} train, {test} test, {} skipped",
+                        skipped.len()
+                    ),
+                );
                 for s in skipped {
-                    bar.println(format!("  skipped {s}"));
+                    say(&bar, format!("  skipped {s}"));
                 }
             }
             TrainEvent::EpochStart { epoch, batches } => {
@@ -119,16 +122,19 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                     .test
                     .map(|q| format!(", test PSNR {:.2} SSIM {:.4}", q.psnr, q.ssim))
                     .unwrap_or_default();
-                bar.println(format!(
-                    "epoch {}: G {:.4} L1 {:.4} D {:.4}, scenarios {}, {:.0} s{test}",
-                    log.epoch, log.loss_g, log.loss_l1, log.loss_d, log.scenarios, log.seconds
-                ));
+                say(
+                    &bar,
+                    format!(
+                        "epoch {}: G {:.4} L1 {:.4} D {:.4}, scenarios {}, {:.0} s{test}",
+                        log.epoch, log.loss_g, log.loss_l1, log.loss_d, log.scenarios, log.seconds
+                    ),
+                );
             }
             TrainEvent::Interrupted {
                 epoch,
                 batches_done,
             } => {
-                bar.println(format!("checkpoint saved in epoch {epoch} after {batches_done} batches; continue with --resume"));
+                say(&bar, format!("checkpoint saved in epoch {epoch} after {batches_done} batches; continue with --resume"));
             }
         },
     )?;
