@@ -54,6 +54,13 @@ impl Prepared {
     pub fn depth(&self) -> usize {
         self.depth
     }
+
+    /// The axial slices with brain in them (the others are zero without running the model).
+    pub fn brain_slices(&self) -> Vec<usize> {
+        (0..self.depth)
+            .filter(|&z| self.brain.index_axis(Axis(2), z).iter().any(|b| *b))
+            .collect()
+    }
 }
 
 /// The generator on a device with the sidecar that says how to feed it.
@@ -240,6 +247,42 @@ impl Synthesizer {
             .collect())
     }
 
+    /// Zeroed volumes for the missing sequences of `prepared`, in [`Scenario::missing`]
+    /// order, on the study grid: what [`Self::synthesize_into`] fills.
+    pub fn empty_volumes(prepared: &Prepared) -> Vec<Array3<f32>> {
+        let [nx, ny] = prepared.geometry.grid;
+        prepared
+            .scenario
+            .missing()
+            .iter()
+            .map(|_| Array3::zeros(ndarray::ShapeBuilder::f((nx, ny, prepared.depth))))
+            .collect()
+    }
+
+    /// Synthesize the slices `zs` (one forward pass) into `volumes` (from
+    /// [`Self::empty_volumes`]).
+    pub fn synthesize_into(
+        &self,
+        prepared: &Prepared,
+        zs: &[usize],
+        volumes: &mut [Array3<f32>],
+    ) -> Result<(), EngineError> {
+        if let Some(&z) = zs.iter().find(|&&z| z >= prepared.depth) {
+            return Err(EngineError::SliceOutOfRange {
+                z,
+                depth: prepared.depth,
+            });
+        }
+        let missing = prepared.scenario.missing();
+        let result = self.run(prepared, zs)?;
+        for (&z, per_seq) in zs.iter().zip(&result) {
+            for ((seq, model), vol) in missing.iter().zip(per_seq).zip(volumes.iter_mut()) {
+                self.to_study(prepared, z, *seq, model, vol.index_axis_mut(Axis(2), z));
+            }
+        }
+        Ok(())
+    }
+
     /// Synthesize every missing sequence of the whole volume, `batch` slices per pass.
     /// `progress(done, total)` is called after each batch; `cancel` is checked between
     /// batches. Slices without brain are left at zero without running the model.
@@ -249,30 +292,22 @@ impl Synthesizer {
         progress: &mut dyn FnMut(usize, usize),
         cancel: &AtomicBool,
     ) -> Result<Vec<Synthesized>, EngineError> {
-        let [nx, ny] = prepared.geometry.grid;
-        let missing = prepared.scenario.missing();
-        let mut out: Vec<Array3<f32>> = missing
-            .iter()
-            .map(|_| Array3::zeros(ndarray::ShapeBuilder::f((nx, ny, prepared.depth))))
-            .collect();
-        let zs: Vec<usize> = (0..prepared.depth)
-            .filter(|&z| prepared.brain.index_axis(Axis(2), z).iter().any(|b| *b))
-            .collect();
+        let mut out = Self::empty_volumes(prepared);
+        let zs = prepared.brain_slices();
         let total = zs.len();
         progress(0, total);
-        for (i, chunk) in zs.chunks(self.batch.max(1)).enumerate() {
+        let mut done = 0;
+        for chunk in zs.chunks(self.batch.max(1)) {
             if cancel.load(Ordering::Relaxed) {
                 return Err(EngineError::Cancelled);
             }
-            let result = self.run(prepared, chunk)?;
-            for (&z, per_seq) in chunk.iter().zip(&result) {
-                for ((seq, model), vol) in missing.iter().zip(per_seq).zip(out.iter_mut()) {
-                    self.to_study(prepared, z, *seq, model, vol.index_axis_mut(Axis(2), z));
-                }
-            }
-            progress((i * self.batch + chunk.len()).min(total), total);
+            self.synthesize_into(prepared, chunk, &mut out)?;
+            done += chunk.len();
+            progress(done, total);
         }
-        Ok(missing
+        Ok(prepared
+            .scenario
+            .missing()
             .into_iter()
             .zip(out)
             .map(|(sequence, data)| Synthesized { sequence, data })

@@ -1,0 +1,208 @@
+//! The synthesis worker: focus slice first, whole volume after, requests superseding each
+//! other, failures reported as messages while the worker lives on.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use burn::tensor::Device;
+use mmgan::data::Fit;
+use mmgan::engine::{BackendChoice, Request, Response, SynthesisWorker, Synthesizer};
+use mmgan::io::{Sequence, Study};
+use mmgan::model::{
+    save_generator, GeneratorConfig, Imputation, Scenario, TrainingInfo, WeightsMeta,
+};
+
+fn weights(dir: &std::path::Path) -> std::path::PathBuf {
+    let cfg = GeneratorConfig::new().with_width(8).with_depth(6);
+    let meta = WeightsMeta {
+        generator: cfg.clone(),
+        side: 64,
+        fit: Fit::Pad,
+        channel_order: Sequence::ALL.iter().map(|s| s.name().to_string()).collect(),
+        normalisation: "mean".into(),
+        imputation: Imputation::Zeros,
+        reference_means: [400.0, 500.0, 600.0, 500.0],
+        training: TrainingInfo::default(),
+        code_version: mmgan::model::code_version(),
+    };
+    let w = dir.join("weights");
+    save_generator(&w, &cfg.init(&Device::flex()), &meta).unwrap();
+    w
+}
+
+fn next(worker: &SynthesisWorker) -> Response {
+    worker
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the worker answers")
+}
+
+#[test]
+fn focus_slice_first_then_the_volume_matching_the_direct_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = weights(dir.path());
+    common::write_toy_subject(&dir.path().join("s"), [56, 60, 10], 1);
+    let study = Arc::new(Study::open(&dir.path().join("s")).unwrap());
+    let scenario = Scenario::with_missing(&[Sequence::T2, Sequence::Flair]).unwrap();
+
+    let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(1);
+    let w2 = w.clone();
+    let worker = SynthesisWorker::spawn(
+        move || {
+            gate_rx.recv().unwrap(); // hold the worker until both requests are queued
+            Synthesizer::load(&w2, BackendChoice::Cpu)
+        },
+        || {},
+    );
+    // Two requests before the worker starts: the first is superseded.
+    worker.send(Request::Synthesize {
+        generation: 1,
+        study: study.clone(),
+        scenario,
+        focus: 2,
+    });
+    worker.send(Request::Synthesize {
+        generation: 2,
+        study: study.clone(),
+        scenario,
+        focus: 6,
+    });
+    gate_tx.send(()).unwrap();
+    assert!(matches!(next(&worker), Response::Ready { .. }));
+    assert!(matches!(
+        next(&worker),
+        Response::Started { generation: 1, .. }
+    ));
+    assert!(matches!(
+        next(&worker),
+        Response::Cancelled { generation: 1 }
+    ));
+    let total = match next(&worker) {
+        Response::Started {
+            generation: 2,
+            total,
+            ..
+        } => total,
+        other => panic!("{other:?}"),
+    };
+    assert!(total > 2);
+    match next(&worker) {
+        Response::Slice {
+            generation: 2,
+            z,
+            slices,
+        } => {
+            assert_eq!(z, 6, "the focus slice comes first");
+            assert_eq!(
+                slices.iter().map(|s| s.0).collect::<Vec<_>>(),
+                vec![Sequence::T2, Sequence::Flair]
+            );
+            assert_eq!(slices[0].1.shape(), &[56, 60]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let volumes = loop {
+        match next(&worker) {
+            Response::Done {
+                generation: 2,
+                volumes,
+            } => break volumes,
+            Response::Slice { generation: 2, .. } | Response::Progress { generation: 2, .. } => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    let direct = Synthesizer::load(&w, BackendChoice::Cpu).unwrap();
+    let prepared = direct.prepare(&study, scenario).unwrap();
+    let expected = direct
+        .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))
+        .unwrap();
+    for (a, b) in volumes.iter().zip(&expected) {
+        assert_eq!(a.sequence, b.sequence);
+        let max = a
+            .data
+            .iter()
+            .zip(b.data.iter())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max);
+        assert!(max < 1e-3, "{max}");
+    }
+}
+
+#[test]
+fn failures_come_back_as_messages_and_the_worker_lives_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = weights(dir.path());
+    common::write_toy_subject(&dir.path().join("s"), [56, 60, 10], 2);
+    std::fs::remove_file(dir.path().join("s/t1.nii.gz")).unwrap();
+    let study = Arc::new(Study::open(&dir.path().join("s")).unwrap());
+    let worker = SynthesisWorker::spawn(move || Synthesizer::load(&w, BackendChoice::Cpu), || {});
+    assert!(matches!(next(&worker), Response::Ready { .. }));
+    // FLAIR from T1, T1c, T2: but the study has no T1.
+    let needs_t1 = Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    worker.send(Request::Synthesize {
+        generation: 1,
+        study: study.clone(),
+        scenario: needs_t1,
+        focus: 5,
+    });
+    match next(&worker) {
+        Response::Failed {
+            generation: 1,
+            message,
+        } => assert!(message.contains("T1"), "{message}"),
+        other => panic!("{other:?}"),
+    }
+    // T1 is absent, so synthesizing it from the other three works.
+    let ok = Scenario::with_missing(&[Sequence::T1]).unwrap();
+    worker.send(Request::Synthesize {
+        generation: 2,
+        study,
+        scenario: ok,
+        focus: 5,
+    });
+    loop {
+        match next(&worker) {
+            Response::Done {
+                generation: 2,
+                volumes,
+            } => {
+                assert_eq!(volumes.len(), 1);
+                break;
+            }
+            Response::Failed { message, .. } => panic!("{message}"),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn missing_weights_are_reported_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-weights");
+    let worker = SynthesisWorker::spawn(
+        move || Synthesizer::load(&missing, BackendChoice::Cpu),
+        || {},
+    );
+    match next(&worker) {
+        Response::Failed { message, .. } => assert!(
+            message.contains("no-weights") && message.contains("mmgan train"),
+            "{message}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    common::write_toy_subject(&dir.path().join("s"), [56, 60, 10], 0);
+    let study = Arc::new(Study::open(&dir.path().join("s")).unwrap());
+    worker.send(Request::Synthesize {
+        generation: 1,
+        study,
+        scenario: Scenario::with_missing(&[Sequence::T2]).unwrap(),
+        focus: 0,
+    });
+    assert!(matches!(
+        next(&worker),
+        Response::Failed { generation: 1, .. }
+    ));
+}
