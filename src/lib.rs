@@ -11,6 +11,7 @@
 //! - [`eval`]: per-scenario tables against baselines.
 //! - [`engine`]: device choice and the inference API the CLI and the viewer call.
 //! - [`phantom`]: BraTS-like simulated subjects from MNI152 anatomy and MR physics.
+//! - [`ui`]: the egui desktop viewer.
 
 // Tests fail loudly by design.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
@@ -23,3 +24,4 @@ pub mod metrics;
 pub mod model;
 pub mod phantom;
 pub mod train;
+pub mod ui;

@@ -7,6 +7,7 @@ mod model_info;
 mod phantom;
 mod synthesize;
 mod train;
+mod view;
 
 use std::path::PathBuf;
 
@@ -21,12 +22,15 @@ use mmgan::io::{Role, Sequence, Study, StudyFiles};
     about = "MM-GAN Studio: synthesize missing MRI sequences (T1, T1c, T2, FLAIR)"
 )]
 pub struct Cli {
+    /// What to do; without a command the viewer opens on the bundled demo study
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Open the viewer (default: the bundled demo study and shipped weights)
+    View(view::ViewArgs),
     /// Describe a study: files, grids, orientation, datatypes, intensities
     Info(info::InfoArgs),
     /// Synthesize missing sequences of a study and export them as NIfTI (marked synthetic)
@@ -45,7 +49,11 @@ pub enum Command {
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+    match cli
+        .command
+        .unwrap_or(Command::View(view::ViewArgs::default()))
+    {
+        Command::View(args) => view::run(args),
         Command::Info(args) => info::run(&args),
         Command::Synthesize(args) => synthesize::run(&args),
         Command::Train(args) => train::run(&args),

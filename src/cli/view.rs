@@ -1,0 +1,35 @@
+//! `mmgan view` (and `mmgan` alone): the desktop viewer.
+
+use std::path::PathBuf;
+
+use mmgan::engine::BackendChoice;
+use mmgan::io::Sequence;
+use mmgan::ui::{demo_study, ViewerOptions};
+
+#[derive(clap::Args, Debug, Default)]
+pub struct ViewArgs {
+    /// Study folder (default: the bundled demo study)
+    pub study: Option<PathBuf>,
+    /// Weights folder
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Sequences to mark missing at start, e.g. "flair"
+    #[arg(long, value_delimiter = ',')]
+    pub missing: Vec<Sequence>,
+    /// Close after this many frames (smoke tests, screenshots)
+    #[arg(long)]
+    pub frames: Option<u64>,
+}
+
+pub fn run(a: ViewArgs) -> anyhow::Result<()> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    mmgan::ui::run(ViewerOptions {
+        study: Some(a.study.unwrap_or_else(demo_study)),
+        weights: a.weights.unwrap_or_else(|| root.join("weights")),
+        backend: a.backend,
+        frames: a.frames,
+        missing: a.missing,
+    })
+}
