@@ -86,6 +86,8 @@ pub struct ViewerApp {
     chores_rx: Receiver<Chore>,
     export_path: String,
     frames: u64,
+    /// Time spent in `ui()` per frame (ms), and whether synthesis was running meanwhile.
+    frame_times: Vec<(f32, bool)>,
 }
 
 impl ViewerApp {
@@ -119,6 +121,7 @@ impl ViewerApp {
             chores_rx,
             export_path: String::new(),
             frames: 0,
+            frame_times: Vec::new(),
             options,
         };
         if let Some(path) = app.options.study.clone() {
@@ -422,6 +425,10 @@ impl ViewerApp {
                     self.set_slice(z);
                 }
             }
+            ui.checkbox(
+                &mut self.settings.show_difference,
+                "Difference to ground truth",
+            );
             if let Some((done, total)) = self.progress {
                 ui.add(
                     egui::ProgressBar::new(done as f32 / total.max(1) as f32)
@@ -432,8 +439,9 @@ impl ViewerApp {
             ui.label(egui::RichText::new(&self.device).weak());
         });
         ui.horizontal(|ui| {
-            ui.label("Export folder:");
-            ui.text_edit_singleline(&mut self.export_path);
+            let label = ui.label("Export folder:");
+            ui.text_edit_singleline(&mut self.export_path)
+                .labelled_by(label.id);
             if ui.button("Export synthesized").clicked() {
                 self.export(ui.ctx());
             }
@@ -461,9 +469,11 @@ impl ViewerApp {
                 .as_ref()
                 .is_some_and(|v| v.have[self.z]);
         ui.horizontal(|ui| {
-            ui.strong(seq.name());
             let mut marked = missing;
-            let toggle = ui.add_enabled(present, egui::Checkbox::new(&mut marked, "missing"));
+            let toggle = ui.add_enabled(
+                present,
+                egui::Checkbox::new(&mut marked, format!("{} missing", seq.name())),
+            );
             if toggle.changed() {
                 self.marked[seq.index()] = marked;
                 self.request_synthesis();
@@ -663,9 +673,64 @@ impl ViewerApp {
         }
     }
 
-    /// Current slice index (for tests).
+    /// Current slice index.
     pub fn slice(&self) -> usize {
         self.z
+    }
+
+    /// Median and worst UI time per frame, overall and while synthesis was running.
+    pub fn frame_report(&self) -> String {
+        let stats = |busy: Option<bool>| {
+            let mut v: Vec<f32> = self
+                .frame_times
+                .iter()
+                .filter(|(_, b)| busy.is_none_or(|x| x == *b))
+                .map(|(t, _)| *t)
+                .collect();
+            v.sort_by(f32::total_cmp);
+            match v.len() {
+                0 => "no frames".to_string(),
+                n => format!(
+                    "{n} frames, median {:.2} ms, max {:.2} ms",
+                    v[n / 2],
+                    v[n - 1]
+                ),
+            }
+        };
+        format!(
+            "UI time per frame: all {}; while synthesizing {}",
+            stats(None),
+            stats(Some(true))
+        )
+    }
+
+    pub fn has_study(&self) -> bool {
+        self.study.is_some()
+    }
+
+    /// Whether the whole volume of `seq` has been synthesized.
+    pub fn synthesized(&self, seq: Sequence) -> bool {
+        self.synth[seq.index()]
+            .as_ref()
+            .is_some_and(|v| v.have.iter().all(|h| *h))
+    }
+
+    pub fn is_synthesizing(&self) -> bool {
+        self.progress.is_some()
+    }
+
+    /// The status message, and whether it is an error.
+    pub fn message(&self) -> Option<(&str, bool)> {
+        self.message.as_ref().map(|(m, e)| (m.as_str(), *e))
+    }
+
+    pub fn set_export_path(&mut self, path: &Path) {
+        self.export_path = path.display().to_string();
+    }
+
+    /// Whether the panel of `seq` currently shows the difference map.
+    pub fn showing_difference(&self, seq: Sequence) -> bool {
+        self.textures[seq.index()].as_ref().is_some_and(|t| t.key.3)
     }
 }
 
@@ -687,6 +752,7 @@ fn window_of_slice(s: ArrayView2<f32>) -> (f32, f32) {
 
 impl eframe::App for ViewerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let started = std::time::Instant::now();
         self.drain();
         self.keys(ui.ctx());
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
@@ -720,8 +786,13 @@ impl eframe::App for ViewerApp {
                 });
         });
         self.frames += 1;
+        self.frame_times.push((
+            started.elapsed().as_secs_f32() * 1e3,
+            self.progress.is_some(),
+        ));
         if let Some(n) = self.options.frames {
-            if self.frames >= n {
+            if self.frames == n {
+                eprintln!("{}", self.frame_report());
                 ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
             }
             ui.ctx().request_repaint();
