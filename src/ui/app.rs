@@ -88,6 +88,8 @@ pub struct ViewerApp {
     frames: u64,
     /// Time spent in `ui()` per frame (ms), and whether synthesis was running meanwhile.
     frame_times: Vec<(f32, bool)>,
+    /// Slice metrics per panel, keyed like the textures: SSIM is too slow to redo per frame.
+    qualities: [Option<((usize, u64), Option<Quality>)>; 4],
 }
 
 impl ViewerApp {
@@ -122,6 +124,7 @@ impl ViewerApp {
             export_path: String::new(),
             frames: 0,
             frame_times: Vec::new(),
+            qualities: Default::default(),
             options,
         };
         if let Some(path) = app.options.study.clone() {
@@ -625,7 +628,15 @@ impl ViewerApp {
                 Color32::from_rgb(255, 170, 0),
             );
             if present {
-                let q = self.slice_quality(&study, seq);
+                let key = (self.z, self.version[seq.index()]);
+                let q = match &self.qualities[seq.index()] {
+                    Some((k, q)) if *k == key => *q,
+                    _ => {
+                        let q = self.slice_quality(&study, seq);
+                        self.qualities[seq.index()] = Some((key, q));
+                        q
+                    }
+                };
                 if let Some(q) = q {
                     painter.text(
                         rect.left_bottom() + Vec2::new(8.0, -8.0),
