@@ -59,6 +59,9 @@ struct PanelTexture {
     handle: TextureHandle,
 }
 
+/// A panel's slice metrics and the (slice, version) they were computed for.
+type CachedQuality = ((usize, u64), Option<Quality>);
+
 /// Background jobs that are not synthesis (dialogs, export, study loading).
 enum Chore {
     Opened(Result<Box<Study>, String>),
@@ -89,7 +92,7 @@ pub struct ViewerApp {
     /// Time spent in `ui()` per frame (ms), and whether synthesis was running meanwhile.
     frame_times: Vec<(f32, bool)>,
     /// Slice metrics per panel, keyed like the textures: SSIM is too slow to redo per frame.
-    qualities: [Option<((usize, u64), Option<Quality>)>; 4],
+    qualities: [Option<CachedQuality>; 4],
 }
 
 impl ViewerApp {
