@@ -11,7 +11,7 @@ use mmgan::engine::{select_device, BackendChoice};
 use mmgan::io::{Sequence, Study};
 use mmgan::model::{
     availability_mask, impute, load_generator, save_generator, DiscriminatorConfig,
-    GeneratorConfig, Imputation, Scenario, TrainingInfo, WeightsMeta,
+    GeneratorConfig, Imputation, Scenario, WeightsMeta,
 };
 use mmgan::train::TrainConfig;
 
@@ -92,17 +92,7 @@ fn training_steps_lower_the_selective_l1() {
 }
 
 fn meta(g: GeneratorConfig) -> WeightsMeta {
-    WeightsMeta {
-        generator: g,
-        side: 64,
-        fit: Fit::Pad,
-        channel_order: Sequence::ALL.iter().map(|s| s.name().to_string()).collect(),
-        normalisation: "mean".into(),
-        imputation: Imputation::Zeros,
-        reference_means: [400.0, 500.0, 600.0, 500.0],
-        training: TrainingInfo::default(),
-        code_version: mmgan::model::code_version(),
-    }
+    common::test_weights_meta(g)
 }
 
 #[test]

@@ -9,26 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use burn::tensor::Device;
-use mmgan::data::Fit;
 use mmgan::engine::{BackendChoice, Request, Response, SynthesisWorker, Synthesizer};
 use mmgan::io::{Sequence, Study};
-use mmgan::model::{
-    save_generator, GeneratorConfig, Imputation, Scenario, TrainingInfo, WeightsMeta,
-};
+use mmgan::model::{save_generator, GeneratorConfig, Scenario};
 
 fn weights(dir: &std::path::Path) -> std::path::PathBuf {
     let cfg = GeneratorConfig::new().with_width(8).with_depth(6);
-    let meta = WeightsMeta {
-        generator: cfg.clone(),
-        side: 64,
-        fit: Fit::Pad,
-        channel_order: Sequence::ALL.iter().map(|s| s.name().to_string()).collect(),
-        normalisation: "mean".into(),
-        imputation: Imputation::Zeros,
-        reference_means: [400.0, 500.0, 600.0, 500.0],
-        training: TrainingInfo::default(),
-        code_version: mmgan::model::code_version(),
-    };
+    let meta = common::test_weights_meta(cfg.clone());
     let w = dir.join("weights");
     save_generator(&w, &cfg.init(&Device::flex()), &meta).unwrap();
     w

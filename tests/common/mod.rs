@@ -261,3 +261,21 @@ pub fn write_toy_subject(dir: &Path, dims: [usize; 3], seed: usize) {
     });
     RawNifti::new(dims, UINT8, diag_affine([1.0; 3], [0.0; 3]), seg).write(&dir.join("seg.nii.gz"));
 }
+
+/// A sidecar for small test generators (64x64 slices, pad fit, zeros imputation).
+pub fn test_weights_meta(generator: mmgan::model::GeneratorConfig) -> mmgan::model::WeightsMeta {
+    mmgan::model::WeightsMeta {
+        generator,
+        side: 64,
+        fit: mmgan::data::Fit::Pad,
+        channel_order: mmgan::io::Sequence::ALL
+            .iter()
+            .map(|s| s.name().to_string())
+            .collect(),
+        normalisation: "mean".into(),
+        imputation: mmgan::model::Imputation::Zeros,
+        reference_means: [400.0, 500.0, 600.0, 500.0],
+        training: mmgan::model::TrainingInfo::default(),
+        code_version: mmgan::model::code_version(),
+    }
+}
