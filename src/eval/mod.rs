@@ -131,14 +131,35 @@ pub fn evaluate(
                     .find(|(q, _)| *q == most_similar(s.sequence, scenario))
                     .expect("available")
                     .1;
-                for (method, pred) in [
+                let candidates = [
                     (Method::MmGan, &s.data),
                     (Method::MeanOfAvailable, &mean_of_available),
                     (Method::CopyMostSimilar, copy),
-                ] {
-                    let paper = paper_volume(pred.view(), truth.data.view());
-                    let region =
-                        challenge_volume(pred.view(), truth.data.view(), brain.view(), label);
+                ];
+                // The three comparisons are independent and each a few seconds of SSIM:
+                // one thread each.
+                let measured: Vec<(Method, Quality, RegionQuality)> = std::thread::scope(|scope| {
+                    let jobs: Vec<_> = candidates
+                        .iter()
+                        .map(|&(method, pred)| {
+                            let (truth, brain) = (&truth.data, &brain);
+                            scope.spawn(move || {
+                                let paper = paper_volume(pred.view(), truth.view());
+                                let region = challenge_volume(
+                                    pred.view(),
+                                    truth.view(),
+                                    brain.view(),
+                                    label,
+                                );
+                                (method, paper, region)
+                            })
+                        })
+                        .collect();
+                    jobs.into_iter()
+                        .map(|j| j.join().expect("metric threads do not panic"))
+                        .collect()
+                });
+                for (method, paper, region) in measured {
                     let key = (scenario.index(), s.sequence, method);
                     match acc.iter_mut().find(|(k, _)| *k == key) {
                         Some((_, v)) => v.push((paper, region)),
