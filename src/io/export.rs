@@ -15,30 +15,49 @@ pub struct ExportRequest<'a> {
     pub sources: &'a [Sequence],
 }
 
-/// Write `bytes` to `path` atomically: a temp file in the same folder, synced, then renamed.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let folder = path
+/// Replace `target` atomically: `write` fills a temp file in the same folder (its name
+/// ends with `extension`, for writers that choose a format by it), which is synced and
+/// renamed onto `target`; on any failure the temp file is removed and `target` is
+/// untouched.
+pub fn replace_atomically(
+    target: &Path,
+    extension: &str,
+    write: impl FnOnce(&Path) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    let folder = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let name = path
+    let name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let temp = folder.join(format!(".{name}.partial-{}", std::process::id()));
-    let result = std::fs::File::create(&temp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .and_then(|()| std::fs::rename(&temp, path));
+    let stem = name.strip_suffix(extension).unwrap_or(&name);
+    let temp = folder.join(format!(".{stem}.partial-{}{extension}", std::process::id()));
+    let result = write(&temp)
+        .and_then(|()| {
+            std::fs::File::open(&temp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| e.to_string())
+        })
+        .and_then(|()| std::fs::rename(&temp, target).map_err(|e| e.to_string()));
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
     }
     result
 }
 
+/// Write `bytes` to `path` atomically (see [`replace_atomically`]).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    replace_atomically(path, "", |temp| {
+        std::fs::write(temp, bytes).map_err(|e| e.to_string())
+    })
+    .map_err(std::io::Error::other)
+}
+
 /// Write a volume (file voxel order, `x` fastest) as NIfTI with `header` as reference
-/// (affine, pixdim, codes, description), atomically: a temp file in the same folder,
-/// synced, then renamed. Compressed when the name ends with `.gz`.
+/// (affine, pixdim, codes, description), atomically. Compressed when the name ends with
+/// `.gz`.
 pub fn write_nifti_atomic<T>(
     target: &Path,
     header: &nifti::NiftiHeader,
@@ -47,40 +66,18 @@ pub fn write_nifti_atomic<T>(
 where
     T: nifti::DataElement + bytemuck::Pod,
 {
-    let folder = target
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let file_name = target
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let gz = file_name.ends_with(".gz");
+    let gz = target.to_string_lossy().ends_with(".gz");
     // The nifti writer picks compression from the extension, so the temp name keeps it.
-    let temp = folder.join(format!(
-        ".{}.partial-{}{}",
-        file_name
-            .trim_end_matches(".nii.gz")
-            .trim_end_matches(".nii"),
-        std::process::id(),
-        if gz { ".nii.gz" } else { ".nii" }
-    ));
-    let written = nifti::writer::WriterOptions::new(&temp)
-        .reference_header(header)
-        .write_nifti(data)
-        .map_err(|e| e.to_string())
-        .and_then(|()| {
-            std::fs::File::open(&temp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| e.to_string())
-        })
-        .and_then(|()| std::fs::rename(&temp, target).map_err(|e| e.to_string()));
-    written.map_err(|reason| {
-        let _ = std::fs::remove_file(&temp);
-        IoError::Write {
-            path: target.into(),
-            reason,
-        }
+    let extension = if gz { ".nii.gz" } else { ".nii" };
+    replace_atomically(target, extension, |temp| {
+        nifti::writer::WriterOptions::new(temp)
+            .reference_header(header)
+            .write_nifti(data)
+            .map_err(|e| e.to_string())
+    })
+    .map_err(|reason| IoError::Write {
+        path: target.into(),
+        reason,
     })
 }
 

@@ -16,7 +16,8 @@ mod study;
 
 pub use error::IoError;
 pub use export::{
-    default_export_name, export_synthetic, write_atomic, write_nifti_atomic, ExportRequest,
+    default_export_name, export_synthetic, replace_atomically, write_atomic, write_nifti_atomic,
+    ExportRequest,
 };
 pub use intensity::{display_window, model_normalisation, percentile_in_place, IntensityStats};
 pub use nifti_read::{read_volume, Volume};

@@ -139,12 +139,10 @@ pub fn save_generator(
     };
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
     let record = dir.join(GENERATOR_FILE);
-    let tmp = dir.join(format!(".{GENERATOR_FILE}.partial"));
-    generator
-        .clone()
-        .save_file(&tmp)
-        .map_err(|e| err(&record, e.to_string()))?;
-    std::fs::rename(&tmp, &record).map_err(|e| err(&record, e.to_string()))?;
+    crate::io::replace_atomically(&record, ".bpk", |temp| {
+        generator.clone().save_file(temp).map_err(|e| e.to_string())
+    })
+    .map_err(|e| err(&record, e))?;
     let json = serde_json::to_string_pretty(meta).map_err(|e| err(dir, e.to_string()))?;
     crate::io::write_atomic(&dir.join(META_FILE), json.as_bytes())
         .map_err(|e| err(dir, e.to_string()))

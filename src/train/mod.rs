@@ -166,13 +166,12 @@ impl State {
 
     fn save(&self, dir: &Path) -> Result<(), TrainError> {
         std::fs::create_dir_all(dir).map_err(|e| run_err(dir, e))?;
-        // Each file is written beside its final name and renamed, so an interrupted save
-        // leaves the previous checkpoint readable.
+        // Each file replaces its predecessor atomically, so an interrupted save leaves the
+        // previous checkpoint readable.
         let save =
             |name: &str, f: &dyn Fn(&Path) -> Result<(), String>| -> Result<(), TrainError> {
-                let tmp = dir.join(format!(".{name}.partial"));
-                f(&tmp).map_err(|e| run_err(&dir.join(name), e))?;
-                std::fs::rename(&tmp, dir.join(name)).map_err(|e| run_err(&dir.join(name), e))
+                crate::io::replace_atomically(&dir.join(name), ".bpk", f)
+                    .map_err(|e| run_err(&dir.join(name), e))
             };
         save("generator.bpk", &|p| {
             self.g.clone().save_file(p).map_err(|e| e.to_string())
