@@ -7,47 +7,24 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use burn::tensor::{Device, Distribution, Tensor};
-use mmgan::data::Fit;
 use mmgan::engine::{BackendChoice, Synthesizer};
 use mmgan::io::{Sequence, Study};
-use mmgan::model::{load_generator, DiscriminatorConfig, GeneratorConfig, Scenario};
-use mmgan::train::{train, TrainConfig};
-
-fn tiny_config(data: &Path, epochs: usize) -> TrainConfig {
-    TrainConfig::new(
-        GeneratorConfig::new().with_width(8).with_depth(6),
-        DiscriminatorConfig::new().with_width(8),
-        vec![data.display().to_string()],
-    )
-    .with_side(64)
-    .with_fit(Fit::Pad)
-    .with_epochs(epochs)
-    .with_test_fraction(0.34)
-    .with_max_batches(Some(3))
-}
-
-fn toy_data(dir: &Path, n: usize) -> PathBuf {
-    let data = dir.join("data");
-    for i in 0..n {
-        common::write_toy_subject(&data.join(format!("toy-{i:02}")), [56, 60, 10], i);
-    }
-    data
-}
+use mmgan::model::{load_generator, Scenario};
+use mmgan::train::train;
 
 #[test]
 fn training_resumes_exactly_and_writes_usable_weights() {
     let dir = tempfile::tempdir().unwrap();
-    let data = toy_data(dir.path(), 3);
+    let data = common::toy_data(dir.path(), 3);
     let device = Device::flex();
     let stop = AtomicBool::new(false);
-    let c2 = tiny_config(&data, 2);
+    let c2 = common::tiny_config(&data, 2);
     let straight = dir.path().join("straight");
     train(&c2, &straight, false, &device, &stop, &mut |_| {}).unwrap();
-    let c1 = tiny_config(&data, 1);
+    let c1 = common::tiny_config(&data, 1);
     let resumed = dir.path().join("resumed");
     train(&c1, &resumed, false, &device, &stop, &mut |_| {}).unwrap();
     // A second fresh start on the same folder is refused.

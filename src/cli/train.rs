@@ -48,6 +48,15 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint
     #[arg(long)]
     pub resume: bool,
+    /// Start the generator from this weights folder (fine-tuning; same width/depth/size/fit)
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Draw batches equally from each --data folder (e.g. few real studies vs many phantoms)
+    #[arg(long)]
+    pub balance_folders: bool,
+    /// Mirror half of the batches left-right (augmentation)
+    #[arg(long)]
+    pub flip: bool,
 }
 
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
@@ -68,7 +77,10 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     .with_seed(a.seed)
     .with_test_fraction(a.test_fraction)
     .with_hold_out(a.hold_out.clone())
-    .with_max_batches(a.max_batches);
+    .with_max_batches(a.max_batches)
+    .with_init(a.init.as_ref().map(|p| p.display().to_string()))
+    .with_balance_folders(a.balance_folders)
+    .with_flip(a.flip);
     let selected = select_device(a.backend).map_err(anyhow::Error::msg)?;
     eprintln!("training on {}", selected.description);
     let interrupt = Arc::new(AtomicBool::new(false));

@@ -80,6 +80,19 @@ impl SubjectSlices {
         let n = 4 * self.side * self.side;
         &self.data[start * n..(start + count) * n]
     }
+
+    /// [`Self::slices`], mirrored left-right (along x, the fast axis) when `flip`.
+    pub fn batch(&self, start: usize, count: usize, flip: bool) -> std::borrow::Cow<'_, [f32]> {
+        let slices = self.slices(start, count);
+        if !flip {
+            return std::borrow::Cow::Borrowed(slices);
+        }
+        let mut out = slices.to_vec();
+        for row in out.chunks_exact_mut(self.side) {
+            row.reverse();
+        }
+        std::borrow::Cow::Owned(out)
+    }
 }
 
 /// Subject folders under each data folder (one sub-folder per subject, any layout the
@@ -147,6 +160,24 @@ pub fn subject_key(p: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_flipped_batch_mirrors_each_row() {
+        let side = 3;
+        let brain = ndarray::Array3::from_elem((side, side, 1), true);
+        let s = SubjectSlices {
+            name: "s".into(),
+            side,
+            z: vec![0, 1],
+            data: (0..2 * 4 * 9).map(|v| v as f32).collect(),
+            means: [1.0; 4],
+            geometry: SliceGeometry::new(brain.view(), side, Fit::Pad),
+        };
+        assert_eq!(&*s.batch(1, 1, false), s.slices(1, 1));
+        let f = s.batch(1, 1, true);
+        assert_eq!(f.len(), 36);
+        assert_eq!(&f[..6], &[38.0, 37.0, 36.0, 41.0, 40.0, 39.0]);
+    }
 
     #[test]
     fn split_is_seeded_and_disjoint() {

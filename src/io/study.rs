@@ -34,6 +34,22 @@ impl StudyFiles {
             .filter(|p| p.is_file())
             .collect();
         entries.sort();
+        StudyFiles::assign(entries, folder)
+    }
+
+    /// The roles of explicitly chosen files (dropped on the viewer, picked in a dialog),
+    /// from their names; files that name no role are ignored. The study's folder is the
+    /// first file's.
+    pub fn from_paths(paths: &[PathBuf]) -> Result<StudyFiles> {
+        let folder = paths
+            .first()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        StudyFiles::assign(paths.to_vec(), &folder)
+    }
+
+    fn assign(entries: Vec<PathBuf>, folder: &Path) -> Result<StudyFiles> {
         let mut files = StudyFiles {
             folder: Some(folder.into()),
             ..Default::default()

@@ -21,6 +21,6 @@ pub use discriminator::{Discriminator, DiscriminatorConfig};
 pub use generator::{Generator, GeneratorConfig, Macs};
 pub use scenario::{Scenario, ScenarioError};
 pub use weights::{
-    code_version, load_generator, save_generator, TrainingInfo, WeightsError, WeightsMeta,
-    GENERATOR_FILE, META_FILE,
+    code_version, load_generator, save_generator, StartedFrom, TrainingInfo, WeightsError,
+    WeightsMeta, GENERATOR_FILE, META_FILE,
 };

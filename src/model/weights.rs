@@ -39,6 +39,16 @@ pub struct TrainingInfo {
     pub epochs: usize,
     pub curriculum: bool,
     pub seed: u64,
+    /// Fine-tuning: the weights this run started from, and their own training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_from: Option<Box<StartedFrom>>,
+}
+
+/// Where a fine-tuned generator started: the weights folder and what it had been trained on.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct StartedFrom {
+    pub weights: String,
+    pub training: TrainingInfo,
 }
 
 #[derive(Debug, thiserror::Error)]

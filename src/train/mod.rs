@@ -68,6 +68,28 @@ pub struct TrainConfig {
     /// Cap on batches per epoch (quick runs and tests); `None`: every batch.
     #[config(default = "None")]
     pub max_batches: Option<usize>,
+    /// Generator weights folder to start from (fine-tuning); the discriminator and both
+    /// optimisers start fresh. `None`: random initialisation.
+    #[config(default = "None")]
+    pub init: Option<String>,
+    /// Draw each batch from a data folder chosen uniformly, so a small folder (a few real
+    /// studies) weighs as much as a large one (many phantoms).
+    #[config(default = false)]
+    pub balance_folders: bool,
+    /// Mirror half of the batches left-right: brains are near-symmetric and tumours are
+    /// not, so this doubles the tumour positions seen.
+    #[config(default = false)]
+    pub flip: bool,
+}
+
+/// One batch of an epoch: `batch` consecutive slices of one subject, a scenario, and
+/// whether the slices are mirrored.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PlannedBatch {
+    pub subject: usize,
+    pub start: usize,
+    pub scenario: Scenario,
+    pub flip: bool,
 }
 
 /// Where training stands, saved with each checkpoint.
@@ -153,15 +175,33 @@ fn adam(c: &TrainConfig) -> ModuleOptimizer {
 }
 
 impl State {
-    fn fresh(c: &TrainConfig, device: &Device) -> State {
+    fn fresh(c: &TrainConfig, device: &Device) -> Result<State, TrainError> {
         device.seed(c.seed);
-        State {
-            g: c.generator.init(device),
+        let g = match &c.init {
+            None => c.generator.init(device),
+            Some(dir) => {
+                let dir = Path::new(dir);
+                let (g, meta) = crate::model::load_generator(dir, device)?;
+                if meta.generator != c.generator || meta.side != c.side || meta.fit != c.fit {
+                    return Err(run_err(
+                        dir,
+                        format!(
+                            "these weights are width {}, depth {}, side {}, fit {:?}; the run asks for width {}, depth {}, side {}, fit {:?}",
+                            meta.generator.width, meta.generator.depth, meta.side, meta.fit,
+                            c.generator.width, c.generator.depth, c.side, c.fit
+                        ),
+                    ));
+                }
+                g
+            }
+        };
+        Ok(State {
+            g,
             d: c.discriminator.init(device),
             opt_g: adam(c),
             opt_d: adam(c),
             progress: Progress::default(),
-        }
+        })
     }
 
     fn save(&self, dir: &Path) -> Result<(), TrainError> {
@@ -225,6 +265,8 @@ impl State {
 /// with the reason.
 pub struct Subjects {
     pub train: Vec<SubjectSlices>,
+    /// Index into `TrainConfig::data` of the folder each training subject came from.
+    pub train_folders: Vec<usize>,
     pub test: Vec<SubjectSlices>,
     pub split: Split,
     pub skipped: Vec<String>,
@@ -242,7 +284,13 @@ pub fn load_subjects(c: &TrainConfig) -> Result<Subjects, TrainError> {
             .map_err(|e| e.to_string())
             .and_then(|s| SubjectSlices::from_study(&s, c.side, c.fit))
         {
-            Ok(s) => loaded.push((subject_key(path), s)),
+            Ok(s) => {
+                let folder = dirs
+                    .iter()
+                    .position(|d| path == d || path.parent() == Some(d.as_path()))
+                    .unwrap_or(0);
+                loaded.push((subject_key(path), folder, s));
+            }
             Err(e) => {
                 log::warn!("skipping subject {}: {e}", path.display());
                 skipped.push(format!("{}: {e}", path.display()));
@@ -255,7 +303,7 @@ pub fn load_subjects(c: &TrainConfig) -> Result<Subjects, TrainError> {
             c.data
         )));
     }
-    let usable: Vec<PathBuf> = loaded.iter().map(|(k, _)| PathBuf::from(k)).collect();
+    let usable: Vec<PathBuf> = loaded.iter().map(|(k, ..)| PathBuf::from(k)).collect();
     let held: Vec<PathBuf> = usable
         .iter()
         .filter(|p| c.hold_out.contains(&subject_key(p)))
@@ -268,12 +316,13 @@ pub fn load_subjects(c: &TrainConfig) -> Result<Subjects, TrainError> {
         .collect();
     let mut split = split_subjects(&rest, c.test_fraction, c.seed);
     split.test.extend(held.iter().map(|p| subject_key(p)));
-    let (mut train, mut test) = (Vec::new(), Vec::new());
-    for (key, s) in loaded {
+    let (mut train, mut train_folders, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    for (key, folder, s) in loaded {
         if split.test.contains(&key) {
             test.push(s);
         } else {
             train.push(s);
+            train_folders.push(folder);
         }
     }
     if train.is_empty() {
@@ -283,18 +332,21 @@ pub fn load_subjects(c: &TrainConfig) -> Result<Subjects, TrainError> {
     }
     Ok(Subjects {
         train,
+        train_folders,
         test,
         split,
         skipped,
     })
 }
 
-/// The batches of one epoch, in a seeded order: (subject, first slice, scenario).
+/// The batches of one epoch, in a seeded order. `folders[i]` is the data folder of
+/// `train[i]` (used with `balance_folders`).
 pub fn epoch_plan(
     train: &[SubjectSlices],
+    folders: &[usize],
     c: &TrainConfig,
     epoch: usize,
-) -> Vec<(usize, usize, Scenario)> {
+) -> Vec<PlannedBatch> {
     let mut rng = rand::rngs::StdRng::seed_from_u64(
         c.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
     );
@@ -308,13 +360,39 @@ pub fn epoch_plan(
         })
         .collect();
     plan.shuffle(&mut rng);
-    if let Some(m) = c.max_batches {
+    if c.balance_folders {
+        // Per folder, its batches in shuffled order, dealt round-robin by random folder.
+        let mut by_folder: Vec<Vec<(usize, usize)>> = Vec::new();
+        for b in &plan {
+            let f = folders.get(b.0).copied().unwrap_or(0);
+            if by_folder.len() <= f {
+                by_folder.resize(f + 1, Vec::new());
+            }
+            by_folder[f].push(*b);
+        }
+        by_folder.retain(|v| !v.is_empty());
+        let total = c.max_batches.unwrap_or(plan.len()).min(plan.len());
+        let mut next = vec![0usize; by_folder.len()];
+        plan = (0..total)
+            .map(|_| {
+                let f = rng.random_range(0..by_folder.len());
+                let b = by_folder[f][next[f] % by_folder[f].len()];
+                next[f] += 1;
+                b
+            })
+            .collect();
+    } else if let Some(m) = c.max_batches {
         plan.truncate(m);
     }
     let window = scenario_window(epoch, c.curriculum);
     let all = Scenario::all();
     plan.into_iter()
-        .map(|(i, z)| (i, z, all[rng.random_range(window.clone())]))
+        .map(|(subject, start)| PlannedBatch {
+            subject,
+            start,
+            scenario: all[rng.random_range(window.clone())],
+            flip: c.flip && rng.random_bool(0.5),
+        })
         .collect()
 }
 
@@ -366,6 +444,7 @@ pub fn train(
 
     let Subjects {
         train,
+        train_folders,
         test,
         split,
         skipped,
@@ -382,7 +461,14 @@ pub fn train(
     let mut state = if resume {
         State::load(c, &checkpoint, &train_device)?
     } else {
-        State::fresh(c, &train_device)
+        State::fresh(c, &train_device)?
+    };
+    let started_from = match &c.init {
+        Some(dir) => Some(Box::new(crate::model::StartedFrom {
+            weights: dir.clone(),
+            training: crate::model::WeightsMeta::load(Path::new(dir))?.training,
+        })),
+        None => None,
     };
     let meta = |epochs: usize| WeightsMeta {
         generator: c.generator.clone(),
@@ -403,13 +489,14 @@ pub fn train(
             epochs,
             curriculum: c.curriculum,
             seed: c.seed,
+            started_from: started_from.clone(),
         },
         code_version: code_version(),
     };
 
     while state.progress.epochs_done < c.epochs {
         let epoch = state.progress.epochs_done + 1;
-        let plan = epoch_plan(&train, c, epoch);
+        let plan = epoch_plan(&train, &train_folders, c, epoch);
         // Burn's RNG (noise imputation, dropout) reseeded per epoch: a resumed run draws
         // the same numbers as an uninterrupted one from the next epoch on.
         train_device.seed(c.seed.wrapping_add(epoch as u64 * 7919));
@@ -420,9 +507,7 @@ pub fn train(
         let started = std::time::Instant::now();
         let mut sums = [0f64; 4];
         let mut counted = 0usize;
-        for (b, &(subject, z, scenario)) in
-            plan.iter().enumerate().skip(state.progress.batches_done)
-        {
+        for (b, batch) in plan.iter().enumerate().skip(state.progress.batches_done) {
             if interrupt.load(Ordering::Relaxed) {
                 state.progress.batches_done = b;
                 state.save(&checkpoint)?;
@@ -437,16 +522,16 @@ pub fn train(
                 });
                 return Ok(state.progress.epochs_done);
             }
-            let s = &train[subject];
+            let slices = train[batch.subject].batch(batch.start, c.batch, batch.flip);
             let losses;
             (state.g, state.d, losses) = train_step(
                 state.g,
                 state.d,
                 &mut state.opt_g,
                 &mut state.opt_d,
-                s.slices(z, c.batch),
+                &slices,
                 [c.batch, 4, c.side, c.side],
-                scenario,
+                batch.scenario,
                 c,
                 &train_device,
             );
@@ -545,4 +630,60 @@ fn test_metrics(
         }
     }
     Quality::mean(&all)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::SliceGeometry;
+
+    fn subject(name: &str, slices: usize) -> SubjectSlices {
+        let side = 16;
+        let brain = ndarray::Array3::from_elem((side, side, 1), true);
+        SubjectSlices {
+            name: name.into(),
+            side,
+            z: (0..slices).collect(),
+            data: vec![1.0; slices * 4 * side * side],
+            means: [1.0; 4],
+            geometry: SliceGeometry::new(brain.view(), side, Fit::Pad),
+        }
+    }
+
+    fn config() -> TrainConfig {
+        TrainConfig::new(
+            GeneratorConfig::new(),
+            DiscriminatorConfig::new(),
+            Vec::new(),
+        )
+        .with_max_batches(Some(400))
+    }
+
+    #[test]
+    fn balanced_plans_draw_each_folder_equally_and_flip_about_half() {
+        // Ten subjects in folder 0, one in folder 1.
+        let mut train: Vec<SubjectSlices> =
+            (0..10).map(|i| subject(&format!("p{i}"), 40)).collect();
+        train.push(subject("real", 40));
+        let folders: Vec<usize> = (0..11).map(|i| usize::from(i == 10)).collect();
+        let from_real = |plan: &[PlannedBatch]| plan.iter().filter(|b| b.subject == 10).count();
+
+        let plain = epoch_plan(&train, &folders, &config(), 1);
+        assert_eq!(plain.len(), 110, "every batch once (11 x 40 / 4)");
+        assert_eq!(from_real(&plain), 10);
+        assert!(plain.iter().all(|b| !b.flip));
+
+        let c = config().with_balance_folders(true).with_flip(true);
+        let plan = epoch_plan(&train, &folders, &c, 1);
+        assert_eq!(plan.len(), 110);
+        let real = from_real(&plan);
+        assert!(
+            (35..=75).contains(&real),
+            "{real} of 110 from the one-subject folder"
+        );
+        let flipped = plan.iter().filter(|b| b.flip).count();
+        assert!((35..=75).contains(&flipped), "{flipped} of 110 flipped");
+        assert!(plan.iter().all(|b| b.start + c.batch <= 40));
+        assert_eq!(plan, epoch_plan(&train, &folders, &c, 1), "seeded");
+    }
 }

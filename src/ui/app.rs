@@ -4,13 +4,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
-use eframe::egui::{self, Color32, Rect, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
+use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 
-use super::render::{diverging, window_level};
+use super::gpu::{describe_adapter, Layer, PanelPaint, SliceGpu};
+use super::render::{compose, Difference, LabelStyle, Look, SliceLayers};
+use super::view::{drag_window, SliceMapping, ViewState};
+use crate::data::brain_mask;
 use crate::engine::{BackendChoice, Request, Response, SynthesisWorker, Synthesizer};
-use crate::io::{export_synthetic, ExportRequest, Sequence, Study};
-use crate::metrics::{paper_slice, row_major, Quality};
+use crate::io::{export_synthetic, ExportRequest, Sequence, Study, StudyFiles};
+use crate::metrics::{challenge_volume, paper_slice, row_major, Quality, RegionQuality};
 use crate::model::Scenario;
 
 /// How the viewer starts.
@@ -25,14 +28,22 @@ pub struct ViewerOptions {
     pub missing: Vec<Sequence>,
 }
 
+/// A user-set window per sequence (`None`: automatic).
+type Windows = [Option<(f32, f32)>; 4];
+
 /// What is kept between runs.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 struct Settings {
     recent: Vec<String>,
     radiological: bool,
-    show_difference: bool,
+    difference: Difference,
     difference_opacity: f32,
+    labels: LabelStyle,
+    label_opacity: f32,
+    view: ViewState,
+    /// The last window/level of each recent study (by folder).
+    windows: Vec<(String, Windows)>,
 }
 
 impl Default for Settings {
@@ -40,33 +51,64 @@ impl Default for Settings {
         Settings {
             recent: Vec::new(),
             radiological: true,
-            show_difference: false,
-            difference_opacity: 0.6,
+            difference: Difference::Off,
+            difference_opacity: 0.7,
+            labels: LabelStyle::Off,
+            label_opacity: 0.5,
+            view: ViewState::default(),
+            windows: Vec::new(),
         }
     }
 }
 
+const SYNTHETIC_COLOUR: Color32 = Color32::from_rgb(255, 170, 0);
+const CROSSHAIR_COLOUR: Color32 = Color32::from_rgb(0, 220, 120);
+
 /// A synthesized sequence as it arrives: slices fill in until the whole volume is done.
 struct SynthVolume {
-    data: Array3<f32>,
+    /// Shared with the threads that analyse and export it.
+    data: Arc<Array3<f32>>,
     have: Vec<bool>,
     window: (f32, f32),
 }
 
-/// Cached panel texture and what it shows.
-struct PanelTexture {
-    key: (usize, u64, bool, bool),
-    handle: TextureHandle,
+/// The voxels one drawn slice needs, row-major, and the key of their content.
+struct SlotData {
+    key: u64,
+    dims: [usize; 2],
+    base: Arc<Vec<f32>>,
+    truth: Option<Arc<Vec<f32>>>,
+    label: Option<Arc<Vec<f32>>>,
+    /// Mean of the positive voxels of base and truth (the difference's common scale).
+    means: (f32, f32),
+}
+
+/// What is drawn in one slot (a panel, or half of one side by side): its data and, on the
+/// CPU renderer, the texture with the look it was drawn with.
+struct Slot {
+    data: SlotData,
+    texture: Option<(Look, TextureHandle)>,
 }
 
 /// A panel's slice metrics and the (slice, version) they were computed for.
 type CachedQuality = ((usize, u64), Option<Quality>);
 
-/// Background jobs that are not synthesis (dialogs, export, study loading).
+/// Background jobs that are not synthesis (dialogs, export, loading, metrics).
 enum Chore {
     Opened(Result<Box<Study>, String>),
     Exported(Result<Vec<PathBuf>, String>),
     PickedFolder(Option<PathBuf>),
+    SynthWindow {
+        generation: u64,
+        sequence: Sequence,
+        window: (f32, f32),
+    },
+    VolumeQuality {
+        generation: u64,
+        sequence: Sequence,
+        quality: RegionQuality,
+    },
+    Screenshot(Result<PathBuf, String>),
 }
 
 pub struct ViewerApp {
@@ -77,22 +119,31 @@ pub struct ViewerApp {
     /// Marked missing by the user (absent sequences are always missing).
     marked: [bool; 4],
     synth: [Option<SynthVolume>; 4],
-    /// Bumped whenever a panel's content changes, so its texture is rebuilt.
+    /// Bumped whenever a panel's content changes, so its slot is rebuilt.
     version: [u64; 4],
     generation: u64,
     progress: Option<(usize, usize)>,
     worker: SynthesisWorker,
     device: String,
+    /// Which renderer draws the slices (shown in the status bar).
+    renderer: String,
+    gpu: bool,
     message: Option<(String, bool)>,
-    textures: [Option<PanelTexture>; 4],
+    /// Two slots per panel: the slice, and the ground truth when side by side.
+    slots: [Option<Slot>; 8],
+    windows: Windows,
+    crosshair: Option<[usize; 2]>,
+    panel_rects: [Option<Rect>; 4],
     chores_tx: Sender<Chore>,
     chores_rx: Receiver<Chore>,
     export_path: String,
     frames: u64,
     /// Time spent in `ui()` per frame (ms), and whether synthesis was running meanwhile.
     frame_times: Vec<(f32, bool)>,
-    /// Slice metrics per panel, keyed like the textures: SSIM is too slow to redo per frame.
+    /// Slice metrics per panel, keyed by (slice, version): SSIM is too slow per frame.
     qualities: [Option<CachedQuality>; 4],
+    /// Whole-volume metrics (challenge definition), computed off the UI thread.
+    volume_qualities: [Option<RegionQuality>; 4],
 }
 
 impl ViewerApp {
@@ -101,6 +152,15 @@ impl ViewerApp {
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
+        let (gpu, renderer) = match &cc.wgpu_render_state {
+            Some(rs) => {
+                let slices = SliceGpu::new(&rs.device, rs.target_format);
+                rs.renderer.write().callback_resources.insert(slices);
+                (true, describe_adapter(&rs.adapter.get_info()))
+            }
+            None => (false, "CPU (egui textures)".to_string()),
+        };
+        log::info!("slices drawn by {renderer}");
         let ctx = cc.egui_ctx.clone();
         let weights = options.weights.clone();
         let backend = options.backend;
@@ -120,14 +180,20 @@ impl ViewerApp {
             progress: None,
             worker,
             device: "loading the model...".into(),
+            renderer,
+            gpu,
             message: None,
-            textures: Default::default(),
+            slots: Default::default(),
+            windows: [None; 4],
+            crosshair: None,
+            panel_rects: [None; 4],
             chores_tx,
             chores_rx,
             export_path: String::new(),
             frames: 0,
             frame_times: Vec::new(),
             qualities: Default::default(),
+            volume_qualities: Default::default(),
             options,
         };
         if let Some(path) = app.options.study.clone() {
@@ -137,32 +203,69 @@ impl ViewerApp {
     }
 
     fn open_in_background(&mut self, path: PathBuf, ctx: &egui::Context) {
-        self.message = Some((format!("opening {}...", path.display()), false));
+        self.open_files_in_background(vec![path], ctx);
+    }
+
+    /// Open a study folder, or a set of NIfTI files (roles from their names).
+    fn open_files_in_background(&mut self, paths: Vec<PathBuf>, ctx: &egui::Context) {
+        let what = match paths.as_slice() {
+            [one] => one.display().to_string(),
+            many => format!("{} files", many.len()),
+        };
+        self.message = Some((format!("opening {what}..."), false));
         let tx = self.chores_tx.clone();
         let ctx = ctx.clone();
         std::thread::spawn(move || {
-            let result = Study::open(&path).map(Box::new).map_err(|e| e.to_string());
-            let _ = tx.send(Chore::Opened(result));
+            let result = match paths.as_slice() {
+                [folder] if folder.is_dir() => Study::open(folder),
+                files => StudyFiles::from_paths(files).and_then(Study::open_files),
+            };
+            let _ = tx.send(Chore::Opened(
+                result.map(Box::new).map_err(|e| e.to_string()),
+            ));
             ctx.request_repaint();
         });
     }
 
+    fn study_key(study: &Study) -> Option<String> {
+        study.files.folder.as_ref().map(|p| p.display().to_string())
+    }
+
+    /// Keep the current study's window/level choices in the settings.
+    fn remember_windows(&mut self) {
+        let Some(key) = self.study.as_deref().and_then(Self::study_key) else {
+            return;
+        };
+        self.settings.windows.retain(|(k, _)| *k != key);
+        if self.windows.iter().any(Option::is_some) {
+            self.settings.windows.insert(0, (key, self.windows));
+            self.settings.windows.truncate(8);
+        }
+    }
+
     fn set_study(&mut self, study: Study) {
-        let path = study.files.folder.clone().map(|p| p.display().to_string());
+        self.remember_windows();
+        let key = Self::study_key(&study);
         self.z = study.grid.dims[2] / 2;
-        self.export_path = study
-            .files
-            .folder
+        // Exports go beside the study, except for the bundled demo (inside the checkout):
+        // there, into ./mmgan-exports.
+        let demo = study.files.folder.as_deref() == Some(demo_study().as_path());
+        self.export_path = match &study.files.folder {
+            Some(f) if !demo => f.join("synthetic").display().to_string(),
+            _ => "mmgan-exports".into(),
+        };
+        self.windows = key
             .as_ref()
-            .map(|f| f.join("synthetic").display().to_string())
+            .and_then(|k| self.settings.windows.iter().find(|(s, _)| s == k))
+            .map(|(_, w)| *w)
             .unwrap_or_default();
+        self.crosshair = None;
         self.study = Some(Arc::new(study));
         self.marked = [false; 4];
         for s in &self.options.missing {
             self.marked[s.index()] = true;
         }
-        self.clear_synthesis();
-        if let Some(p) = path {
+        if let Some(p) = key {
             self.settings.recent.retain(|r| *r != p);
             self.settings.recent.insert(0, p);
             self.settings.recent.truncate(8);
@@ -174,6 +277,7 @@ impl ViewerApp {
     fn clear_synthesis(&mut self) {
         self.synth = Default::default();
         self.progress = None;
+        self.volume_qualities = Default::default();
         for v in &mut self.version {
             *v += 1;
         }
@@ -212,7 +316,8 @@ impl ViewerApp {
         }
     }
 
-    fn set_slice(&mut self, z: usize) {
+    /// Show axial slice `z` (clamped), as scrubbing does.
+    pub fn set_slice(&mut self, z: usize) {
         let Some(study) = &self.study else { return };
         let z = z.min(study.grid.dims[2].saturating_sub(1));
         if z != self.z {
@@ -225,7 +330,7 @@ impl ViewerApp {
     }
 
     /// Drain the worker's and the chores' messages (once per frame, never blocking).
-    fn drain(&mut self) {
+    fn drain(&mut self, ctx: &egui::Context) {
         while let Some(r) = self.worker.try_recv() {
             match r {
                 Response::Ready { device } => self.device = device,
@@ -255,14 +360,17 @@ impl ViewerApp {
                     volumes,
                 } if generation == self.generation => {
                     for v in volumes {
-                        let window = crate::io::display_window(v.data.view());
                         let depth = v.data.shape()[2];
-                        self.synth[v.sequence.index()] = Some(SynthVolume {
-                            data: v.data,
+                        let i = v.sequence.index();
+                        // Keep the first slice's window until the volume's is computed.
+                        let window = self.synth[i].as_ref().map_or((0.0, 1.0), |s| s.window);
+                        self.synth[i] = Some(SynthVolume {
+                            data: Arc::new(v.data),
                             have: vec![true; depth],
                             window,
                         });
-                        self.version[v.sequence.index()] += 1;
+                        self.version[i] += 1;
+                        self.analyse_volume(v.sequence, ctx);
                     }
                     self.progress = None;
                 }
@@ -281,10 +389,13 @@ impl ViewerApp {
                 Chore::Opened(Ok(study)) => self.set_study(*study),
                 Chore::Opened(Err(e)) => self.message = Some((e, true)),
                 Chore::Exported(Ok(paths)) => {
-                    let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+                    let names: Vec<String> =
+                        paths.iter().map(|p| p.display().to_string()).collect();
                     self.message = Some((format!("exported {}", names.join(", ")), false));
                 }
-                Chore::Exported(Err(e)) => self.message = Some((format!("export failed: {e}"), true)),
+                Chore::Exported(Err(e)) => {
+                    self.message = Some((format!("export failed: {e}"), true))
+                }
                 Chore::PickedFolder(Some(p)) => self.export_path = p.display().to_string(),
                 Chore::PickedFolder(None) => {
                     self.message = Some((
@@ -292,20 +403,86 @@ impl ViewerApp {
                         false,
                     ))
                 }
+                Chore::VolumeQuality {
+                    generation,
+                    sequence,
+                    quality,
+                } if generation == self.generation => {
+                    self.volume_qualities[sequence.index()] = Some(quality);
+                }
+                Chore::SynthWindow {
+                    generation,
+                    sequence,
+                    window,
+                } if generation == self.generation => {
+                    if let Some(v) = self.synth[sequence.index()].as_mut() {
+                        v.window = window;
+                    }
+                }
+                Chore::VolumeQuality { .. } | Chore::SynthWindow { .. } => {}
+                Chore::Screenshot(Ok(p)) => {
+                    self.message = Some((format!("screenshot saved: {}", p.display()), false))
+                }
+                Chore::Screenshot(Err(e)) => {
+                    self.message = Some((format!("screenshot failed: {e}"), true))
+                }
             }
         }
+    }
+
+    /// A finished synthesis, on a thread: its display window (percentiles of the whole
+    /// volume, too slow for a frame), then its metrics against the ground truth when the
+    /// study has it (the same definition and brain mask as `mmgan eval`).
+    fn analyse_volume(&self, seq: Sequence, ctx: &egui::Context) {
+        let (Some(study), Some(v)) = (self.study.clone(), self.synth[seq.index()].as_ref()) else {
+            return;
+        };
+        let pred = v.data.clone();
+        let (tx, ctx, generation) = (self.chores_tx.clone(), ctx.clone(), self.generation);
+        std::thread::spawn(move || {
+            let window = crate::io::display_window(pred.view());
+            let _ = tx.send(Chore::SynthWindow {
+                generation,
+                sequence: seq,
+                window,
+            });
+            ctx.request_repaint();
+            let Some(truth) = study.volume(seq) else {
+                return;
+            };
+            let brain = brain_mask(
+                Sequence::ALL
+                    .iter()
+                    .filter_map(|s| study.volume(*s))
+                    .map(|v| v.data.view()),
+            );
+            let quality = challenge_volume(
+                pred.view(),
+                truth.data.view(),
+                brain.view(),
+                study.label.as_ref().map(|l| l.data.view()),
+            );
+            let _ = tx.send(Chore::VolumeQuality {
+                generation,
+                sequence: seq,
+                quality,
+            });
+            ctx.request_repaint();
+        });
     }
 
     fn put_slice(&mut self, seq: Sequence, z: usize, slice: Array2<f32>) {
         let Some(study) = &self.study else { return };
         let [nx, ny, nz] = study.grid.dims;
         let entry = self.synth[seq.index()].get_or_insert_with(|| SynthVolume {
-            data: Array3::zeros(ndarray::ShapeBuilder::f((nx, ny, nz))),
+            data: Arc::new(Array3::zeros(ndarray::ShapeBuilder::f((nx, ny, nz)))),
             have: vec![false; nz],
             // Until the volume is done, window on the first slice that arrives.
             window: window_of_slice(slice.view()),
         });
-        entry.data.index_axis_mut(Axis(2), z).assign(&slice);
+        Arc::make_mut(&mut entry.data)
+            .index_axis_mut(Axis(2), z)
+            .assign(&slice);
         entry.have[z] = true;
         if z == self.z {
             self.version[seq.index()] += 1;
@@ -316,7 +493,7 @@ impl ViewerApp {
         let Some(study) = self.study.clone() else {
             return;
         };
-        let done: Vec<(Sequence, Array3<f32>)> = self
+        let done: Vec<(Sequence, Arc<Array3<f32>>)> = self
             .missing()
             .into_iter()
             .filter_map(|s| {
@@ -385,6 +562,31 @@ impl ViewerApp {
         });
     }
 
+    /// Ask for a screenshot of the window; when it arrives, write it as PNG into the export
+    /// folder off the UI thread. The name says "synthetic" whenever a synthesized panel is
+    /// on screen.
+    fn request_screenshot(&self, ctx: &egui::Context) {
+        let Some(study) = &self.study else { return };
+        let synthetic = Sequence::ALL.iter().any(|s| self.is_synthetic_shown(*s));
+        let name = format!(
+            "{}_axial{:03}_view{}.png",
+            study.subject,
+            self.z,
+            if synthetic { "_synthetic" } else { "" }
+        );
+        let path = PathBuf::from(self.export_path.trim()).join(name);
+        let (tx, repaint) = (self.chores_tx.clone(), ctx.clone());
+        let callback = egui::ScreenshotCallback::new(move |image| {
+            std::thread::spawn(move || {
+                let _ = tx.send(Chore::Screenshot(
+                    super::save_png(&path, &image).map(|()| path),
+                ));
+                repaint.request_repaint();
+            });
+        });
+        ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
+    }
+
     fn menu_ui(&mut self, ui: &mut egui::Ui) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
@@ -404,18 +606,70 @@ impl ViewerApp {
                 if ui.button("Choose export folder...").clicked() {
                     self.pick_folder(ui.ctx(), false);
                 }
+                if ui.button("Export synthesized...").clicked() {
+                    self.export(ui.ctx());
+                }
+                if ui.button("Save screenshot (PNG)").clicked() {
+                    self.request_screenshot(ui.ctx());
+                }
             });
             ui.menu_button("View", |ui| {
                 ui.checkbox(
                     &mut self.settings.radiological,
                     "Radiological (patient's right on the left)",
                 );
-                ui.checkbox(
-                    &mut self.settings.show_difference,
-                    "Difference to ground truth",
+                if ui.button("Reset zoom and pan").clicked() {
+                    self.settings.view = ViewState::default();
+                }
+                if ui.button("Reset window/level").clicked() {
+                    self.windows = [None; 4];
+                }
+                ui.separator();
+                ui.label("Tumour labels");
+                ui.radio_value(&mut self.settings.labels, LabelStyle::Off, "Off");
+                ui.radio_value(&mut self.settings.labels, LabelStyle::Outline, "Outline");
+                ui.radio_value(&mut self.settings.labels, LabelStyle::Filled, "Filled");
+                ui.add(
+                    egui::Slider::new(&mut self.settings.label_opacity, 0.0..=1.0)
+                        .text("label opacity"),
                 );
             });
         });
+    }
+
+    /// The crosshair's voxel and every sequence's value there, each labelled.
+    fn crosshair_text(&self) -> Option<String> {
+        let (study, [x, y]) = (self.study.as_ref()?, self.crosshair?);
+        let z = self.z;
+        let a = study.grid.affine;
+        let world: Vec<f64> = (0..3)
+            .map(|r| a[r][0] * x as f64 + a[r][1] * y as f64 + a[r][2] * z as f64 + a[r][3])
+            .collect();
+        let mut text = format!(
+            "voxel ({x}, {y}, {z})  RAS ({:.1}, {:.1}, {:.1}) mm:",
+            world[0], world[1], world[2]
+        );
+        for seq in Sequence::ALL {
+            let truth = study.volume(seq).map(|v| v.data[[x, y, z]]);
+            let synth = self.synth[seq.index()]
+                .as_ref()
+                .filter(|v| v.have[z])
+                .map(|v| v.data[[x, y, z]]);
+            let value = if self.marked[seq.index()] || truth.is_none() {
+                match (synth, truth) {
+                    (Some(s), Some(t)) => format!("{s:.1} synthetic (acquired {t:.1})"),
+                    (Some(s), None) => format!("{s:.1} synthetic"),
+                    (None, _) => "pending".into(),
+                }
+            } else {
+                format!("{:.1}", truth.unwrap_or_default())
+            };
+            text.push_str(&format!("  {} {value}", seq.name()));
+        }
+        if let Some(l) = &study.label {
+            text.push_str(&format!("  label {}", l.data[[x, y, z]]));
+        }
+        Some(text)
     }
 
     fn status_ui(&mut self, ui: &mut egui::Ui) {
@@ -431,10 +685,6 @@ impl ViewerApp {
                     self.set_slice(z);
                 }
             }
-            ui.checkbox(
-                &mut self.settings.show_difference,
-                "Difference to ground truth",
-            );
             if let Some((done, total)) = self.progress {
                 ui.add(
                     egui::ProgressBar::new(done as f32 / total.max(1) as f32)
@@ -442,7 +692,32 @@ impl ViewerApp {
                         .text(format!("synthesizing {done}/{total}")),
                 );
             }
-            ui.label(egui::RichText::new(&self.device).weak());
+            ui.label(
+                egui::RichText::new(format!(
+                    "model: {}  |  slices: {}",
+                    self.device, self.renderer
+                ))
+                .weak(),
+            );
+        });
+        ui.horizontal(|ui| {
+            ui.label("Compare with ground truth:");
+            let d = &mut self.settings.difference;
+            ui.selectable_value(d, Difference::Off, "Off");
+            ui.selectable_value(d, Difference::Signed, "Signed difference");
+            ui.selectable_value(d, Difference::Absolute, "Absolute error");
+            ui.selectable_value(d, Difference::SideBySide, "Side by side");
+            ui.add_enabled(
+                matches!(*d, Difference::Signed | Difference::Absolute),
+                egui::Slider::new(&mut self.settings.difference_opacity, 0.0..=1.0)
+                    .text("overlay opacity"),
+            );
+        });
+        ui.horizontal(|ui| {
+            let text = self
+                .crosshair_text()
+                .unwrap_or_else(|| "click a panel to place the crosshair".into());
+            ui.label(egui::RichText::new(text).monospace());
         });
         ui.horizontal(|ui| {
             let label = ui.label("Export folder:");
@@ -464,16 +739,158 @@ impl ViewerApp {
         });
     }
 
+    /// Whether the panel of `seq` shows a synthesized slice at the current position.
+    fn is_synthetic_shown(&self, seq: Sequence) -> bool {
+        let Some(study) = &self.study else {
+            return false;
+        };
+        (!study.has(seq) || self.marked[seq.index()])
+            && self.synth[seq.index()]
+                .as_ref()
+                .is_some_and(|v| v.have.get(self.z).copied().unwrap_or(false))
+    }
+
+    /// The automatic and the effective window of what the panel of `seq` shows.
+    fn window_of(&self, study: &Study, seq: Sequence, truth_half: bool) -> (f32, f32) {
+        let synthetic = !truth_half && self.is_synthetic_shown(seq);
+        let auto = if synthetic {
+            self.synth[seq.index()].as_ref().map(|v| v.window)
+        } else {
+            study.volume(seq).map(|v| v.stats.window)
+        };
+        let auto = auto.unwrap_or((0.0, 1.0));
+        self.windows[seq.index()].unwrap_or(auto)
+    }
+
+    fn auto_window(&self, study: &Study, seq: Sequence) -> (f32, f32) {
+        if self.is_synthetic_shown(seq) {
+            self.synth[seq.index()]
+                .as_ref()
+                .map_or((0.0, 1.0), |v| v.window)
+        } else {
+            study.volume(seq).map_or((0.0, 1.0), |v| v.stats.window)
+        }
+    }
+
+    /// Rebuild slot `slot` if what it shows changed (new slice, volume or overlay set).
+    fn refresh_slot(&mut self, study: &Study, seq: Sequence, truth_half: bool, slot: usize) {
+        let synthetic = !truth_half && self.is_synthetic_shown(seq);
+        let present = study.has(seq);
+        let with_truth = synthetic && present && self.settings.difference != Difference::Off;
+        let with_label = self.settings.labels != LabelStyle::Off && study.label.is_some();
+        let key = content_key(&[
+            self.z as u64,
+            self.version[seq.index()],
+            u64::from(synthetic),
+            u64::from(truth_half),
+            u64::from(with_truth),
+            u64::from(with_label),
+        ]);
+        if self.slots[slot].as_ref().is_some_and(|s| s.data.key == key) {
+            return;
+        }
+        let z = self.z;
+        let base = if synthetic {
+            self.synth[seq.index()]
+                .as_ref()
+                .map(|v| v.data.index_axis(Axis(2), z))
+        } else if present && (truth_half || !self.marked[seq.index()]) {
+            study.volume(seq).map(|v| v.data.index_axis(Axis(2), z))
+        } else {
+            None
+        };
+        let Some(base) = base else {
+            self.slots[slot] = None;
+            return;
+        };
+        let (nx, ny) = base.dim();
+        let truth = with_truth
+            .then(|| study.volume(seq).map(|v| v.data.index_axis(Axis(2), z)))
+            .flatten();
+        let label = with_label
+            .then(|| study.label.as_ref().map(|l| l.data.index_axis(Axis(2), z)))
+            .flatten();
+        self.slots[slot] = Some(Slot {
+            data: SlotData {
+                key,
+                dims: [nx, ny],
+                means: (positive_mean(base), truth.map(positive_mean).unwrap_or(1.0)),
+                base: Arc::new(row_major(base)),
+                truth: truth.map(|t| Arc::new(row_major(t))),
+                label: label.map(|l| Arc::new(row_major(l))),
+            },
+            texture: None,
+        });
+    }
+
+    /// Draw slot `slot` into `image` (clipped by the painter): a wgpu paint callback running
+    /// `shaders/slice.wgsl`, or a CPU-composed texture without wgpu.
+    fn draw_slot(&mut self, painter: &egui::Painter, slot: usize, image: Rect, look: Look) {
+        let gpu = self.gpu;
+        let Some(s) = self.slots[slot].as_mut() else {
+            return;
+        };
+        let d = &s.data;
+        let look = Look {
+            means: d.means,
+            ..look
+        };
+        if gpu {
+            let layer = |i: u64, data: &Arc<Vec<f32>>| Layer {
+                key: content_key(&[d.key, i]),
+                data: data.clone(),
+            };
+            let paint = PanelPaint {
+                panel: slot,
+                dims: [d.dims[0] as u32, d.dims[1] as u32],
+                base: layer(0, &d.base),
+                truth: d.truth.as_ref().map(|t| layer(1, t)),
+                label: d.label.as_ref().map(|l| layer(2, l)),
+                look,
+            };
+            painter.add(eframe::egui_wgpu::Callback::new_paint_callback(
+                image, paint,
+            ));
+            return;
+        }
+        if s.texture.as_ref().is_none_or(|(l, _)| *l != look) {
+            fn view(v: &[f32], dims: [usize; 2]) -> Option<ArrayView2<'_, f32>> {
+                ArrayView2::from_shape((dims[1], dims[0]), v)
+                    .map(|a| a.reversed_axes())
+                    .ok()
+            }
+            let Some(base) = view(&d.base, d.dims) else {
+                return;
+            };
+            let layers = SliceLayers {
+                base,
+                truth: d.truth.as_deref().and_then(|t| view(t, d.dims)),
+                label: d.label.as_deref().and_then(|l| view(l, d.dims)),
+            };
+            let handle = painter.ctx().load_texture(
+                format!("slot-{slot}"),
+                compose(&layers, &look),
+                TextureOptions::NEAREST,
+            );
+            s.texture = Some((look, handle));
+        }
+        if let Some((_, t)) = &s.texture {
+            painter.image(
+                t.id(),
+                image,
+                Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0)),
+                Color32::WHITE,
+            );
+        }
+    }
+
     fn panel_ui(&mut self, ui: &mut egui::Ui, seq: Sequence, size: Vec2) {
         let Some(study) = self.study.clone() else {
             return;
         };
         let present = study.has(seq);
         let missing = !present || self.marked[seq.index()];
-        let synthetic = missing
-            && self.synth[seq.index()]
-                .as_ref()
-                .is_some_and(|v| v.have[self.z]);
+        let synthetic = self.is_synthetic_shown(seq);
         ui.horizontal(|ui| {
             let mut marked = missing;
             let toggle = ui.add_enabled(
@@ -492,14 +909,119 @@ impl ViewerApp {
                     egui::RichText::new(" SYNTHETIC ")
                         .strong()
                         .color(Color32::BLACK)
-                        .background_color(Color32::from_rgb(255, 170, 0)),
+                        .background_color(SYNTHETIC_COLOUR),
                 );
+            }
+            if self.windows[seq.index()].is_some() && ui.small_button("auto W/L").clicked() {
+                self.windows[seq.index()] = None;
             }
         });
         let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
+        self.panel_rects[seq.index()] = Some(rect);
+        let side_by_side =
+            synthetic && present && self.settings.difference == Difference::SideBySide;
+        let halves: Vec<(Rect, bool)> = if side_by_side {
+            let (l, r) = rect.split_left_right_at_fraction(0.5);
+            vec![(l.shrink(1.0), false), (r.shrink(1.0), true)]
+        } else {
+            vec![(rect, false)]
+        };
+        let [nx, ny, _] = study.grid.dims;
+        let vs = study.grid.voxel_size();
+        let extent = Vec2::new((nx as f64 * vs[0]) as f32, (ny as f64 * vs[1]) as f32);
+        let mappings: Vec<(Rect, SliceMapping, bool)> = halves
+            .iter()
+            .map(|&(r, truth_half)| {
+                let m = SliceMapping {
+                    image: self.settings.view.image_rect(r, extent),
+                    dims: [nx, ny],
+                    radiological: self.settings.radiological,
+                };
+                (r, m, truth_half)
+            })
+            .collect();
+        self.panel_input(ui, &response, seq, &study, &mappings, extent);
+
+        let painter = ui.painter_at(rect);
+        painter.rect_filled(rect, 0.0, Color32::BLACK);
+        for (i, &(r, m, truth_half)) in mappings.iter().enumerate() {
+            let slot = seq.index() * 2 + i;
+            self.refresh_slot(&study, seq, truth_half, slot);
+            let look = Look {
+                window: self.window_of(&study, seq, truth_half),
+                radiological: self.settings.radiological,
+                difference: if truth_half {
+                    Difference::Off
+                } else {
+                    self.settings.difference
+                },
+                means: (1.0, 1.0),
+                diff_scale: 1.0,
+                diff_opacity: self.settings.difference_opacity,
+                labels: self.settings.labels,
+                label_opacity: self.settings.label_opacity,
+            };
+            let half_painter = painter.with_clip_rect(r.intersect(rect));
+            if self.slots[slot].is_some() {
+                self.draw_slot(&half_painter, slot, m.image, look);
+            } else if missing {
+                painter.text(
+                    r.center(),
+                    egui::Align2::CENTER_CENTER,
+                    "synthesizing...",
+                    egui::FontId::proportional(16.0),
+                    Color32::GRAY,
+                );
+            }
+            if let Some(c) = self.crosshair {
+                let p = m.screen_of(c);
+                let stroke = Stroke::new(1.0, CROSSHAIR_COLOUR.gamma_multiply(0.8));
+                half_painter.hline(r.x_range(), p.y, stroke);
+                half_painter.vline(p.x, r.y_range(), stroke);
+            }
+            if side_by_side {
+                let (text, colour) = if truth_half {
+                    ("acquired (ground truth)", Color32::WHITE)
+                } else {
+                    ("synthetic", SYNTHETIC_COLOUR)
+                };
+                caption(
+                    &half_painter,
+                    r.center_top() + Vec2::new(0.0, 24.0),
+                    egui::Align2::CENTER_TOP,
+                    text,
+                    13.0,
+                    colour,
+                );
+            }
+        }
+        self.orientation_letters(&painter, rect);
+        if synthetic {
+            self.synthetic_marks(&painter, rect, &study, seq, present);
+        }
+    }
+
+    /// Mouse on a panel: wheel scrubs, Ctrl+wheel zooms (all panels), left click/drag
+    /// places the crosshair, middle or Shift+left drag pans, right drag sets the window.
+    fn panel_input(
+        &mut self,
+        ui: &egui::Ui,
+        response: &egui::Response,
+        seq: Sequence,
+        study: &Study,
+        mappings: &[(Rect, SliceMapping, bool)],
+        extent: Vec2,
+    ) {
+        let pointer = response.interact_pointer_pos().or(response.hover_pos());
+        let under = pointer.and_then(|p| mappings.iter().find(|(r, ..)| r.contains(p)).copied());
         if response.hovered() {
-            let scroll = ui.input(|i| i.smooth_scroll_delta.y);
-            if scroll.abs() > 0.5 {
+            let (scroll, zoom) = ui.input(|i| (i.smooth_scroll_delta.y, i.zoom_delta()));
+            if let (Some(p), Some((r, ..))) = (pointer, under) {
+                if zoom != 1.0 {
+                    self.settings.view.zoom_about(zoom, p, r, extent);
+                }
+            }
+            if scroll.abs() > 0.5 && zoom == 1.0 {
                 let z = if scroll > 0.0 {
                     self.z + 1
                 } else {
@@ -508,151 +1030,122 @@ impl ViewerApp {
                 self.set_slice(z);
             }
         }
-        let show_diff = self.settings.show_difference && synthetic && present;
-        let key = (
-            self.z,
-            self.version[seq.index()],
-            self.settings.radiological,
-            show_diff,
-        );
-        let needs = self.textures[seq.index()]
-            .as_ref()
-            .is_none_or(|t| t.key != key);
-        if needs {
-            let image = if missing {
-                match self.synth[seq.index()].as_ref().filter(|v| v.have[self.z]) {
-                    Some(v) if show_diff => {
-                        let truth = study
-                            .volume(seq)
-                            .expect("present")
-                            .data
-                            .index_axis(Axis(2), self.z);
-                        let ours = v.data.index_axis(Axis(2), self.z);
-                        let (tn, on) = (normalised(truth), normalised(ours));
-                        Some(diverging(
-                            on.view(),
-                            tn.view(),
-                            1.0,
-                            self.settings.radiological,
-                        ))
-                    }
-                    Some(v) => Some(window_level(
-                        v.data.index_axis(Axis(2), self.z),
-                        v.window,
-                        self.settings.radiological,
-                    )),
-                    None => None,
+        let shift = ui.input(|i| i.modifiers.shift);
+        let panning = response.dragged_by(egui::PointerButton::Middle)
+            || (shift && response.dragged_by(egui::PointerButton::Primary));
+        if panning {
+            if let Some((r, ..)) = under {
+                self.settings.view.pan_by(response.drag_delta(), r, extent);
+            }
+        } else if response.clicked() || response.dragged_by(egui::PointerButton::Primary) {
+            if let (Some(p), Some((_, m, _))) = (pointer, under) {
+                if let Some(v) = m.voxel_at(p) {
+                    self.crosshair = Some(v);
                 }
-            } else {
-                let v = study.volume(seq).expect("present");
-                Some(window_level(
-                    v.data.index_axis(Axis(2), self.z),
-                    v.stats.window,
-                    self.settings.radiological,
-                ))
-            };
-            self.textures[seq.index()] = image.map(|img| PanelTexture {
-                key,
-                handle: ui.ctx().load_texture(
-                    format!("panel-{}", seq.slug()),
-                    img,
-                    TextureOptions::LINEAR,
-                ),
-            });
+            }
         }
-        let painter = ui.painter_at(rect);
-        painter.rect_filled(rect, 0.0, Color32::BLACK);
-        if let Some(t) = &self.textures[seq.index()] {
-            let [w, h] = t.handle.size();
-            let fit = (rect.width() / w as f32).min(rect.height() / h as f32);
-            let img = Rect::from_center_size(rect.center(), Vec2::new(w as f32, h as f32) * fit);
-            painter.image(
-                t.handle.id(),
-                img,
-                Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-                Color32::WHITE,
-            );
-        } else if missing {
-            painter.text(
-                rect.center(),
-                egui::Align2::CENTER_CENTER,
-                "synthesizing...",
-                egui::FontId::proportional(16.0),
-                Color32::GRAY,
-            );
+        if response.dragged_by(egui::PointerButton::Secondary) {
+            let current = self.window_of(study, seq, false);
+            let auto = self.auto_window(study, seq);
+            self.windows[seq.index()] = Some(drag_window(current, response.drag_delta(), auto));
         }
-        // Orientation letters.
+        if response.double_clicked() {
+            self.settings.view = ViewState::default();
+        }
+    }
+
+    fn orientation_letters(&self, painter: &egui::Painter, rect: Rect) {
         let (left, right) = if self.settings.radiological {
             ("R", "L")
         } else {
             ("L", "R")
         };
         let font = egui::FontId::proportional(14.0);
-        painter.text(
-            rect.left_center() + Vec2::new(6.0, 0.0),
-            egui::Align2::LEFT_CENTER,
-            left,
-            font.clone(),
-            Color32::YELLOW,
+        for (pos, align, text) in [
+            (
+                rect.left_center() + Vec2::new(6.0, 0.0),
+                egui::Align2::LEFT_CENTER,
+                left,
+            ),
+            (
+                rect.right_center() - Vec2::new(6.0, 0.0),
+                egui::Align2::RIGHT_CENTER,
+                right,
+            ),
+            (
+                rect.center_top() + Vec2::new(0.0, 4.0),
+                egui::Align2::CENTER_TOP,
+                "A",
+            ),
+            (
+                rect.center_bottom() - Vec2::new(0.0, 4.0),
+                egui::Align2::CENTER_BOTTOM,
+                "P",
+            ),
+        ] {
+            painter.text(pos, align, text, font.clone(), Color32::YELLOW);
+        }
+    }
+
+    /// The synthetic border and title, and the metrics against the ground truth.
+    fn synthetic_marks(
+        &mut self,
+        painter: &egui::Painter,
+        rect: Rect,
+        study: &Study,
+        seq: Sequence,
+        present: bool,
+    ) {
+        painter.rect_stroke(
+            rect.shrink(1.5),
+            0.0,
+            Stroke::new(3.0, SYNTHETIC_COLOUR),
+            egui::StrokeKind::Inside,
         );
-        painter.text(
-            rect.right_center() - Vec2::new(6.0, 0.0),
-            egui::Align2::RIGHT_CENTER,
-            right,
-            font.clone(),
-            Color32::YELLOW,
+        caption(
+            painter,
+            rect.left_top() + Vec2::new(8.0, 8.0),
+            egui::Align2::LEFT_TOP,
+            "SYNTHETIC",
+            18.0,
+            SYNTHETIC_COLOUR,
         );
-        painter.text(
-            rect.center_top() + Vec2::new(0.0, 4.0),
-            egui::Align2::CENTER_TOP,
-            "A",
-            font.clone(),
-            Color32::YELLOW,
-        );
-        painter.text(
-            rect.center_bottom() - Vec2::new(0.0, 4.0),
-            egui::Align2::CENTER_BOTTOM,
-            "P",
-            font,
-            Color32::YELLOW,
-        );
-        if synthetic {
-            painter.rect_stroke(
-                rect.shrink(1.5),
-                0.0,
-                Stroke::new(3.0, Color32::from_rgb(255, 170, 0)),
-                egui::StrokeKind::Inside,
-            );
-            painter.text(
-                rect.left_top() + Vec2::new(8.0, 8.0),
-                egui::Align2::LEFT_TOP,
-                "SYNTHETIC",
-                egui::FontId::proportional(18.0),
-                Color32::from_rgb(255, 170, 0),
-            );
-            if present {
-                let key = (self.z, self.version[seq.index()]);
-                let q = match &self.qualities[seq.index()] {
-                    Some((k, q)) if *k == key => *q,
-                    _ => {
-                        let q = self.slice_quality(&study, seq);
-                        self.qualities[seq.index()] = Some((key, q));
-                        q
-                    }
-                };
-                if let Some(q) = q {
-                    painter.text(
-                        rect.left_bottom() + Vec2::new(8.0, -8.0),
-                        egui::Align2::LEFT_BOTTOM,
-                        format!(
-                            "this slice (paper definition): PSNR {:.2} dB, SSIM {:.3}",
-                            q.psnr, q.ssim
-                        ),
-                        egui::FontId::proportional(13.0),
-                        Color32::WHITE,
-                    );
-                }
+        if !present {
+            return;
+        }
+        let key = (self.z, self.version[seq.index()]);
+        let q = match &self.qualities[seq.index()] {
+            Some((k, q)) if *k == key => *q,
+            _ => {
+                let q = self.slice_quality(study, seq);
+                self.qualities[seq.index()] = Some((key, q));
+                q
             }
+        };
+        let mut lines = Vec::new();
+        if let Some(q) = q {
+            lines.push(format!(
+                "this slice (paper definition): PSNR {:.2} dB, SSIM {:.3}",
+                q.psnr, q.ssim
+            ));
+        }
+        match &self.volume_qualities[seq.index()] {
+            Some(v) => lines.push(format!(
+                "whole volume, in brain (challenge definition): PSNR {:.2} dB, SSIM {:.3}",
+                v.brain.psnr, v.brain.ssim
+            )),
+            None if self.synthesized(seq) => lines.push("whole volume: measuring...".into()),
+            None => {}
+        }
+        if !lines.is_empty() {
+            caption(
+                painter,
+                rect.left_bottom() + Vec2::new(8.0, -8.0),
+                egui::Align2::LEFT_BOTTOM,
+                &lines.join("\n"),
+                13.0,
+                Color32::WHITE,
+            );
         }
     }
 
@@ -667,6 +1160,9 @@ impl ViewerApp {
     }
 
     fn keys(&mut self, ctx: &egui::Context) {
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
         let (up, down, page_up, page_down) = ctx.input(|i| {
             (
                 i.key_pressed(egui::Key::ArrowUp) || i.key_pressed(egui::Key::ArrowRight),
@@ -687,34 +1183,70 @@ impl ViewerApp {
         }
     }
 
+    /// Files or folders dropped on the window open as a study; a hint while hovering.
+    fn dropped_files(&mut self, ctx: &egui::Context) {
+        let (hovering, dropped) = ctx.input(|i| {
+            (
+                !i.raw.hovered_files.is_empty(),
+                i.raw
+                    .dropped_files
+                    .iter()
+                    .map(|f| f.path().to_path_buf())
+                    .collect::<Vec<_>>(),
+            )
+        });
+        if hovering {
+            let screen = ctx.content_rect();
+            let painter = ctx.layer_painter(egui::LayerId::new(
+                egui::Order::Foreground,
+                egui::Id::unique("drop"),
+            ));
+            painter.rect_filled(screen, 0.0, Color32::from_black_alpha(180));
+            painter.text(
+                screen.center(),
+                egui::Align2::CENTER_CENTER,
+                "Drop a study folder, or its NIfTI files",
+                egui::FontId::proportional(22.0),
+                Color32::WHITE,
+            );
+        }
+        if !dropped.is_empty() {
+            self.open_files_in_background(dropped, ctx);
+        }
+    }
+
     /// Current slice index.
     pub fn slice(&self) -> usize {
         self.z
     }
 
-    /// Median and worst UI time per frame, overall and while synthesis was running.
+    /// Median and worst UI time per frame, overall and while synthesis was running, and
+    /// which frame was the worst (the first ones build fonts and pipelines).
     pub fn frame_report(&self) -> String {
         let stats = |busy: Option<bool>| {
-            let mut v: Vec<f32> = self
+            let mut v: Vec<(f32, usize)> = self
                 .frame_times
                 .iter()
-                .filter(|(_, b)| busy.is_none_or(|x| x == *b))
-                .map(|(t, _)| *t)
+                .enumerate()
+                .filter(|(_, (_, b))| busy.is_none_or(|x| x == *b))
+                .map(|(i, (t, _))| (*t, i + 1))
                 .collect();
-            v.sort_by(f32::total_cmp);
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
             match v.len() {
                 0 => "no frames".to_string(),
                 n => format!(
-                    "{n} frames, median {:.2} ms, max {:.2} ms",
-                    v[n / 2],
-                    v[n - 1]
+                    "{n} frames, median {:.2} ms, max {:.2} ms (frame {})",
+                    v[n / 2].0,
+                    v[n - 1].0,
+                    v[n - 1].1
                 ),
             }
         };
         format!(
-            "UI time per frame: all {}; while synthesizing {}",
+            "UI time per frame: all {}; while synthesizing {} (slices drawn by {})",
             stats(None),
-            stats(Some(true))
+            stats(Some(true)),
+            self.renderer
         )
     }
 
@@ -742,21 +1274,102 @@ impl ViewerApp {
         self.export_path = path.display().to_string();
     }
 
-    /// Whether the panel of `seq` currently shows the difference map.
+    /// Whether the panel of `seq` currently draws the difference to its ground truth.
     pub fn showing_difference(&self, seq: Sequence) -> bool {
-        self.textures[seq.index()].as_ref().is_some_and(|t| t.key.3)
+        self.settings.difference != Difference::Off
+            && self.slots[seq.index() * 2]
+                .as_ref()
+                .is_some_and(|s| s.data.truth.is_some())
+    }
+
+    /// Whether the panel of `seq` shows the ground truth beside the synthesized slice.
+    pub fn showing_side_by_side(&self, seq: Sequence) -> bool {
+        self.settings.difference == Difference::SideBySide
+            && self.slots[seq.index() * 2 + 1].is_some()
+    }
+
+    /// The crosshair's voxel (x, y) on the current slice.
+    pub fn crosshair(&self) -> Option<[usize; 2]> {
+        self.crosshair
+    }
+
+    /// The crosshair line of the status bar.
+    pub fn crosshair_status(&self) -> Option<String> {
+        self.crosshair_text()
+    }
+
+    /// Where the panel of `seq` was drawn last frame.
+    pub fn panel_rect(&self, seq: Sequence) -> Option<Rect> {
+        self.panel_rects[seq.index()]
+    }
+
+    /// Zoom factor shared by the panels.
+    pub fn zoom(&self) -> f32 {
+        self.settings.view.zoom
+    }
+
+    /// The user-set window of `seq` (`None`: automatic).
+    pub fn user_window(&self, seq: Sequence) -> Option<(f32, f32)> {
+        self.windows[seq.index()]
+    }
+
+    /// Whole-volume metrics of the synthesized `seq`, once measured.
+    pub fn volume_quality(&self, seq: Sequence) -> Option<RegionQuality> {
+        self.volume_qualities[seq.index()]
+    }
+
+    pub fn set_labels(&mut self, style: LabelStyle) {
+        self.settings.labels = style;
+    }
+
+    /// Whether the panel of `seq` has the label map to draw.
+    pub fn showing_labels(&self, seq: Sequence) -> bool {
+        self.settings.labels != LabelStyle::Off
+            && self.slots[seq.index() * 2]
+                .as_ref()
+                .is_some_and(|s| s.data.label.is_some())
+    }
+
+    pub fn renderer(&self) -> &str {
+        &self.renderer
     }
 }
 
-/// Divide a slice by its mean over non-zero voxels, so that a synthesized and an acquired
-/// slice in different intensity scales can be compared.
-fn normalised(s: ArrayView2<f32>) -> Array2<f32> {
+/// Text over an image, on a dark backing so it stays readable on bright tissue.
+fn caption(
+    painter: &egui::Painter,
+    pos: Pos2,
+    align: egui::Align2,
+    text: &str,
+    size: f32,
+    colour: Color32,
+) {
+    let galley = painter.layout_no_wrap(text.into(), egui::FontId::proportional(size), colour);
+    let rect = align.anchor_size(pos, galley.size());
+    painter.rect_filled(rect.expand(3.0), 3.0, Color32::from_black_alpha(170));
+    painter.galley(rect.min, galley, colour);
+}
+
+/// A key naming some content, from its parts.
+fn content_key(parts: &[u64]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    parts.hash(&mut h);
+    h.finish()
+}
+
+/// Mean of the positive voxels (1 when there are none): brings a synthesized and an
+/// acquired slice in different intensity scales to one scale for differencing.
+fn positive_mean(s: ArrayView2<f32>) -> f32 {
     let (sum, n) = s
         .iter()
         .filter(|v| **v > 0.0)
         .fold((0f64, 0usize), |(a, n), v| (a + f64::from(*v), n + 1));
-    let mean = if n > 0 { (sum / n as f64) as f32 } else { 1.0 };
-    s.mapv(|v| v / mean)
+    if n > 0 {
+        (sum / n as f64) as f32
+    } else {
+        1.0
+    }
 }
 
 fn window_of_slice(s: ArrayView2<f32>) -> (f32, f32) {
@@ -767,8 +1380,10 @@ fn window_of_slice(s: ArrayView2<f32>) -> (f32, f32) {
 impl eframe::App for ViewerApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let started = std::time::Instant::now();
-        self.drain();
-        self.keys(ui.ctx());
+        let ctx = ui.ctx().clone();
+        self.drain(&ctx);
+        self.keys(&ctx);
+        self.dropped_files(&ctx);
         egui::Panel::top("menu").show(ui, |ui| self.menu_ui(ui));
         egui::Panel::bottom("status").show(ui, |ui| self.status_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| {
@@ -778,7 +1393,9 @@ impl eframe::App for ViewerApp {
                         self.message
                             .as_ref()
                             .map(|m| m.0.clone())
-                            .unwrap_or_else(|| "File > Open study folder...".into()),
+                            .unwrap_or_else(|| {
+                                "File > Open study folder..., or drop a study folder here".into()
+                            }),
                     );
                 });
                 return;
@@ -807,13 +1424,14 @@ impl eframe::App for ViewerApp {
         if let Some(n) = self.options.frames {
             if self.frames == n {
                 eprintln!("{}", self.frame_report());
-                ui.ctx().send_viewport_cmd(egui::ViewportCommand::Close);
+                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
             }
-            ui.ctx().request_repaint();
+            ctx.request_repaint();
         }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        self.remember_windows();
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
 }

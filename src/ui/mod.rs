@@ -1,23 +1,29 @@
 //! The desktop viewer: four axial panels (T1, T1c, T2, FLAIR), missing-sequence toggles,
-//! background synthesis with the synthetic result unmistakably marked, difference maps
-//! against the ground truth, export.
+//! background synthesis with the synthetic result unmistakably marked, comparison with the
+//! ground truth, crosshair, zoom/pan, window/level, label overlay, export and screenshots.
 //!
 //! A thin egui layer over a state model ([`app::ViewerApp`]): volumes come from
 //! [`crate::io`], synthesis from the [`crate::engine`] worker through messages; the UI
-//! never touches tensors and never waits on the model.
+//! never touches tensors and never waits on the model. [`view`] is the panel geometry,
+//! [`render`] what a panel looks like (and its CPU drawing), [`gpu`] the same look drawn
+//! by `shaders/slice.wgsl`.
 
 mod app;
-mod render;
+pub mod gpu;
+pub mod render;
+pub mod view;
+
+use std::path::Path;
 
 pub use app::{demo_study, ViewerApp, ViewerOptions};
-pub use render::{diverging, window_level};
 
 /// Open the viewer window. Returns when the window is closed (or after `frames` frames).
 pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
     let native = eframe::NativeOptions {
         viewport: eframe::egui::ViewportBuilder::default()
             .with_title("MM-GAN Studio")
-            .with_inner_size([1200.0, 860.0]),
+            .with_inner_size([1200.0, 900.0])
+            .with_drag_and_drop(true),
         ..Default::default()
     };
     eframe::run_native(
@@ -26,4 +32,25 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         Box::new(move |cc| Ok(Box::new(ViewerApp::new(cc, options)))),
     )
     .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}"))
+}
+
+/// Write an image as PNG, atomically (temp file + rename); the folder is created.
+pub fn save_png(path: &Path, image: &eframe::egui::ColorImage) -> Result<(), String> {
+    if let Some(folder) = path.parent().filter(|f| !f.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|e| format!("{}: {e}", folder.display()))?;
+    }
+    let [w, h] = image.size;
+    let rgba: Vec<u8> = image
+        .pixels
+        .iter()
+        .flat_map(|c| c.to_srgba_unmultiplied())
+        .collect();
+    let buffer = image::RgbaImage::from_raw(w as u32, h as u32, rgba)
+        .ok_or_else(|| format!("{}: image size does not match its pixels", path.display()))?;
+    crate::io::replace_atomically(path, ".png", |temp| {
+        buffer
+            .save_with_format(temp, image::ImageFormat::Png)
+            .map_err(|e| e.to_string())
+    })
+    .map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -279,3 +279,28 @@ pub fn test_weights_meta(generator: mmgan::model::GeneratorConfig) -> mmgan::mod
         code_version: mmgan::model::code_version(),
     }
 }
+
+/// A tiny training run on toy subjects: 64 x 64 pad, width 8, 3 batches per epoch.
+pub fn tiny_config(data: &Path, epochs: usize) -> mmgan::train::TrainConfig {
+    mmgan::train::TrainConfig::new(
+        mmgan::model::GeneratorConfig::new()
+            .with_width(8)
+            .with_depth(6),
+        mmgan::model::DiscriminatorConfig::new().with_width(8),
+        vec![data.display().to_string()],
+    )
+    .with_side(64)
+    .with_fit(mmgan::data::Fit::Pad)
+    .with_epochs(epochs)
+    .with_test_fraction(0.34)
+    .with_max_batches(Some(3))
+}
+
+/// `n` toy subjects under `dir/data`.
+pub fn toy_data(dir: &Path, n: usize) -> PathBuf {
+    let data = dir.join("data");
+    for i in 0..n {
+        write_toy_subject(&data.join(format!("toy-{i:02}")), [56, 60, 10], i);
+    }
+    data
+}

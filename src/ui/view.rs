@@ -1,0 +1,190 @@
+//! Where a slice sits in a panel and how the mouse moves it: linked zoom and pan, the
+//! screen <-> voxel mapping (radiological or neurological, voxel size aware), and
+//! window/level by dragging. Pure geometry, no drawing.
+
+use eframe::egui::{Pos2, Rect, Vec2};
+
+/// Zoom and pan shared by the four panels.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ViewState {
+    /// 1 = the slice fits the panel.
+    pub zoom: f32,
+    /// Offset of the slice's centre from the panel's, in units of the fitted slice size
+    /// (so one pan means the same on panels of any size).
+    pub pan: [f32; 2],
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        ViewState {
+            zoom: 1.0,
+            pan: [0.0, 0.0],
+        }
+    }
+}
+
+pub const MIN_ZOOM: f32 = 0.5;
+pub const MAX_ZOOM: f32 = 16.0;
+
+/// The slice's size fitted into `panel`, keeping its physical aspect (`extent`: width and
+/// height in mm).
+fn fitted(panel: Rect, extent: Vec2) -> Vec2 {
+    let scale = (panel.width() / extent.x).min(panel.height() / extent.y);
+    extent * scale.max(0.0)
+}
+
+impl ViewState {
+    /// Where the slice is drawn in `panel` (may extend past it when zoomed).
+    pub fn image_rect(&self, panel: Rect, extent: Vec2) -> Rect {
+        let fit = fitted(panel, extent);
+        let centre = panel.center() + Vec2::new(self.pan[0] * fit.x, self.pan[1] * fit.y);
+        Rect::from_center_size(centre, fit * self.zoom)
+    }
+
+    /// Zoom by `factor` keeping the point under `pointer` in place.
+    pub fn zoom_about(&mut self, factor: f32, pointer: Pos2, panel: Rect, extent: Vec2) {
+        let fit = fitted(panel, extent);
+        if fit.x <= 0.0 || fit.y <= 0.0 {
+            return;
+        }
+        let zoom = (self.zoom * factor).clamp(MIN_ZOOM, MAX_ZOOM);
+        let f = zoom / self.zoom;
+        let centre = self.image_rect(panel, extent).center();
+        let new_centre = pointer + (centre - pointer) * f;
+        self.zoom = zoom;
+        self.pan = [
+            (new_centre.x - panel.center().x) / fit.x,
+            (new_centre.y - panel.center().y) / fit.y,
+        ];
+    }
+
+    /// Move the slice by `delta` screen points.
+    pub fn pan_by(&mut self, delta: Vec2, panel: Rect, extent: Vec2) {
+        let fit = fitted(panel, extent);
+        if fit.x > 0.0 && fit.y > 0.0 {
+            self.pan[0] += delta.x / fit.x;
+            self.pan[1] += delta.y / fit.y;
+        }
+    }
+}
+
+/// The mapping between a drawn slice and its voxels.
+#[derive(Debug, Clone, Copy)]
+pub struct SliceMapping {
+    pub image: Rect,
+    /// [nx, ny]
+    pub dims: [usize; 2],
+    pub radiological: bool,
+}
+
+impl SliceMapping {
+    /// The voxel (x, y) under a screen position, if any.
+    pub fn voxel_at(&self, pos: Pos2) -> Option<[usize; 2]> {
+        if !self.image.contains(pos) || self.image.width() <= 0.0 {
+            return None;
+        }
+        let u = (pos - self.image.min) / self.image.size();
+        let col = ((u.x * self.dims[0] as f32) as usize).min(self.dims[0] - 1);
+        let row = ((u.y * self.dims[1] as f32) as usize).min(self.dims[1] - 1);
+        let (x, y) = super::render::voxel_of_pixel(self.dims, row, col, self.radiological);
+        Some([x, y])
+    }
+
+    /// The screen position of a voxel's centre.
+    pub fn screen_of(&self, voxel: [usize; 2]) -> Pos2 {
+        let col = if self.radiological {
+            self.dims[0] - 1 - voxel[0]
+        } else {
+            voxel[0]
+        };
+        let row = self.dims[1] - 1 - voxel[1];
+        self.image.min
+            + Vec2::new(
+                (col as f32 + 0.5) / self.dims[0] as f32 * self.image.width(),
+                (row as f32 + 0.5) / self.dims[1] as f32 * self.image.height(),
+            )
+    }
+}
+
+/// Window/level after a right-drag of `delta` points, as in ITK-SNAP: right widens the
+/// window, up brightens (lowers the level). `auto` sets the sensitivity: 200 points of
+/// drag move by one automatic window width.
+pub fn drag_window(window: (f32, f32), delta: Vec2, auto: (f32, f32)) -> (f32, f32) {
+    let unit = (auto.1 - auto.0).abs().max(1e-6) / 200.0;
+    let width = ((window.1 - window.0) + delta.x * unit).max(unit);
+    let level = (window.0 + window.1) / 2.0 + delta.y * unit;
+    (level - width / 2.0, level + width / 2.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panel() -> Rect {
+        Rect::from_min_size(Pos2::new(100.0, 50.0), Vec2::new(400.0, 200.0))
+    }
+
+    #[test]
+    fn fit_keeps_the_physical_aspect() {
+        // 240 x 240 mm fits a 400 x 200 panel as 200 x 200, centred.
+        let r = ViewState::default().image_rect(panel(), Vec2::new(240.0, 240.0));
+        assert_eq!(
+            r,
+            Rect::from_center_size(panel().center(), Vec2::splat(200.0))
+        );
+    }
+
+    #[test]
+    fn zoom_keeps_the_pointed_voxel_and_pan_moves_it() {
+        let extent = Vec2::new(240.0, 240.0);
+        let mut v = ViewState::default();
+        let map = |v: &ViewState| SliceMapping {
+            image: v.image_rect(panel(), extent),
+            dims: [240, 240],
+            radiological: true,
+        };
+        let pointer = Pos2::new(260.0, 120.0);
+        let before = map(&v).voxel_at(pointer).unwrap();
+        v.zoom_about(2.0, pointer, panel(), extent);
+        assert_eq!(v.zoom, 2.0);
+        assert_eq!(map(&v).voxel_at(pointer).unwrap(), before);
+        v.zoom_about(1000.0, pointer, panel(), extent);
+        assert_eq!(v.zoom, MAX_ZOOM);
+
+        let mut p = ViewState::default();
+        p.pan_by(Vec2::new(20.0, 0.0), panel(), extent);
+        let shifted = map(&p);
+        assert_eq!(shifted.image.center().x, panel().center().x + 20.0);
+    }
+
+    #[test]
+    fn screen_and_voxel_round_trip_both_conventions() {
+        for radiological in [true, false] {
+            let m = SliceMapping {
+                image: Rect::from_min_size(Pos2::ZERO, Vec2::new(300.0, 200.0)),
+                dims: [30, 20],
+                radiological,
+            };
+            for voxel in [[0, 0], [29, 19], [7, 13]] {
+                assert_eq!(m.voxel_at(m.screen_of(voxel)), Some(voxel));
+            }
+            // Top-left pixel: the most anterior row; patient's right when radiological.
+            let x = m.voxel_at(Pos2::new(1.0, 1.0)).unwrap();
+            assert_eq!(x, [if radiological { 29 } else { 0 }, 19]);
+            assert_eq!(m.voxel_at(Pos2::new(-1.0, 1.0)), None);
+        }
+    }
+
+    #[test]
+    fn right_drag_widens_and_shifts_the_window() {
+        let auto = (0.0, 200.0);
+        assert_eq!(drag_window(auto, Vec2::ZERO, auto), auto);
+        let wider = drag_window(auto, Vec2::new(200.0, 0.0), auto);
+        assert_eq!(wider, (-100.0, 300.0));
+        let lower = drag_window(auto, Vec2::new(0.0, -100.0), auto);
+        assert_eq!(lower, (-100.0, 100.0));
+        // Never narrower than one step.
+        let (lo, hi) = drag_window(auto, Vec2::new(-1000.0, 0.0), auto);
+        assert!(hi > lo);
+    }
+}

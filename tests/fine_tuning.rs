@@ -1,0 +1,74 @@
+//! Fine-tuning: a run that starts from given weights (`--init`), with folder-balanced
+//! batches and mirroring. Its own test binary: burn's random generator is process-wide
+//! (see tests/training.rs).
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+mod common;
+
+use std::sync::atomic::AtomicBool;
+
+use burn::tensor::Device;
+use mmgan::data::Fit;
+use mmgan::model::{load_generator, DiscriminatorConfig, GeneratorConfig};
+use mmgan::train::{train, TrainConfig};
+
+use common::{tiny_config, toy_data};
+
+#[test]
+fn fine_tuning_starts_from_given_weights_of_the_same_shape() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = toy_data(dir.path(), 3);
+    let device = Device::flex();
+    let stop = AtomicBool::new(false);
+    let base = dir.path().join("base");
+    train(
+        &tiny_config(&data, 1),
+        &base,
+        false,
+        &device,
+        &stop,
+        &mut |_| {},
+    )
+    .unwrap();
+
+    let tuned = dir.path().join("tuned");
+    let c = tiny_config(&data, 1)
+        .with_init(Some(base.join("weights").display().to_string()))
+        .with_balance_folders(true)
+        .with_flip(true)
+        .with_curriculum(false);
+    train(&c, &tuned, false, &device, &stop, &mut |_| {}).unwrap();
+    let (_, meta) = load_generator(&tuned.join("weights"), &device).unwrap();
+    let from = meta
+        .training
+        .started_from
+        .expect("fine-tuned weights name their start");
+    assert_eq!(from.training.epochs, 1);
+    assert!(from.weights.ends_with("weights"));
+
+    // Weights of another width are refused, naming the folder and both shapes.
+    let wide = TrainConfig::new(
+        GeneratorConfig::new().with_width(16).with_depth(6),
+        DiscriminatorConfig::new().with_width(8),
+        vec![data.display().to_string()],
+    )
+    .with_side(64)
+    .with_fit(Fit::Pad)
+    .with_epochs(1)
+    .with_max_batches(Some(1))
+    .with_init(Some(base.join("weights").display().to_string()));
+    let err = train(
+        &wide,
+        &dir.path().join("wide"),
+        false,
+        &device,
+        &stop,
+        &mut |_| {},
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("weights") && err.contains("width 8") && err.contains("width 16"),
+        "{err}"
+    );
+}

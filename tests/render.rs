@@ -1,0 +1,118 @@
+//! The panel shader (`shaders/slice.wgsl`) against its CPU reference
+//! (`ui::render::compose`): a slice of the demo study with its label map, drawn offscreen
+//! by wgpu, must match the CPU image pixel for pixel (within rounding) in every look.
+//!
+//! Needs a wgpu adapter: on machines without a GPU, Mesa's software Vulkan (lavapipe,
+//! installed by `.ci/run`). Without any adapter the test says so and passes, except under
+//! CI (`CI` set), where it fails.
+#![allow(clippy::unwrap_used)] // tests fail loudly by design
+
+use std::sync::Arc;
+
+use mmgan::io::{Sequence, Study};
+use mmgan::metrics::row_major;
+use mmgan::ui::demo_study;
+use mmgan::ui::gpu::{render_offscreen, Layer, PanelPaint};
+use mmgan::ui::render::{compose, Difference, LabelStyle, Look, SliceLayers};
+use ndarray::Axis;
+
+#[test]
+fn shader_matches_the_cpu_reference() {
+    let study = Study::open(&demo_study()).unwrap();
+    // The slice with the most tumour.
+    let labels = &study.label.as_ref().unwrap().data;
+    let z = (0..labels.shape()[2])
+        .max_by_key(|&z| {
+            labels
+                .index_axis(Axis(2), z)
+                .iter()
+                .filter(|l| **l > 0.0)
+                .count()
+        })
+        .unwrap();
+    let base = study
+        .volume(Sequence::Flair)
+        .unwrap()
+        .data
+        .index_axis(Axis(2), z);
+    let truth = study
+        .volume(Sequence::T2)
+        .unwrap()
+        .data
+        .index_axis(Axis(2), z);
+    let label = study.label.as_ref().unwrap().data.index_axis(Axis(2), z);
+    assert!(
+        label.iter().any(|l| *l > 0.0),
+        "the slice crosses the tumour"
+    );
+    let (nx, ny) = base.dim();
+    let window = study.volume(Sequence::Flair).unwrap().stats.window;
+    let mean = |s: ndarray::ArrayView2<f32>| {
+        let p: Vec<f32> = s.iter().copied().filter(|v| *v > 0.0).collect();
+        p.iter().sum::<f32>() / p.len() as f32
+    };
+    let looks = [
+        Look::grey(window, true),
+        Look::grey((window.0, window.1 * 0.5), false),
+        Look {
+            difference: Difference::Signed,
+            means: (mean(base), mean(truth)),
+            diff_opacity: 0.7,
+            ..Look::grey(window, true)
+        },
+        Look {
+            difference: Difference::Absolute,
+            means: (mean(base), mean(truth)),
+            diff_scale: 0.5,
+            labels: LabelStyle::Outline,
+            label_opacity: 1.0,
+            ..Look::grey(window, false)
+        },
+        Look {
+            labels: LabelStyle::Filled,
+            label_opacity: 0.4,
+            ..Look::grey(window, true)
+        },
+    ];
+    let layer = |key, s: ndarray::ArrayView2<f32>| Layer {
+        key,
+        data: Arc::new(row_major(s)),
+    };
+    for look in looks {
+        let paint = PanelPaint {
+            panel: 0,
+            dims: [nx as u32, ny as u32],
+            base: layer(1, base),
+            truth: Some(layer(2, truth)),
+            label: Some(layer(3, label)),
+            look,
+        };
+        let (gpu, adapter) = match render_offscreen(&paint) {
+            Ok(r) => r,
+            Err(e) if std::env::var_os("CI").is_none() => {
+                eprintln!("skipped: {e} (install mesa-vulkan-drivers for a software adapter)");
+                return;
+            }
+            Err(e) => panic!("{e}"),
+        };
+        let cpu = compose(
+            &SliceLayers {
+                base,
+                truth: Some(truth),
+                label: Some(label),
+            },
+            &look,
+        );
+        assert_eq!(gpu.len(), cpu.pixels.len() * 4);
+        let mut worst = 0i32;
+        for (g, c) in gpu.chunks_exact(4).zip(&cpu.pixels) {
+            for (a, b) in g[..3].iter().zip(c.to_array()) {
+                worst = worst.max((i32::from(*a) - i32::from(b)).abs());
+            }
+        }
+        assert!(worst <= 1, "{look:?} on {adapter}: off by {worst} levels");
+        // Not trivially equal: the image has content.
+        assert!(cpu.pixels.iter().any(|p| p.r() > 100));
+        eprintln!("{adapter}: {look:?} matches within {worst}");
+    }
+}
