@@ -3,7 +3,7 @@
 
 mod common;
 
-use mmgan::io::{Role, Sequence, Study};
+use mmgan::io::{Role, Sequence, Study, StudyFiles};
 
 #[test]
 fn brats_met_is_ras_int16_with_four_sequences() {
@@ -135,4 +135,33 @@ fn lps_reorientation_matches_an_independent_reader() {
     let sum_ours: f64 = ours.data.iter().map(|v| f64::from(*v)).sum();
     let sum_theirs: f64 = theirs.iter().map(|v| f64::from(*v)).sum();
     assert_eq!(sum_ours, sum_theirs);
+}
+
+#[test]
+fn chosen_files_open_as_a_study_by_their_names() {
+    // As dropped on the viewer: two sequences and the label map, plus a stray file.
+    let dir = common::real_data().join("tcga-du-7294");
+    let mut picked: Vec<std::path::PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let n = p.file_name().unwrap().to_string_lossy().to_lowercase();
+            n.contains("t2") || n.contains("seg") || n.contains("glistrboost")
+        })
+        .collect();
+    picked.push(dir.join("notes.txt"));
+    let files = StudyFiles::from_paths(&picked).unwrap();
+    assert_eq!(files.folder.as_deref(), Some(dir.as_path()));
+    let s = Study::open_files(files).unwrap();
+    assert!(s.has(Sequence::T2));
+    assert!(!s.has(Sequence::T1));
+    assert!(s.label.is_some(), "the label map is recognised by its name");
+    assert_eq!(s.grid.dims, Study::open(&dir).unwrap().grid.dims);
+
+    // Nothing that names a sequence: a clear error, not a panic.
+    let err = StudyFiles::from_paths(&[dir.join("notes.txt")])
+        .and_then(Study::open_files)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("tcga-du-7294"), "{err}");
 }

@@ -90,6 +90,14 @@ struct Slot {
     texture: Option<(Look, TextureHandle)>,
 }
 
+/// What a file dialog is for.
+#[derive(Debug, Clone, Copy)]
+enum Pick {
+    StudyFolder,
+    StudyFiles,
+    ExportFolder { export: bool },
+}
+
 /// A panel's slice metrics and the (slice, version) they were computed for.
 type CachedQuality = ((usize, u64), Option<Quality>);
 
@@ -97,7 +105,9 @@ type CachedQuality = ((usize, u64), Option<Quality>);
 enum Chore {
     Opened(Result<Box<Study>, String>),
     Exported(Result<Vec<PathBuf>, String>),
-    PickedFolder(Option<PathBuf>),
+    /// The export folder chosen in a dialog (`None`: cancelled or no dialog), and whether
+    /// to export into it right away.
+    PickedFolder(Option<PathBuf>, bool),
     SynthWindow {
         generation: u64,
         sequence: Sequence,
@@ -396,10 +406,15 @@ impl ViewerApp {
                 Chore::Exported(Err(e)) => {
                     self.message = Some((format!("export failed: {e}"), true))
                 }
-                Chore::PickedFolder(Some(p)) => self.export_path = p.display().to_string(),
-                Chore::PickedFolder(None) => {
+                Chore::PickedFolder(Some(p), export) => {
+                    self.export_path = p.display().to_string();
+                    if export {
+                        self.export(ctx);
+                    }
+                }
+                Chore::PickedFolder(None, _) => {
                     self.message = Some((
-                        "no folder chosen (or no file dialog available here): type the export folder below and press Export".into(),
+                        "nothing chosen (or no file dialog available on this desktop): type the export folder in the status bar and press Export synthesized".into(),
                         false,
                     ))
                 }
@@ -542,22 +557,35 @@ impl ViewerApp {
         });
     }
 
-    fn pick_folder(&self, ctx: &egui::Context, open: bool) {
+    /// Run a file dialog on a thread (rfd blocks until it closes: never on the UI thread).
+    fn dialog(&self, ctx: &egui::Context, pick: Pick) {
         let tx = self.chores_tx.clone();
         let ctx = ctx.clone();
-        // rfd blocks until the dialog closes: never on the UI thread.
         std::thread::spawn(move || {
-            let folder = rfd::FileDialog::new().pick_folder();
-            let _ = tx.send(if open {
-                match folder {
+            let chore = match pick {
+                Pick::StudyFolder => match rfd::FileDialog::new().pick_folder() {
                     Some(f) => {
                         Chore::Opened(Study::open(&f).map(Box::new).map_err(|e| e.to_string()))
                     }
-                    None => Chore::PickedFolder(None),
+                    None => Chore::PickedFolder(None, false),
+                },
+                Pick::StudyFiles => match rfd::FileDialog::new()
+                    .add_filter("NIfTI", &["nii", "gz"])
+                    .pick_files()
+                {
+                    Some(files) => Chore::Opened(
+                        StudyFiles::from_paths(&files)
+                            .and_then(Study::open_files)
+                            .map(Box::new)
+                            .map_err(|e| e.to_string()),
+                    ),
+                    None => Chore::PickedFolder(None, false),
+                },
+                Pick::ExportFolder { export } => {
+                    Chore::PickedFolder(rfd::FileDialog::new().pick_folder(), export)
                 }
-            } else {
-                Chore::PickedFolder(folder)
-            });
+            };
+            let _ = tx.send(chore);
             ctx.request_repaint();
         });
     }
@@ -591,7 +619,10 @@ impl ViewerApp {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
                 if ui.button("Open study folder...").clicked() {
-                    self.pick_folder(ui.ctx(), true);
+                    self.dialog(ui.ctx(), Pick::StudyFolder);
+                }
+                if ui.button("Open study files...").clicked() {
+                    self.dialog(ui.ctx(), Pick::StudyFiles);
                 }
                 let recent = self.settings.recent.clone();
                 if !recent.is_empty() {
@@ -603,11 +634,11 @@ impl ViewerApp {
                     }
                 }
                 ui.separator();
-                if ui.button("Choose export folder...").clicked() {
-                    self.pick_folder(ui.ctx(), false);
-                }
                 if ui.button("Export synthesized...").clicked() {
-                    self.export(ui.ctx());
+                    self.dialog(ui.ctx(), Pick::ExportFolder { export: true });
+                }
+                if ui.button("Choose export folder...").clicked() {
+                    self.dialog(ui.ctx(), Pick::ExportFolder { export: false });
                 }
                 if ui.button("Save screenshot (PNG)").clicked() {
                     self.request_screenshot(ui.ctx());

@@ -31,7 +31,13 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         native,
         Box::new(move |cc| Ok(Box::new(ViewerApp::new(cc, options)))),
     )
-    .map_err(|e| anyhow::anyhow!("the window could not be opened: {e}"))
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "the window could not be opened: {e}. Without a GPU, wgpu needs a software driver: \
+             Mesa's Vulkan (mesa-vulkan-drivers) or OpenGL (libgl1-mesa-dri libegl1; \
+             WGPU_BACKEND=gl forces it)"
+        )
+    })
 }
 
 /// Write an image as PNG, atomically (temp file + rename); the folder is created.
