@@ -154,6 +154,10 @@ pub struct ViewerApp {
     qualities: [Option<CachedQuality>; 4],
     /// Whole-volume metrics (challenge definition), computed off the UI thread.
     volume_qualities: [Option<RegionQuality>; 4],
+    /// When the current synthesis was requested, and how long its first slice on screen
+    /// took (the latency a user sees after ticking "missing").
+    requested: Option<std::time::Instant>,
+    first_slice_ms: Vec<f32>,
 }
 
 impl ViewerApp {
@@ -204,6 +208,8 @@ impl ViewerApp {
             frame_times: Vec::new(),
             qualities: Default::default(),
             volume_qualities: Default::default(),
+            requested: None,
+            first_slice_ms: Vec::new(),
             options,
         };
         if let Some(path) = app.options.study.clone() {
@@ -315,6 +321,7 @@ impl ViewerApp {
             self.worker.send(Request::Cancel);
             return;
         }
+        self.requested = Some(std::time::Instant::now());
         match Scenario::with_missing(&missing) {
             Ok(scenario) => self.worker.send(Request::Synthesize {
                 generation: self.generation,
@@ -356,6 +363,11 @@ impl ViewerApp {
                 } if generation == self.generation => {
                     for (seq, slice) in slices {
                         self.put_slice(seq, z, slice);
+                    }
+                    if z == self.z {
+                        if let Some(t) = self.requested.take() {
+                            self.first_slice_ms.push(t.elapsed().as_secs_f32() * 1e3);
+                        }
                     }
                 }
                 Response::Progress {
@@ -1273,11 +1285,17 @@ impl ViewerApp {
                 ),
             }
         };
+        let first: Vec<String> = self
+            .first_slice_ms
+            .iter()
+            .map(|t| format!("{t:.0} ms"))
+            .collect();
         format!(
-            "UI time per frame: all {}; while synthesizing {} (slices drawn by {})",
+            "UI time per frame: all {}; while synthesizing {} (slices drawn by {}); first synthesized slice on screen after {}",
             stats(None),
             stats(Some(true)),
-            self.renderer
+            self.renderer,
+            if first.is_empty() { "-".into() } else { first.join(", ") }
         )
     }
 

@@ -60,3 +60,34 @@ pub fn save_png(path: &Path, image: &eframe::egui::ColorImage) -> Result<(), Str
     })
     .map_err(|e| format!("{}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use eframe::egui::{Color32, ColorImage};
+
+    #[test]
+    fn screenshots_are_written_as_png_that_reads_back() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("shots/view_synthetic.png");
+        let pixels = vec![Color32::RED, Color32::GREEN, Color32::BLUE, Color32::WHITE];
+        let image = ColorImage::new([2, 2], pixels);
+        save_png(&path, &image).unwrap_or_else(|e| panic!("{e}"));
+        let back = image::open(&path)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .to_rgba8();
+        assert_eq!(back.dimensions(), (2, 2));
+        assert_eq!(back.get_pixel(1, 0).0, [0, 255, 0, 255]);
+        assert_eq!(back.get_pixel(0, 1).0, [0, 0, 255, 255]);
+        // Only the PNG is left: the temp file was renamed.
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap_or(dir.path()))
+                .map(|d| d.count())
+                .unwrap_or(0),
+            1
+        );
+        // An unwritable place is an error naming it, not a panic.
+        let err = save_png(Path::new("/proc/nope/x.png"), &image).unwrap_err();
+        assert!(err.contains("/proc/nope"), "{err}");
+    }
+}
