@@ -19,6 +19,11 @@ struct Params {
     // 0: no labels; 1: filled; 2: outline.
     label_mode: u32,
     label_opacity: f32,
+    // The slice's rectangle on the render target, in pixels. Texels are found from the
+    // fragment's position, not the viewport: egui clamps a callback's viewport to the
+    // window, which would squash a zoomed slice that extends past the window's edge.
+    origin: vec2<f32>,
+    size: vec2<f32>,
 };
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -26,19 +31,11 @@ struct Params {
 @group(0) @binding(2) var truth: texture_2d<f32>;
 @group(0) @binding(3) var labels: texture_2d<f32>;
 
-struct VertexOut {
-    @builtin(position) position: vec4<f32>,
-    @location(0) uv: vec2<f32>,
-};
-
-// One triangle covering the viewport (egui sets it to the panel's image rectangle).
+// One triangle covering the viewport (the visible part of the slice's rectangle).
 @vertex
-fn vs_main(@builtin(vertex_index) i: u32) -> VertexOut {
+fn vs_main(@builtin(vertex_index) i: u32) -> @builtin(position) vec4<f32> {
     let uv = vec2<f32>(f32((i << 1u) & 2u), f32(i & 2u));
-    var out: VertexOut;
-    out.position = vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);
-    out.uv = uv;
-    return out;
+    return vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);
 }
 
 fn label_at(x: i32, y: i32) -> i32 {
@@ -55,10 +52,11 @@ fn label_colour(l: i32) -> vec3<f32> {
 }
 
 @fragment
-fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
+fn fs_main(@builtin(position) frag: vec4<f32>) -> @location(0) vec4<f32> {
     let n = vec2<f32>(p.dims);
-    let col = min(u32(max(in.uv.x, 0.0) * n.x), p.dims.x - 1u);
-    let row = min(u32(max(in.uv.y, 0.0) * n.y), p.dims.y - 1u);
+    let uv = (frag.xy - p.origin) / max(p.size, vec2<f32>(1e-6, 1e-6));
+    let col = min(u32(max(uv.x, 0.0) * n.x), p.dims.x - 1u);
+    let row = min(u32(max(uv.y, 0.0) * n.y), p.dims.y - 1u);
     var x = col;
     if p.radiological == 1u {
         x = p.dims.x - 1u - col;
@@ -71,8 +69,9 @@ fn fs_main(in: VertexOut) -> @location(0) vec4<f32> {
     let g = clamp((v - p.window.x) / span, 0.0, 1.0);
     var rgb = vec3<f32>(g, g, g);
 
-    if p.mode != 0u {
-        let t = textureLoad(truth, at, 0).r;
+    let t = textureLoad(truth, at, 0).r;
+    // Outside the head (both empty) there is nothing to compare: leave it black.
+    if p.mode != 0u && (v != 0.0 || t != 0.0) {
         let d = clamp((v / p.means.x - t / p.means.y) / max(p.diff_scale, 1e-6), -1.0, 1.0);
         var c: vec3<f32>;
         if p.mode == 1u {

@@ -86,6 +86,7 @@ fn shader_matches_the_cpu_reference() {
             truth: Some(layer(2, truth)),
             label: Some(layer(3, label)),
             look,
+            rect: [0.0, 0.0, nx as f32, ny as f32],
         };
         let (gpu, adapter) = match render_offscreen(&paint) {
             Ok(r) => r,
@@ -114,5 +115,40 @@ fn shader_matches_the_cpu_reference() {
         // Not trivially equal: the image has content.
         assert!(cpu.pixels.iter().any(|p| p.r() > 100));
         eprintln!("{adapter}: {look:?} matches within {worst}");
+    }
+
+    // Zoomed 2x onto the lower-right quarter, the slice reaching past the target's top and
+    // left edges: each voxel covers 2 x 2 pixels, none squashed.
+    let look = Look::grey(window, true);
+    let paint = PanelPaint {
+        panel: 1,
+        dims: [nx as u32, ny as u32],
+        base: layer(1, base),
+        truth: None,
+        label: None,
+        look,
+        rect: [-(nx as f32), -(ny as f32), 2.0 * nx as f32, 2.0 * ny as f32],
+    };
+    let Ok((zoomed, _)) = render_offscreen(&paint) else {
+        return;
+    };
+    let cpu = compose(
+        &SliceLayers {
+            base,
+            truth: None,
+            label: None,
+        },
+        &look,
+    );
+    for (py, px) in [(0, 0), (1, 1), (ny - 1, nx - 1), (17, 100), (200, 3)] {
+        let (row, col) = ((py + ny) / 2, (px + nx) / 2);
+        let g = &zoomed[(py * nx + px) * 4..][..3];
+        let c = cpu.pixels[row * nx + col].to_array();
+        for (a, b) in g.iter().zip(c) {
+            assert!(
+                (i32::from(*a) - i32::from(b)).abs() <= 1,
+                "pixel ({px}, {py})"
+            );
+        }
     }
 }

@@ -890,6 +890,7 @@ impl ViewerApp {
                 truth: d.truth.as_ref().map(|t| layer(1, t)),
                 label: d.label.as_ref().map(|l| layer(2, l)),
                 look,
+                rect: [image.min.x, image.min.y, image.width(), image.height()],
             };
             painter.add(eframe::egui_wgpu::Callback::new_paint_callback(
                 image, paint,

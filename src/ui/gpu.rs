@@ -32,10 +32,13 @@ pub struct PanelPaint {
     pub truth: Option<Layer>,
     pub label: Option<Layer>,
     pub look: Look,
+    /// Where the slice is drawn, in points (min x, min y, width, height); it may extend
+    /// past the window when zoomed.
+    pub rect: [f32; 4],
 }
 
-/// The shader's `Params`, as 12 words.
-fn params(p: &PanelPaint) -> [u32; 12] {
+/// The shader's `Params`, as 16 words, for a target with `pixels_per_point`.
+fn params(p: &PanelPaint, pixels_per_point: f32) -> [u32; 16] {
     let l = &p.look;
     let mode = match l.difference {
         Difference::Signed if p.truth.is_some() => 1,
@@ -60,6 +63,10 @@ fn params(p: &PanelPaint) -> [u32; 12] {
         l.diff_opacity.to_bits(),
         labels,
         l.label_opacity.to_bits(),
+        (p.rect[0] * pixels_per_point).to_bits(),
+        (p.rect[1] * pixels_per_point).to_bits(),
+        (p.rect[2] * pixels_per_point).to_bits(),
+        (p.rect[3] * pixels_per_point).to_bits(),
     ]
 }
 
@@ -172,7 +179,7 @@ impl SliceGpu {
         let textures = [texture(), texture(), texture()];
         let uniform = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("mmgan slice params"),
-            size: 48,
+            size: 64,
             usage: wgpu::BufferUsages::UNIFORM | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
@@ -212,7 +219,13 @@ impl SliceGpu {
     }
 
     /// Upload what changed for `paint` (textures by key; parameters every time).
-    pub fn prepare(&mut self, device: &wgpu::Device, queue: &wgpu::Queue, paint: &PanelPaint) {
+    pub fn prepare(
+        &mut self,
+        device: &wgpu::Device,
+        queue: &wgpu::Queue,
+        paint: &PanelPaint,
+        pixels_per_point: f32,
+    ) {
         if self.panels.len() <= paint.panel {
             self.panels.resize_with(paint.panel + 1, || None);
         }
@@ -265,7 +278,11 @@ impl SliceGpu {
             );
             gpu.keys[i] = Some(key);
         }
-        queue.write_buffer(&gpu.uniform, 0, bytemuck::cast_slice(&params(paint)));
+        queue.write_buffer(
+            &gpu.uniform,
+            0,
+            bytemuck::cast_slice(&params(paint, pixels_per_point)),
+        );
     }
 
     /// Draw panel `panel` into the pass's viewport.
@@ -283,12 +300,12 @@ impl egui_wgpu::CallbackTrait for PanelPaint {
         &self,
         device: &wgpu::Device,
         queue: &wgpu::Queue,
-        _screen: &egui_wgpu::ScreenDescriptor,
+        screen: &egui_wgpu::ScreenDescriptor,
         _encoder: &mut wgpu::CommandEncoder,
         resources: &mut egui_wgpu::CallbackResources,
     ) -> Vec<wgpu::CommandBuffer> {
         if let Some(gpu) = resources.get_mut::<SliceGpu>() {
-            gpu.prepare(device, queue, self);
+            gpu.prepare(device, queue, self, screen.pixels_per_point);
         }
         Vec::new()
     }
@@ -317,8 +334,9 @@ pub fn describe_adapter(info: &wgpu::AdapterInfo) -> String {
     format!("wgpu {:?}: {}, {kind}", info.backend, info.name)
 }
 
-/// Draw `paint` at one pixel per voxel into an offscreen RGBA8 image on a fresh device
-/// (the shader's test against the CPU reference; also usable headless). Returns the
+/// Draw `paint` into an offscreen RGBA8 image of `paint.dims` pixels (one pixel per point;
+/// `rect` places the slice, e.g. over the whole image for one pixel per voxel) on a fresh
+/// device: the shader's test against the CPU reference, and usable headless. Returns the
 /// pixels row by row, and the adapter used.
 pub fn render_offscreen(paint: &PanelPaint) -> Result<(Vec<u8>, String), String> {
     let instance = wgpu::Instance::default();
@@ -333,7 +351,7 @@ pub fn render_offscreen(paint: &PanelPaint) -> Result<(Vec<u8>, String), String>
         .map_err(|e| format!("no wgpu device: {e}"))?;
     let format = wgpu::TextureFormat::Rgba8Unorm;
     let mut gpu = SliceGpu::new(&device, format);
-    gpu.prepare(&device, &queue, paint);
+    gpu.prepare(&device, &queue, paint, 1.0);
     let [w, h] = paint.dims;
     let target = device.create_texture(&wgpu::TextureDescriptor {
         label: Some("offscreen"),

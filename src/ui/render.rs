@@ -121,9 +121,13 @@ pub fn compose(layers: &SliceLayers<'_>, look: &Look) -> ColorImage {
             let v = layers.base[[x, y]];
             let g = ((v - look.window.0) / span).clamp(0.0, 1.0);
             let mut rgb = [g, g, g];
-            if let (true, Some(truth)) = (look.overlays_difference(), layers.truth) {
-                let d =
-                    ((v / look.means.0 - truth[[x, y]] / look.means.1) / scale).clamp(-1.0, 1.0);
+            let t = layers.truth.map(|truth| truth[[x, y]]);
+            // Outside the head (both empty) there is nothing to compare: left black.
+            if let (true, Some(t)) = (
+                look.overlays_difference() && (v != 0.0 || t != Some(0.0)),
+                t,
+            ) {
+                let d = ((v / look.means.0 - t / look.means.1) / scale).clamp(-1.0, 1.0);
                 let c = if look.difference == Difference::Signed {
                     if d >= 0.0 {
                         [1.0, 1.0 - d, 1.0 - d]
@@ -186,8 +190,8 @@ mod tests {
 
     #[test]
     fn signed_difference_is_white_at_zero_red_positive_blue_negative() {
-        let a = Array2::from_shape_vec((3, 1), vec![0.0, 1.0, -1.0]).unwrap();
-        let b = Array2::zeros((3, 1));
+        let a = Array2::from_shape_vec((4, 1), vec![0.5, 1.5, -0.5, 0.0]).unwrap();
+        let b = Array2::from_shape_vec((4, 1), vec![0.5, 0.5, 0.5, 0.0]).unwrap();
         let look = Look {
             difference: Difference::Signed,
             ..Look::grey((0.0, 1.0), false)
@@ -202,7 +206,9 @@ mod tests {
             vec![
                 Color32::WHITE,
                 Color32::from_rgb(255, 0, 0),
-                Color32::from_rgb(0, 0, 255)
+                Color32::from_rgb(0, 0, 255),
+                // Outside the head: nothing to compare, black.
+                Color32::BLACK,
             ]
         );
         // Absolute error: black at 0, white at saturation whatever the sign.
@@ -212,7 +218,12 @@ mod tests {
         };
         assert_eq!(
             compose(&layers, &abs).pixels,
-            vec![Color32::BLACK, Color32::WHITE, Color32::WHITE]
+            vec![
+                Color32::BLACK,
+                Color32::WHITE,
+                Color32::WHITE,
+                Color32::BLACK
+            ]
         );
         // Half opacity blends with the grey image.
         let half = Look {
