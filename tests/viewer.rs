@@ -77,6 +77,7 @@ fn mark_flair_missing_synthesize_compare_scrub_export() {
         weights: weights(),
         backend: BackendChoice::Cpu,
         frames: None,
+        screenshot: None,
         missing: vec![],
     };
     let mut h = Harness::builder()

@@ -21,6 +21,9 @@ pub struct ViewArgs {
     /// Close after this many frames (smoke tests, screenshots)
     #[arg(long)]
     pub frames: Option<u64>,
+    /// With --frames: save a PNG screenshot of the window at that frame, then close
+    #[arg(long, requires = "frames")]
+    pub screenshot: Option<PathBuf>,
 }
 
 pub fn run(a: ViewArgs) -> anyhow::Result<()> {
@@ -30,6 +33,7 @@ pub fn run(a: ViewArgs) -> anyhow::Result<()> {
         weights: a.weights.unwrap_or_else(|| root.join("weights")),
         backend: a.backend,
         frames: a.frames,
+        screenshot: a.screenshot,
         missing: a.missing,
     })
 }

@@ -26,6 +26,9 @@ pub struct ViewerOptions {
     pub frames: Option<u64>,
     /// Sequences to mark missing at start.
     pub missing: Vec<Sequence>,
+    /// With `frames`: save a screenshot of the window here (PNG) at that frame, and close
+    /// once it is written (CI's check of the real window).
+    pub screenshot: Option<PathBuf>,
 }
 
 /// A user-set window per sequence (`None`: automatic).
@@ -447,11 +450,15 @@ impl ViewerApp {
                     }
                 }
                 Chore::VolumeQuality { .. } | Chore::SynthWindow { .. } => {}
-                Chore::Screenshot(Ok(p)) => {
-                    self.message = Some((format!("screenshot saved: {}", p.display()), false))
-                }
-                Chore::Screenshot(Err(e)) => {
-                    self.message = Some((format!("screenshot failed: {e}"), true))
+                Chore::Screenshot(result) => {
+                    self.message = Some(match result {
+                        Ok(p) => (format!("screenshot saved: {}", p.display()), false),
+                        Err(e) => (format!("screenshot failed: {e}"), true),
+                    });
+                    if self.options.frames.is_some_and(|n| self.frames >= n) {
+                        eprintln!("{}", self.message.as_ref().map_or("", |m| m.0.as_str()));
+                        ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                    }
                 }
             }
         }
@@ -614,7 +621,10 @@ impl ViewerApp {
             self.z,
             if synthetic { "_synthetic" } else { "" }
         );
-        let path = PathBuf::from(self.export_path.trim()).join(name);
+        self.screenshot_to(PathBuf::from(self.export_path.trim()).join(name), ctx);
+    }
+
+    fn screenshot_to(&self, path: PathBuf, ctx: &egui::Context) {
         let (tx, repaint) = (self.chores_tx.clone(), ctx.clone());
         let callback = egui::ScreenshotCallback::new(move |image| {
             std::thread::spawn(move || {
@@ -1474,7 +1484,10 @@ impl eframe::App for ViewerApp {
         if let Some(n) = self.options.frames {
             if self.frames == n {
                 eprintln!("{}", self.frame_report());
-                ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+                match self.options.screenshot.clone() {
+                    Some(path) => self.screenshot_to(path, &ctx),
+                    None => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
+                }
             }
             ctx.request_repaint();
         }
