@@ -102,8 +102,8 @@ fn mark_flair_missing_synthesize_compare_scrub_export() {
     assert!(h.query_by_label_contains("synthesis failed").is_none());
 
     // The whole-volume metrics arrive from their thread, in the eval's range.
-    run_until(&mut h, "the whole-volume metrics", |a| {
-        a.volume_quality(Sequence::Flair).is_some()
+    run_until(&mut h, "the slice and whole-volume metrics", |a| {
+        a.volume_quality(Sequence::Flair).is_some() && a.slice_quality(Sequence::Flair).is_some()
     });
     h.snapshot("viewer_demo_flair_synthetic");
     let q = h.state().volume_quality(Sequence::Flair).unwrap();
@@ -193,6 +193,9 @@ fn mark_flair_missing_synthesize_compare_scrub_export() {
     h.state_mut().set_slice(tumour_z);
     h.get_by_label("Side by side").click();
     h.run_steps(3);
+    run_until(&mut h, "the slice metrics", |a| {
+        a.slice_quality(Sequence::Flair).is_some()
+    });
     h.snapshot("viewer_demo_side_by_side_labels");
     h.get_by_label("Off").click();
     h.state_mut().set_labels(LabelStyle::Off);

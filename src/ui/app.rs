@@ -111,6 +111,11 @@ enum Chore {
     /// The export folder chosen in a dialog (`None`: cancelled or no dialog), and whether
     /// to export into it right away.
     PickedFolder(Option<PathBuf>, bool),
+    SliceQuality {
+        sequence: Sequence,
+        key: (usize, u64),
+        quality: Quality,
+    },
     SynthWindow {
         generation: u64,
         sequence: Sequence,
@@ -439,6 +444,16 @@ impl ViewerApp {
                     quality,
                 } if generation == self.generation => {
                     self.volume_qualities[sequence.index()] = Some(quality);
+                }
+                Chore::SliceQuality {
+                    sequence,
+                    key,
+                    quality,
+                } => {
+                    let slot = &mut self.qualities[sequence.index()];
+                    if slot.as_ref().is_some_and(|(k, _)| *k == key) {
+                        *slot = Some((key, Some(quality)));
+                    }
                 }
                 Chore::SynthWindow {
                     generation,
@@ -1168,14 +1183,14 @@ impl ViewerApp {
             return;
         }
         let key = (self.z, self.version[seq.index()]);
-        let q = match &self.qualities[seq.index()] {
-            Some((k, q)) if *k == key => *q,
-            _ => {
-                let q = self.slice_quality(study, seq);
-                self.qualities[seq.index()] = Some((key, q));
-                q
-            }
-        };
+        if self.qualities[seq.index()]
+            .as_ref()
+            .is_none_or(|(k, _)| *k != key)
+        {
+            self.qualities[seq.index()] = Some((key, None));
+            self.measure_slice(study, seq, key, painter.ctx());
+        }
+        let q = self.qualities[seq.index()].and_then(|(_, q)| q);
         let mut lines = Vec::new();
         if let Some(q) = q {
             lines.push(format!(
@@ -1203,14 +1218,30 @@ impl ViewerApp {
         }
     }
 
-    fn slice_quality(&self, study: &Study, seq: Sequence) -> Option<Quality> {
-        let v = self.synth[seq.index()]
-            .as_ref()
-            .filter(|v| v.have[self.z])?;
-        let truth = study.volume(seq)?.data.index_axis(Axis(2), self.z);
-        let ours = v.data.index_axis(Axis(2), self.z);
+    /// The visible slice's metrics against its ground truth, on a thread (an SSIM is a few
+    /// milliseconds: too much for a frame while scrubbing).
+    fn measure_slice(&self, study: &Study, seq: Sequence, key: (usize, u64), ctx: &egui::Context) {
+        let (Some(v), Some(truth)) = (
+            self.synth[seq.index()].as_ref().filter(|v| v.have[self.z]),
+            study.volume(seq),
+        ) else {
+            return;
+        };
+        let truth = truth.data.index_axis(Axis(2), self.z);
         let (w, h) = truth.dim();
-        Some(paper_slice(&row_major(ours), &row_major(truth), w, h))
+        let (ours, truth) = (
+            row_major(v.data.index_axis(Axis(2), self.z)),
+            row_major(truth),
+        );
+        let (tx, ctx) = (self.chores_tx.clone(), ctx.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send(Chore::SliceQuality {
+                sequence: seq,
+                key,
+                quality: paper_slice(&ours, &truth, w, h),
+            });
+            ctx.request_repaint();
+        });
     }
 
     fn keys(&mut self, ctx: &egui::Context) {
@@ -1371,6 +1402,13 @@ impl ViewerApp {
     /// The user-set window of `seq` (`None`: automatic).
     pub fn user_window(&self, seq: Sequence) -> Option<(f32, f32)> {
         self.windows[seq.index()]
+    }
+
+    /// Metrics of the visible slice of the synthesized `seq`, once measured.
+    pub fn slice_quality(&self, seq: Sequence) -> Option<Quality> {
+        self.qualities[seq.index()]
+            .filter(|(k, _)| *k == (self.z, self.version[seq.index()]))
+            .and_then(|(_, q)| q)
     }
 
     /// Whole-volume metrics of the synthesized `seq`, once measured.
