@@ -705,8 +705,9 @@ impl ViewerApp {
         });
     }
 
-    /// The crosshair's voxel and every sequence's value there, each labelled.
-    fn crosshair_text(&self) -> Option<String> {
+    /// The status bar's crosshair line: the voxel and every sequence's value there, each
+    /// labelled.
+    pub fn crosshair_status(&self) -> Option<String> {
         let (study, [x, y]) = (self.study.as_ref()?, self.crosshair?);
         let z = self.z;
         let a = study.grid.affine;
@@ -783,7 +784,7 @@ impl ViewerApp {
         });
         ui.horizontal(|ui| {
             let text = self
-                .crosshair_text()
+                .crosshair_status()
                 .unwrap_or_else(|| "click a panel to place the crosshair".into());
             ui.label(egui::RichText::new(text).monospace());
         });
@@ -818,26 +819,19 @@ impl ViewerApp {
                 .is_some_and(|v| v.have.get(self.z).copied().unwrap_or(false))
     }
 
-    /// The automatic and the effective window of what the panel of `seq` shows.
+    /// The window the panel of `seq` uses: the user's, else the automatic one.
     fn window_of(&self, study: &Study, seq: Sequence, truth_half: bool) -> (f32, f32) {
-        let synthetic = !truth_half && self.is_synthetic_shown(seq);
-        let auto = if synthetic {
+        self.windows[seq.index()].unwrap_or_else(|| self.auto_window(study, seq, truth_half))
+    }
+
+    /// The automatic window of what the panel (or its ground-truth half) shows.
+    fn auto_window(&self, study: &Study, seq: Sequence, truth_half: bool) -> (f32, f32) {
+        let auto = if !truth_half && self.is_synthetic_shown(seq) {
             self.synth[seq.index()].as_ref().map(|v| v.window)
         } else {
             study.volume(seq).map(|v| v.stats.window)
         };
-        let auto = auto.unwrap_or((0.0, 1.0));
-        self.windows[seq.index()].unwrap_or(auto)
-    }
-
-    fn auto_window(&self, study: &Study, seq: Sequence) -> (f32, f32) {
-        if self.is_synthetic_shown(seq) {
-            self.synth[seq.index()]
-                .as_ref()
-                .map_or((0.0, 1.0), |v| v.window)
-        } else {
-            study.volume(seq).map_or((0.0, 1.0), |v| v.stats.window)
-        }
+        auto.unwrap_or((0.0, 1.0))
     }
 
     /// Rebuild slot `slot` if what it shows changed (new slice, volume or overlay set).
@@ -882,7 +876,10 @@ impl ViewerApp {
             data: SlotData {
                 key,
                 dims: [nx, ny],
-                means: (positive_mean(base), truth.map(positive_mean).unwrap_or(1.0)),
+                means: (
+                    mean_of_positive(base),
+                    truth.map(mean_of_positive).unwrap_or(1.0),
+                ),
                 base: Arc::new(row_major(base)),
                 truth: truth.map(|t| Arc::new(row_major(t))),
                 label: label.map(|l| Arc::new(row_major(l))),
@@ -1115,7 +1112,7 @@ impl ViewerApp {
         }
         if response.dragged_by(egui::PointerButton::Secondary) {
             let current = self.window_of(study, seq, false);
-            let auto = self.auto_window(study, seq);
+            let auto = self.auto_window(study, seq, false);
             self.windows[seq.index()] = Some(drag_window(current, response.drag_delta(), auto));
         }
         if response.double_clicked() {
@@ -1384,11 +1381,6 @@ impl ViewerApp {
         self.crosshair
     }
 
-    /// The crosshair line of the status bar.
-    pub fn crosshair_status(&self) -> Option<String> {
-        self.crosshair_text()
-    }
-
     /// Where the panel of `seq` was drawn last frame.
     pub fn panel_rect(&self, seq: Sequence) -> Option<Rect> {
         self.panel_rects[seq.index()]
@@ -1458,7 +1450,7 @@ fn content_key(parts: &[u64]) -> u64 {
 
 /// Mean of the positive voxels (1 when there are none): brings a synthesized and an
 /// acquired slice in different intensity scales to one scale for differencing.
-fn positive_mean(s: ArrayView2<f32>) -> f32 {
+fn mean_of_positive(s: ArrayView2<f32>) -> f32 {
     let (sum, n) = s
         .iter()
         .filter(|v| **v > 0.0)
