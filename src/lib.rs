@@ -11,6 +11,7 @@
 //! - [`eval`]: per-scenario tables against baselines.
 //! - [`engine`]: device choice and the inference API the CLI and the viewer call.
 //! - [`phantom`]: BraTS-like simulated subjects from MNI152 anatomy and MR physics.
+//! - [`shipped`]: the weights, demo study and anatomy embedded in the binary.
 //! - [`ui`]: the egui desktop viewer.
 
 // Tests fail loudly by design.
@@ -23,5 +24,6 @@ pub mod io;
 pub mod metrics;
 pub mod model;
 pub mod phantom;
+pub mod shipped;
 pub mod train;
 pub mod ui;

@@ -41,7 +41,7 @@ fn export_lands_on_the_source_grid_and_says_synthetic() {
         data: data.view(),
         sources: &[Sequence::T1, Sequence::T1c, Sequence::T2],
     };
-    let path = export_synthetic(&s, req, out.path()).unwrap();
+    let path = export_synthetic(&s, &[req], out.path()).unwrap().remove(0);
     let subject = d.path().file_name().unwrap().to_string_lossy().into_owned();
     assert_eq!(
         path.file_name().unwrap().to_string_lossy(),
@@ -104,7 +104,9 @@ fn export_names_are_forced_synthetic_and_inputs_are_never_overwritten() {
         sources: &[Sequence::T1],
     };
 
-    let p = export_synthetic(&s, req, &d.path().join("mine.nii.gz")).unwrap();
+    let p = export_synthetic(&s, &[req], &d.path().join("mine.nii.gz"))
+        .unwrap()
+        .remove(0);
     assert!(p.ends_with("mine_synthetic.nii.gz"), "{}", p.display());
 
     // An input file whose name already says synthetic (given explicitly) is still never
@@ -118,12 +120,13 @@ fn export_names_are_forced_synthetic_and_inputs_are_never_overwritten() {
         d.path().join("subj_t2_synthetic.nii.gz"),
     );
     let s2 = Study::open_files(files).unwrap();
-    let err = export_synthetic(&s2, req, &d.path().join("subj_t2_synthetic.nii.gz")).unwrap_err();
+    let err =
+        export_synthetic(&s2, &[req], &d.path().join("subj_t2_synthetic.nii.gz")).unwrap_err();
     assert!(err.to_string().contains("refusing to overwrite"), "{err}");
     assert_eq!(std::fs::read(&input).unwrap(), before);
 
     // Unwritable or missing folder: a clear error naming it, nothing written.
-    let err = export_synthetic(&s, req, &d.path().join("nope/out.nii.gz")).unwrap_err();
+    let err = export_synthetic(&s, &[req], &d.path().join("nope/out.nii.gz")).unwrap_err();
     assert!(
         err.to_string().contains("nope") && err.to_string().contains("does not exist"),
         "{err}"
@@ -135,14 +138,14 @@ fn export_names_are_forced_synthetic_and_inputs_are_never_overwritten() {
         data: small.view(),
         ..req
     };
-    assert!(export_synthetic(&s, bad, &d.path().join("x.nii.gz")).is_err());
+    assert!(export_synthetic(&s, &[bad], &d.path().join("x.nii.gz")).is_err());
     let mut nan = data.clone();
     nan[[1, 1, 1]] = f32::NAN;
     let bad = ExportRequest {
         data: nan.view(),
         ..req
     };
-    assert!(export_synthetic(&s, bad, &d.path().join("y.nii.gz")).is_err());
+    assert!(export_synthetic(&s, &[bad], &d.path().join("y.nii.gz")).is_err());
     assert!(
         !d.path().join("x_synthetic.nii.gz").exists()
             && !d.path().join("y_synthetic.nii.gz").exists()
@@ -151,23 +154,39 @@ fn export_names_are_forced_synthetic_and_inputs_are_never_overwritten() {
 
 #[cfg(unix)]
 #[test]
-fn read_only_folder_gives_a_write_error() {
-    use std::os::unix::fs::PermissionsExt;
+fn a_failed_write_names_the_file_and_leaves_nothing() {
+    // Root ignores permissions, so the write is made to fail another way: a directory
+    // sits where the FLAIR file would go.
     let d = tempfile::tempdir().unwrap();
     let s = lps_study(d.path());
-    let ro = d.path().join("ro");
-    std::fs::create_dir(&ro).unwrap();
-    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
-    // root ignores permissions: only check when the folder really is unwritable.
-    if std::fs::write(ro.join("probe"), b"x").is_ok() {
-        return;
-    }
+    let out = d.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    let blocker = format!("{}_flair_synthetic.nii.gz", s.subject);
+    std::fs::create_dir(out.join(&blocker)).unwrap();
     let data = s.volume(Sequence::T1).unwrap().data.clone();
-    let req = ExportRequest {
-        sequence: Sequence::Flair,
+    let req = |sequence| ExportRequest {
+        sequence,
         data: data.view(),
         sources: &[Sequence::T1],
     };
-    let err = export_synthetic(&s, req, &ro).unwrap_err().to_string();
-    assert!(err.contains("cannot write") && err.contains("ro"), "{err}");
+    let err = export_synthetic(&s, &[req(Sequence::T2), req(Sequence::Flair)], &out)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("cannot write")
+            && err.contains("flair_synthetic")
+            && err.contains("not a file"),
+        "{err}"
+    );
+    assert!(!err.contains("Os {"), "a Debug dump: {err}");
+    // All or nothing: the T2 that was written fine is not left behind either.
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| *n != blocker)
+        .collect();
+    assert!(
+        left.is_empty(),
+        "a partial export (or its temp files) left {left:?}"
+    );
 }

@@ -18,7 +18,7 @@ fn mean_where(v: &ndarray::Array3<f32>, keep: impl Fn(usize, usize, usize) -> bo
 
 #[test]
 fn same_seed_writes_byte_identical_files_and_reads_as_a_study() {
-    let anatomy = Anatomy::load(&Anatomy::default_dir()).unwrap();
+    let anatomy = Anatomy::load(&mmgan::shipped::mni().unwrap()).unwrap();
     let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let id = subject_id(5, 0);
     let pa = write_subject(&simulate(&anatomy, 5, 0), a.path(), &id).unwrap();
@@ -77,7 +77,7 @@ fn same_seed_writes_byte_identical_files_and_reads_as_a_study() {
 
 #[test]
 fn contrasts_behave_like_mri() {
-    let anatomy = Anatomy::load(&Anatomy::default_dir()).unwrap();
+    let anatomy = Anatomy::load(&mmgan::shipped::mni().unwrap()).unwrap();
     let p = simulate(&anatomy, 11, 3);
     let (f, label) = (&p.fractions, &p.label);
     let pure = |i: usize| {

@@ -11,14 +11,13 @@ use std::sync::Arc;
 
 use mmgan::io::{Sequence, Study};
 use mmgan::metrics::row_major;
-use mmgan::ui::demo_study;
 use mmgan::ui::gpu::{render_offscreen, Layer, PanelPaint};
 use mmgan::ui::render::{compose, Difference, LabelStyle, Look, SliceLayers};
 use ndarray::Axis;
 
 #[test]
 fn shader_matches_the_cpu_reference() {
-    let study = Study::open(&demo_study()).unwrap();
+    let study = Study::open(&mmgan::shipped::demo_study().unwrap()).unwrap();
     // The slice with the most tumour.
     let labels = &study.label.as_ref().unwrap().data;
     let z = (0..labels.shape()[2])

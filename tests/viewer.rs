@@ -14,7 +14,7 @@ use egui_kittest::Harness;
 use mmgan::engine::BackendChoice;
 use mmgan::io::Sequence;
 use mmgan::ui::render::LabelStyle;
-use mmgan::ui::{demo_study, ViewerApp, ViewerOptions};
+use mmgan::ui::{ViewerApp, ViewerOptions};
 
 fn weights() -> PathBuf {
     std::env::var_os("MMGAN_TEST_WEIGHTS")
@@ -73,7 +73,7 @@ fn drag(h: &mut Harness<'_, ViewerApp>, from: Pos2, by: Vec2, b: PointerButton) 
 #[test]
 fn mark_flair_missing_synthesize_compare_scrub_export() {
     let options = ViewerOptions {
-        study: Some(demo_study()),
+        study: Some(mmgan::shipped::demo_study().unwrap()),
         weights: weights(),
         backend: BackendChoice::Cpu,
         frames: None,
@@ -179,7 +179,7 @@ fn mark_flair_missing_synthesize_compare_scrub_export() {
     assert!(h.state().showing_labels(Sequence::T2));
     // Zoomed, crosshair, outlines, FLAIR side by side with its ground truth, on the slice
     // with the most tumour.
-    let study = mmgan::io::Study::open(&demo_study()).unwrap();
+    let study = mmgan::io::Study::open(&mmgan::shipped::demo_study().unwrap()).unwrap();
     let labels = &study.label.as_ref().unwrap().data;
     let tumour_z = (0..labels.shape()[2])
         .max_by_key(|&z| {

@@ -45,6 +45,8 @@ pub enum BenchCommand {
         #[arg(long)]
         no_peer: bool,
     },
+    /// Mutation fuzzing of the NIfTI reader and the weights sidecar; fails on any panic
+    Fuzz(super::fuzz::FuzzArgs),
     /// A whole volume end to end: open the study, synthesize one scenario, on the CPU
     Volume {
         #[command(flatten)]
@@ -52,8 +54,9 @@ pub enum BenchCommand {
         /// Sequences to synthesize
         #[arg(long, default_value = "flair")]
         missing: String,
-        #[arg(long, default_value = "weights")]
-        weights: PathBuf,
+        /// Weights folder (default: the shipped weights)
+        #[arg(long)]
+        weights: Option<PathBuf>,
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
@@ -79,12 +82,18 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             runs.max(1),
             no_peer,
         ),
+        BenchCommand::Fuzz(args) => super::fuzz::run(&args),
         BenchCommand::Volume {
             study,
             missing,
             weights,
             runs,
-        } => volume(&study, &missing, &weights, runs.max(1)),
+        } => volume(
+            &study,
+            &missing,
+            &super::weights_dir(&weights)?,
+            runs.max(1),
+        ),
     }
 }
 

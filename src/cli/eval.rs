@@ -13,9 +13,9 @@ use super::progress_bar;
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// Weights folder
-    #[arg(long, default_value = "weights")]
-    pub weights: PathBuf,
+    /// Weights folder (default: the shipped weights)
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
     /// Data folders (one sub-folder per subject) or study folders
     #[arg(long, required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,
@@ -27,6 +27,9 @@ pub struct EvalArgs {
     pub out: PathBuf,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+    /// Test-time flip: average with the synthesis of the mirrored study
+    #[arg(long)]
+    pub flip: bool,
 }
 
 pub fn parse_scenarios(s: &str) -> anyhow::Result<Vec<Scenario>> {
@@ -43,7 +46,8 @@ pub fn parse_scenarios(s: &str) -> anyhow::Result<Vec<Scenario>> {
 
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let scenarios = parse_scenarios(&a.scenarios)?;
-    let synth = Synthesizer::load(&a.weights, a.backend)?;
+    let mut synth = Synthesizer::load(&super::weights_dir(&a.weights)?, a.backend)?;
+    synth.flip_average = a.flip;
     let mut studies = Vec::new();
     for dir in discover_subjects(&a.data).map_err(anyhow::Error::msg)? {
         let study = Study::open(&dir)?;

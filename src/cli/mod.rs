@@ -1,7 +1,9 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 
 mod bench;
+mod curves;
 mod eval;
+mod fuzz;
 mod info;
 mod model_info;
 mod phantom;
@@ -37,6 +39,8 @@ pub enum Command {
     Synthesize(synthesize::SynthesizeArgs),
     /// Train MM-GAN (curriculum, checkpoints, resume)
     Train(train::TrainArgs),
+    /// Draw a training run's learning curves (losses, validation SSIM/PSNR) as a PNG
+    Curves(curves::CurvesArgs),
     /// Evaluate weights: per-scenario MSE/PSNR/SSIM against two baselines
     Eval(eval::EvalArgs),
     /// Parameter count and compute of the networks
@@ -48,16 +52,33 @@ pub enum Command {
     Bench(bench::BenchCommand),
 }
 
+/// The weights folder a command uses: `--weights` if given, else the shipped weights.
+fn weights_dir(given: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match given {
+        Some(dir) => Ok(dir.clone()),
+        None => mmgan::shipped::weights().map_err(anyhow::Error::msg),
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli
+    let command = cli
         .command
-        .unwrap_or(Command::View(view::ViewArgs::default()))
-    {
+        .unwrap_or(Command::View(view::ViewArgs::default()));
+    // Training checkpoints on an interrupt (its own handler); everything else stops at
+    // once, without leaving half-written files behind.
+    if !matches!(command, Command::Train(_)) {
+        ctrlc::set_handler(|| {
+            mmgan::io::remove_live_temporaries();
+            std::process::exit(130);
+        })?;
+    }
+    match command {
         Command::View(args) => view::run(args),
         Command::Info(args) => info::run(&args),
         Command::Synthesize(args) => synthesize::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
+        Command::Curves(args) => curves::run(&args),
         Command::ModelInfo(args) => model_info::run(&args),
         Command::Phantom(args) => phantom::run(&args),
         Command::Bench(cmd) => bench::run(cmd),
@@ -123,15 +144,14 @@ impl StudyArgs {
             (Role::Sequence(Sequence::Flair), &self.flair),
             (Role::Label, &self.seg),
         ];
+        // Roles given explicitly are not detected: two candidates for them are no error.
+        let given: Vec<Role> = explicit
+            .iter()
+            .filter(|(_, p)| p.is_some())
+            .map(|(r, _)| *r)
+            .collect();
         let mut files = match &self.study {
-            // With every sequence given explicitly, an ambiguous folder does not matter.
-            Some(folder) if explicit[..4].iter().any(|(_, p)| p.is_none()) => {
-                StudyFiles::detect(folder)?
-            }
-            Some(folder) => StudyFiles {
-                folder: Some(folder.clone()),
-                ..Default::default()
-            },
+            Some(folder) => StudyFiles::detect_except(folder, &given)?,
             None => StudyFiles::default(),
         };
         for (role, path) in explicit {
@@ -151,6 +171,21 @@ impl StudyArgs {
         }
         Study::open_files(files).context("cannot open the study")
     }
+}
+
+/// Create `folder` if needed and prove it takes a file, before any long work whose
+/// results would go there.
+fn writable_folder(folder: &std::path::Path) -> anyhow::Result<()> {
+    if folder.exists() && !folder.is_dir() {
+        anyhow::bail!("{}: exists and is not a folder", folder.display());
+    }
+    std::fs::create_dir_all(folder)
+        .map_err(|e| anyhow::anyhow!("{}: cannot create the folder: {e}", folder.display()))?;
+    let probe = folder.join(format!(".mmgan-write-test-{}", std::process::id()));
+    std::fs::write(&probe, b"")
+        .map_err(|e| anyhow::anyhow!("{}: cannot write into the folder: {e}", folder.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// The progress bar every long command shows.

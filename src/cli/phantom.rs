@@ -20,13 +20,18 @@ pub struct PhantomArgs {
     /// Index of the first subject (to extend a set)
     #[arg(long, default_value_t = 0)]
     pub first: u64,
-    /// Anatomy folder (brain, gm, wm maps derived from MNI152; see assets/mni)
-    #[arg(long, default_value_os_t = Anatomy::default_dir())]
-    pub anatomy: PathBuf,
+    /// Anatomy folder (brain, gm, wm maps derived from MNI152; default: the shipped
+    /// assets/mni)
+    #[arg(long)]
+    pub anatomy: Option<PathBuf>,
 }
 
 pub fn run(a: &PhantomArgs) -> anyhow::Result<()> {
-    let anatomy = Anatomy::load(&a.anatomy).context("loading the phantom anatomy")?;
+    let dir = match &a.anatomy {
+        Some(d) => d.clone(),
+        None => mmgan::shipped::mni().map_err(anyhow::Error::msg)?,
+    };
+    let anatomy = Anatomy::load(&dir).context("loading the phantom anatomy")?;
     let next = AtomicU64::new(a.first);
     let end = a.first + a.subjects;
     let bar = progress_bar(a.subjects, "subjects");

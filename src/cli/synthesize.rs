@@ -21,11 +21,14 @@ pub struct SynthesizeArgs {
     /// Output folder (created if needed)
     #[arg(long)]
     pub out: PathBuf,
-    /// Weights folder
-    #[arg(long, default_value = "weights")]
-    pub weights: PathBuf,
+    /// Weights folder (default: the shipped weights)
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+    /// Test-time flip: average with the synthesis of the mirrored study (twice the time)
+    #[arg(long)]
+    pub flip: bool,
 }
 
 pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
@@ -37,7 +40,10 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
         .collect();
     missing.dedup();
     let scenario = Scenario::with_missing(&missing).context("choosing what to synthesize")?;
-    let synth = Synthesizer::load(&a.weights, a.backend)?;
+    // The output folder is made and checked before minutes of inference.
+    super::writable_folder(&a.out)?;
+    let mut synth = Synthesizer::load(&super::weights_dir(&a.weights)?, a.backend)?;
+    synth.flip_average = a.flip;
     eprintln!(
         "{} | {} | {}",
         study.subject,
@@ -55,19 +61,16 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
         &AtomicBool::new(false),
     )?;
     bar.finish_and_clear();
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("{}: cannot create the output folder", a.out.display()))?;
     let sources = scenario.available();
-    for v in &volumes {
-        let path = export_synthetic(
-            &study,
-            ExportRequest {
-                sequence: v.sequence,
-                data: v.data.view(),
-                sources: &sources,
-            },
-            &a.out,
-        )?;
+    let requests: Vec<ExportRequest> = volumes
+        .iter()
+        .map(|v| ExportRequest {
+            sequence: v.sequence,
+            data: v.data.view(),
+            sources: &sources,
+        })
+        .collect();
+    for path in export_synthetic(&study, &requests, &a.out)? {
         println!("{}", path.display());
     }
     Ok(())

@@ -89,6 +89,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
         ctrlc::set_handler(move || {
             eprintln!("\ninterrupt: saving a checkpoint at the next batch (Ctrl-C again to abort)");
             if flag.swap(true, Ordering::SeqCst) {
+                mmgan::io::remove_live_temporaries();
                 std::process::exit(130);
             }
         })?;
@@ -132,7 +133,13 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
             TrainEvent::EpochEnd(log) => {
                 let test = log
                     .test
-                    .map(|q| format!(", test PSNR {:.2} SSIM {:.4}", q.psnr, q.ssim))
+                    .zip(log.test_brain)
+                    .map(|(q, b)| {
+                        format!(
+                            ", validation PSNR {:.2} SSIM {:.4} (brain {:.2} / {:.4})",
+                            q.psnr, q.ssim, b.psnr, b.ssim
+                        )
+                    })
                     .unwrap_or_default();
                 say(
                     &bar,

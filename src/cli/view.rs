@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use mmgan::engine::BackendChoice;
 use mmgan::io::Sequence;
-use mmgan::ui::{demo_study, ViewerOptions};
+use mmgan::ui::ViewerOptions;
 
 #[derive(clap::Args, Debug, Default)]
 pub struct ViewArgs {
     /// Study folder (default: the bundled demo study)
     pub study: Option<PathBuf>,
-    /// Weights folder
+    /// Weights folder (default: the shipped weights)
     #[arg(long)]
     pub weights: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
@@ -27,10 +27,13 @@ pub struct ViewArgs {
 }
 
 pub fn run(a: ViewArgs) -> anyhow::Result<()> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let study = match a.study {
+        Some(s) => s,
+        None => mmgan::shipped::demo_study().map_err(anyhow::Error::msg)?,
+    };
     mmgan::ui::run(ViewerOptions {
-        study: Some(a.study.unwrap_or_else(demo_study)),
-        weights: a.weights.unwrap_or_else(|| root.join("weights")),
+        study: Some(study),
+        weights: super::weights_dir(&a.weights)?,
         backend: a.backend,
         frames: a.frames,
         screenshot: a.screenshot,

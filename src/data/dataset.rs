@@ -6,11 +6,11 @@ use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::geometry::{brain_mask, Fit, SliceGeometry};
-use crate::io::{Sequence, Study};
+use super::intensity::model_volume;
+use crate::io::{BrainRange, Sequence, Study};
 
-/// One subject's slices in model space: every axial slice with brain in it, the four
-/// sequences normalised as the reference does (negatives clipped, divided by the mean of
-/// the cropped volume).
+/// One subject's slices in model space: every axial slice with brain in it, each sequence
+/// mapped to [0, 1] by its brain percentile range ([`super::model_volume`]).
 #[derive(Debug, Clone)]
 pub struct SubjectSlices {
     pub name: String,
@@ -19,8 +19,8 @@ pub struct SubjectSlices {
     pub z: Vec<usize>,
     /// [slice][sequence][row][col], row-major.
     pub data: Vec<f32>,
-    /// Normalisation divisor of each sequence (study units).
-    pub means: [f32; 4],
+    /// Brain range of each sequence (study units), channel order.
+    pub ranges: [BrainRange; 4],
     pub geometry: SliceGeometry,
 }
 
@@ -43,18 +43,13 @@ impl SubjectSlices {
             .collect();
         let n = side * side;
         let mut data = vec![0.0; z.len() * 4 * n];
-        let mut means = [1.0f32; 4];
+        let mut ranges = [BrainRange { lo: 0.0, hi: 1.0 }; 4];
         for (c, v) in vols.iter().enumerate() {
-            let model = geometry.volume_to_model(v.data.view());
-            let mean = model.iter().map(|x| f64::from(x.max(0.0))).sum::<f64>()
-                / model.len().max(1) as f64;
-            let mean = if mean > 0.0 { mean as f32 } else { 1.0 };
-            means[c] = mean;
+            let (model, range) = model_volume(&geometry, v.data.view(), brain.view());
+            ranges[c] = range.unwrap_or(ranges[c]);
             for (i, &zi) in z.iter().enumerate() {
-                let dst = &mut data[(i * 4 + c) * n..(i * 4 + c + 1) * n];
-                for (d, s) in dst.iter_mut().zip(&model[zi * n..(zi + 1) * n]) {
-                    *d = s.max(0.0) / mean;
-                }
+                data[(i * 4 + c) * n..(i * 4 + c + 1) * n]
+                    .copy_from_slice(&model[zi * n..(zi + 1) * n]);
             }
         }
         Ok(SubjectSlices {
@@ -62,7 +57,7 @@ impl SubjectSlices {
             side,
             z,
             data,
-            means,
+            ranges,
             geometry,
         })
     }
@@ -170,7 +165,7 @@ mod tests {
             side,
             z: vec![0, 1],
             data: (0..2 * 4 * 9).map(|v| v as f32).collect(),
-            means: [1.0; 4],
+            ranges: [BrainRange { lo: 0.0, hi: 1.0 }; 4],
             geometry: SliceGeometry::new(brain.view(), side, Fit::Pad),
         };
         assert_eq!(&*s.batch(1, 1, false), s.slices(1, 1));

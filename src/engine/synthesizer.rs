@@ -7,8 +7,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, Array3, Axis};
 
 use super::backend::{select_device, BackendChoice};
-use crate::data::{brain_mask, SliceGeometry};
-use crate::io::{Sequence, Study};
+use crate::data::{brain_mask, model_volume, SliceGeometry};
+use crate::io::{BrainRange, Sequence, Study};
 use crate::model::{
     availability_mask, impute, load_generator, Generator, Scenario, WeightsError, WeightsMeta,
 };
@@ -25,9 +25,12 @@ pub enum EngineError {
     SliceOutOfRange { z: usize, depth: usize },
     #[error("synthesis cancelled")]
     Cancelled,
-    #[error("the model produced non-finite values (NaN or Inf); nothing was changed")]
-    NonFinite,
+    #[error("the model ({weights}) produced non-finite values (NaN or Inf): its weights are damaged or unfit for this study; nothing was changed")]
+    NonFinite { weights: String },
 }
+
+/// Smallest axial plane the model is run on: below it there is no anatomy to speak of.
+const MIN_AXIAL: usize = 16;
 
 /// A synthesized sequence on the study grid (canonical RAS), in study intensity units.
 #[derive(Debug, Clone)]
@@ -42,8 +45,9 @@ pub struct Synthesized {
 pub struct Prepared {
     pub scenario: Scenario,
     pub geometry: SliceGeometry,
-    /// Normalisation divisor of each available sequence.
-    means: [f32; 4],
+    /// Brain range of each available sequence (inputs) and the predicted range of each
+    /// missing one (outputs), channel order, study units.
+    ranges: [Option<BrainRange>; 4],
     /// Model-space inputs per available channel: [channel][z][side*side] (empty if missing).
     inputs: Vec<Vec<f32>>,
     brain: Array3<bool>,
@@ -69,8 +73,13 @@ pub struct Synthesizer {
     meta: WeightsMeta,
     device: Device,
     device_description: String,
+    /// Where the weights came from, for messages.
+    source: String,
     /// Slices per forward pass.
     pub batch: usize,
+    /// Average the output with that of the left-right mirrored input (test-time flip,
+    /// as SynthSR does): twice the compute.
+    pub flip_average: bool,
 }
 
 impl Synthesizer {
@@ -85,7 +94,12 @@ impl Synthesizer {
             meta,
             device: selected.device,
             device_description: selected.description,
+            source: weights_dir
+                .join(crate::model::GENERATOR_FILE)
+                .display()
+                .to_string(),
             batch: 4,
+            flip_average: false,
         })
     }
 
@@ -96,7 +110,9 @@ impl Synthesizer {
             meta,
             device,
             device_description: "in-memory model".into(),
+            source: "in-memory model".into(),
             batch: 4,
+            flip_average: false,
         }
     }
 
@@ -138,23 +154,58 @@ impl Synthesizer {
             .into_iter()
             .filter_map(|s| study.volume(s))
             .collect();
+        let missing_names = || {
+            scenario
+                .missing()
+                .iter()
+                .map(|s| s.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        // An empty input would be taken as an acquired black image.
+        if let Some(empty) = available
+            .iter()
+            .find(|v| v.stats.min == 0.0 && v.stats.max == 0.0)
+        {
+            return Err(EngineError::Scenario {
+                missing: missing_names(),
+                reason: format!(
+                    "{} is empty (all zeros, or NaN/Inf set to 0); mark it missing to synthesize it instead",
+                    empty.path.display()
+                ),
+            });
+        }
+        let [nx, ny, _] = study.grid.dims;
+        if nx.min(ny) < MIN_AXIAL {
+            return Err(EngineError::Scenario {
+                missing: missing_names(),
+                reason: format!(
+                    "the axial plane is {nx}x{ny} voxels; the model needs at least {MIN_AXIAL}x{MIN_AXIAL}"
+                ),
+            });
+        }
         let brain = brain_mask(available.iter().map(|v| v.data.view()));
         let geometry = SliceGeometry::new(brain.view(), self.meta.side, self.meta.fit);
-        let mut means = [1.0; 4];
+        let mut ranges = [None; 4];
         let mut inputs = vec![Vec::new(); 4];
         for seq in scenario.available() {
             let volume = study.volume(seq).expect("checked above");
-            let model = geometry.volume_to_model(volume.data.view());
-            let mean = model.iter().map(|x| f64::from(x.max(0.0))).sum::<f64>()
-                / model.len().max(1) as f64;
-            let mean = if mean > 0.0 { mean as f32 } else { 1.0 };
-            means[seq.index()] = mean;
-            inputs[seq.index()] = model.into_iter().map(|x| x.max(0.0) / mean).collect();
+            let (model, range) = model_volume(&geometry, volume.data.view(), brain.view());
+            ranges[seq.index()] = range;
+            inputs[seq.index()] = model;
+        }
+        let acquired: Vec<(Sequence, BrainRange)> = scenario
+            .available()
+            .into_iter()
+            .filter_map(|s| ranges[s.index()].map(|r| (s, r)))
+            .collect();
+        for seq in scenario.missing() {
+            ranges[seq.index()] = Some(self.meta.output_scale.predict(seq, &acquired));
         }
         Ok(Prepared {
             scenario,
             geometry,
-            means,
+            ranges,
             inputs,
             brain,
             depth: study.grid.dims[2],
@@ -177,15 +228,21 @@ impl Synthesizer {
         }
         let x = Tensor::<4>::from_data(TensorData::new(x, [zs.len(), 4, side, side]), &self.device);
         let mask = availability_mask(&vec![prepared.scenario; zs.len()], &self.device);
-        let y = self
-            .generator
-            .forward(impute(x, mask, self.meta.imputation)); // [b, 4, side, side]
+        let x = impute(x, mask, self.meta.imputation);
+        let y = if self.flip_average {
+            let mirrored = self.generator.forward(x.clone().flip([3])).flip([3]);
+            (self.generator.forward(x) + mirrored) * 0.5
+        } else {
+            self.generator.forward(x)
+        }; // [b, 4, side, side]
         let y: Vec<f32> = y
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| EngineError::Device(format!("reading the model output: {e:?}")))?;
         if y.iter().any(|v| !v.is_finite()) {
-            return Err(EngineError::NonFinite);
+            return Err(EngineError::NonFinite {
+                weights: self.source.clone(),
+            });
         }
         let missing = prepared.scenario.missing();
         Ok((0..zs.len())
@@ -208,10 +265,10 @@ impl Synthesizer {
         mut out: ndarray::ArrayViewMut2<f32>,
     ) {
         prepared.geometry.to_study(model, out.view_mut());
-        let scale = self.meta.reference_means[seq.index()];
+        let range = prepared.ranges[seq.index()].expect("prepare predicts every missing range");
         let brain = prepared.brain.index_axis(Axis(2), z);
         ndarray::Zip::from(&mut out).and(&brain).for_each(|v, &b| {
-            *v = if b { *v * scale } else { 0.0 };
+            *v = if b { range.from_unit(*v) } else { 0.0 };
         });
     }
 
@@ -312,10 +369,5 @@ impl Synthesizer {
             .zip(out)
             .map(|(sequence, data)| Synthesized { sequence, data })
             .collect())
-    }
-
-    /// The normalisation divisors the prepared inputs used (study units).
-    pub fn input_means(prepared: &Prepared) -> [f32; 4] {
-        prepared.means
     }
 }

@@ -196,6 +196,23 @@ pub fn evaluate(
     })
 }
 
+/// The 5th, 50th and 95th percentiles of a volume inside the brain after the challenge
+/// normalisation (its own 0.5-99.5 percentile range mapped to [0, 1]): the shape of its
+/// intensity distribution, whatever its units. `None` for an empty brain.
+pub fn normalised_percentiles(
+    v: ndarray::ArrayView3<f32>,
+    brain: ndarray::ArrayView3<bool>,
+) -> Option<[f32; 3]> {
+    let range = crate::io::BrainRange::of(v, brain)?;
+    let mut inside: Vec<f32> = v
+        .iter()
+        .zip(brain.iter())
+        .filter(|(_, b)| **b)
+        .map(|(x, _)| range.to_unit(*x))
+        .collect();
+    Some([5.0, 50.0, 95.0].map(|p| crate::io::percentile_in_place(&mut inside, p)))
+}
+
 fn positive_mean(v: &Array3<f32>) -> f32 {
     let m = v.iter().map(|x| f64::from(x.max(0.0))).sum::<f64>() / v.len().max(1) as f64;
     if m > 0.0 {

@@ -5,10 +5,12 @@ use std::path::PathBuf;
 /// What went wrong reading or writing a study. Every variant names the file or folder.
 #[derive(Debug, thiserror::Error)]
 pub enum IoError {
-    #[error("{path}: {source}", path = .path.display())]
+    // Not a `source`: the OS text is already in the message, and a chained source would
+    // print it a second time.
+    #[error("{path}: {error}", path = .path.display())]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: not a NIfTI-1 file: {reason}", path = .path.display())]
     NotNifti { path: PathBuf, reason: String },
@@ -22,6 +24,8 @@ pub enum IoError {
     Unsupported { path: PathBuf, reason: String },
     #[error("{path}: folder does not exist", path = .path.display())]
     MissingFolder { path: PathBuf },
+    #[error("{path}: a file, not a study folder (pass a folder, or the files with --t1/--t1c/--t2/--flair)", path = .path.display())]
+    NotAFolder { path: PathBuf },
     #[error("{path}: no MRI sequence found (expected NIfTI files named like t1, t1c/t1ce, t2, flair, or BraTS 2023 t1n, t1c, t2w, t2f)", path = .path.display())]
     EmptyStudy { path: PathBuf },
     #[error("{folder}: two candidate files for {role}: {first} and {second} (pass the one to use with --{flag})",
@@ -47,7 +51,7 @@ impl IoError {
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         IoError::Io {
             path: path.into(),
-            source,
+            error: source,
         }
     }
 }

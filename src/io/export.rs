@@ -15,15 +15,63 @@ pub struct ExportRequest<'a> {
     pub sources: &'a [Sequence],
 }
 
-/// Replace `target` atomically: `write` fills a temp file in the same folder (its name
-/// ends with `extension`, for writers that choose a format by it), which is synced and
-/// renamed onto `target`; on any failure the temp file is removed and `target` is
-/// untouched.
-pub fn replace_atomically(
+/// Temporary files being written right now, so that an interrupt (Ctrl-C, SIGTERM) can
+/// remove them before the process exits: see [`remove_live_temporaries`].
+static LIVE_TEMPORARIES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn live_temporaries() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    // A panic while holding the lock leaves a usable list; take it anyway.
+    LIVE_TEMPORARIES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Remove every temporary file this process is writing (for signal handlers: the process
+/// is about to exit, and a half-written hidden file must not stay behind).
+pub fn remove_live_temporaries() {
+    for path in live_temporaries().drain(..) {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
+/// A finished temporary file waiting to replace its target.
+#[derive(Debug)]
+pub struct PendingFile {
+    temp: PathBuf,
+    target: PathBuf,
+}
+
+impl PendingFile {
+    /// Rename onto the target (atomic on one file system).
+    pub fn commit(self) -> std::result::Result<PathBuf, String> {
+        let result = std::fs::rename(&self.temp, &self.target)
+            .map_err(|e| format!("{}: {e}", self.target.display()));
+        self.forget(result.is_err());
+        result.map(|()| self.target.clone())
+    }
+
+    /// Remove the temporary file; the target stays as it was.
+    pub fn discard(self) {
+        self.forget(true);
+    }
+
+    fn forget(&self, remove: bool) {
+        if remove {
+            let _ = std::fs::remove_file(&self.temp);
+        }
+        live_temporaries().retain(|p| p != &self.temp);
+    }
+}
+
+/// Write `target`'s replacement into a temp file in the same folder (its name ends with
+/// `extension`, for writers that choose a format by it) and sync it; nothing replaces
+/// `target` until [`PendingFile::commit`]. On failure the temp file is removed. Stale temp
+/// files of this target left by a killed process are removed first.
+pub fn write_pending(
     target: &Path,
     extension: &str,
     write: impl FnOnce(&Path) -> std::result::Result<(), String>,
-) -> std::result::Result<(), String> {
+) -> std::result::Result<PendingFile, String> {
     let folder = target
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -33,18 +81,67 @@ pub fn replace_atomically(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let stem = name.strip_suffix(extension).unwrap_or(&name);
-    let temp = folder.join(format!(".{stem}.partial-{}{extension}", std::process::id()));
-    let result = write(&temp)
-        .and_then(|()| {
-            std::fs::File::open(&temp)
-                .and_then(|f| f.sync_all())
-                .map_err(|e| e.to_string())
-        })
-        .and_then(|()| std::fs::rename(&temp, target).map_err(|e| e.to_string()));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&temp);
+    let prefix = format!(".{stem}.partial-");
+    remove_stale_temporaries(folder, &prefix, extension);
+    // pid and a per-process count: two threads writing the same target never share a
+    // temp file.
+    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let temp = folder.join(format!("{prefix}{}-{n}{extension}", std::process::id()));
+    live_temporaries().push(temp.clone());
+    let pending = PendingFile {
+        temp,
+        target: target.to_path_buf(),
+    };
+    let written = write(&pending.temp).and_then(|()| {
+        std::fs::File::open(&pending.temp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| e.to_string())
+    });
+    match written {
+        Ok(()) => Ok(pending),
+        Err(e) => {
+            pending.discard();
+            Err(e)
+        }
     }
-    result
+}
+
+/// Temp files `<prefix><pid>-<n><extension>` whose process no longer runs (it was killed
+/// mid-write) are removed. Only where `/proc` tells which processes run.
+fn remove_stale_temporaries(folder: &Path, prefix: &str, extension: &str) {
+    if !Path::new("/proc/self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_suffix(extension))
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<u32>().ok());
+        if let Some(pid) = pid {
+            if pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists() {
+                log::info!("removing {}, left by an interrupted write", name);
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
+/// Replace `target` atomically: [`write_pending`], then [`PendingFile::commit`]. On any
+/// failure `target` is untouched and no temp file stays.
+pub fn replace_atomically(
+    target: &Path,
+    extension: &str,
+    write: impl FnOnce(&Path) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    write_pending(target, extension, write)?
+        .commit()
+        .map(|_| ())
 }
 
 /// Write `bytes` to `path` atomically (see [`replace_atomically`]).
@@ -66,14 +163,37 @@ pub fn write_nifti_atomic<T>(
 where
     T: nifti::DataElement + bytemuck::Pod,
 {
+    let pending = write_nifti_pending(target, header, data)?;
+    pending
+        .commit()
+        .map(|_| ())
+        .map_err(|reason| IoError::Write {
+            path: target.into(),
+            reason,
+        })
+}
+
+/// [`write_nifti_atomic`] up to the rename.
+fn write_nifti_pending<T>(
+    target: &Path,
+    header: &nifti::NiftiHeader,
+    data: &ndarray::Array3<T>,
+) -> Result<PendingFile>
+where
+    T: nifti::DataElement + bytemuck::Pod,
+{
     let gz = target.to_string_lossy().ends_with(".gz");
     // The nifti writer picks compression from the extension, so the temp name keeps it.
     let extension = if gz { ".nii.gz" } else { ".nii" };
-    replace_atomically(target, extension, |temp| {
+    write_pending(target, extension, |temp| {
         nifti::writer::WriterOptions::new(temp)
             .reference_header(header)
             .write_nifti(data)
-            .map_err(|e| e.to_string())
+            .map_err(|e| match e {
+                // nifti's own text for I/O errors is a Debug dump of the OS error.
+                nifti::NiftiError::Io(io) => io.to_string(),
+                other => other.to_string(),
+            })
     })
     .map_err(|reason| IoError::Write {
         path: target.into(),
@@ -86,15 +206,65 @@ pub fn default_export_name(subject: &str, seq: Sequence) -> String {
     format!("{subject}_{}_synthetic.nii.gz", seq.slug())
 }
 
-/// Write a synthesized volume as float32 NIfTI on the study's source grid (affine, pixdim
-/// and codes of the reference file), with `descrip` saying it is synthetic.
+/// Write synthesized volumes as float32 NIfTI on the study's source grid (affine, pixdim
+/// and codes of the reference file), with `descrip` saying they are synthetic: all of them
+/// or none. Each is written to a temp file first; only when every one succeeded are they
+/// renamed onto their targets, so a failed export leaves no partial set.
 ///
-/// `out` is a folder (the default name is used) or a file path; a file name that does not
-/// say "synthetic" gets `_synthetic` added, and `.nii.gz` when it has no NIfTI extension.
-/// The write is atomic (temp file in the same folder, then rename) and never replaces an
-/// input file of the study. Returns the path written.
-pub fn export_synthetic(study: &Study, request: ExportRequest<'_>, out: &Path) -> Result<PathBuf> {
+/// `out` is a folder (default names are used) or, for one volume, a file path; a file name
+/// that does not say "synthetic" gets `_synthetic` added, and `.nii.gz` when it has no
+/// NIfTI extension. Input files of the study are never replaced. Returns the paths written.
+pub fn export_synthetic(
+    study: &Study,
+    requests: &[ExportRequest<'_>],
+    out: &Path,
+) -> Result<Vec<PathBuf>> {
+    if requests.len() > 1 && !out.is_dir() {
+        return Err(IoError::Write {
+            path: out.into(),
+            reason: format!(
+                "{} volumes are exported into a folder, and this is none",
+                requests.len()
+            ),
+        });
+    }
+    let mut pending = Vec::with_capacity(requests.len());
+    for request in requests {
+        match export_pending(study, request, out) {
+            Ok(p) => pending.push(p),
+            Err(e) => {
+                pending.into_iter().for_each(PendingFile::discard);
+                return Err(e);
+            }
+        }
+    }
+    let mut written = Vec::with_capacity(pending.len());
+    let mut pending = pending.into_iter();
+    while let Some(p) = pending.next() {
+        let target = p.target.clone();
+        match p.commit() {
+            Ok(path) => written.push(path),
+            Err(reason) => {
+                pending.for_each(PendingFile::discard);
+                return Err(IoError::Write {
+                    path: target,
+                    reason,
+                });
+            }
+        }
+    }
+    Ok(written)
+}
+
+/// One synthesized volume checked and written to its temp file.
+fn export_pending(study: &Study, request: &ExportRequest<'_>, out: &Path) -> Result<PendingFile> {
     let target = export_path(study, request.sequence, out);
+    if target.exists() && !target.is_file() {
+        return Err(IoError::Write {
+            path: target,
+            reason: "exists and is not a file".into(),
+        });
+    }
     let dims = request.data.shape();
     if dims != study.grid.dims {
         return Err(IoError::InvalidData {
@@ -152,8 +322,7 @@ pub fn export_synthetic(study: &Study, request: ExportRequest<'_>, out: &Path) -
     // Back to the file's own voxel order so the reference affine applies unchanged.
     let source_order = reference.reorientation.to_source(request.data);
 
-    write_nifti_atomic(&target, &header, &source_order)?;
-    Ok(target)
+    write_nifti_pending(&target, &header, &source_order)
 }
 
 fn export_path(study: &Study, seq: Sequence, out: &Path) -> PathBuf {

@@ -1,4 +1,5 @@
-//! Intensity statistics of a volume: range, the model's normalisation and the display window.
+//! Intensity statistics of a volume: range, the brain percentile range the model and the
+//! challenge metrics normalise with, and the display window.
 
 use ndarray::ArrayView3;
 
@@ -7,7 +8,7 @@ use ndarray::ArrayView3;
 pub struct IntensityStats {
     pub min: f32,
     pub max: f32,
-    /// Mean after clipping negatives to 0: the model's normalisation divisor.
+    /// Mean after clipping negatives to 0 (the viewer's difference maps divide by it).
     pub positive_mean: f32,
     /// Default display window: 0.5 and 99.5 percentiles of the non-zero voxels.
     pub window: (f32, f32),
@@ -156,14 +157,51 @@ pub fn percentile_in_place(values: &mut [f32], p: f64) -> f32 {
     select_rank(values, rank)
 }
 
-/// The reference model's normalisation: negatives clipped to 0, then divided by the mean of
-/// the clipped volume (`positive_mean`). Returns the normalised copy and the divisor
-/// (1 for an all-zero volume, so that the mapping stays invertible).
-pub fn model_normalisation(data: ArrayView3<f32>) -> (ndarray::Array3<f32>, f32) {
-    let n = data.len().max(1) as f64;
-    let mean = (data.iter().map(|v| f64::from(v.max(0.0))).sum::<f64>() / n) as f32;
-    let divisor = if mean > 0.0 { mean } else { 1.0 };
-    (data.mapv(|v| v.max(0.0) / divisor), divisor)
+/// The intensity range of a volume inside the brain: its 0.5 and 99.5 percentiles over
+/// the brain voxels. The challenge (BraSyn) normalisation maps it to [0, 1], and so does
+/// the model's: raw scanner units differ up to 100x between sites, these percentiles do
+/// not care, and the clip keeps a few hot voxels from setting the scale.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct BrainRange {
+    pub lo: f32,
+    pub hi: f32,
+}
+
+impl BrainRange {
+    /// Percentiles of `volume` over the voxels where `brain` is true; `None` when the
+    /// brain is empty.
+    pub fn of(volume: ArrayView3<f32>, brain: ArrayView3<bool>) -> Option<BrainRange> {
+        let mut inside: Vec<f32> = volume
+            .iter()
+            .zip(brain.iter())
+            .filter(|(_, b)| **b)
+            .map(|(x, _)| *x)
+            .collect();
+        if inside.is_empty() {
+            return None;
+        }
+        let lo = percentile_in_place(&mut inside, 0.5);
+        let hi = percentile_in_place(&mut inside, 99.5);
+        Some(BrainRange { lo, hi })
+    }
+
+    fn span(&self) -> f32 {
+        if self.hi > self.lo {
+            self.hi - self.lo
+        } else {
+            1.0
+        }
+    }
+
+    /// `x` clipped to the range and scaled to [0, 1].
+    pub fn to_unit(&self, x: f32) -> f32 {
+        ((x - self.lo) / self.span()).clamp(0.0, 1.0)
+    }
+
+    /// The inverse of [`Self::to_unit`] inside the range.
+    pub fn from_unit(&self, u: f32) -> f32 {
+        self.lo + u * self.span()
+    }
 }
 
 #[cfg(test)]
@@ -184,21 +222,26 @@ mod tests {
     }
 
     #[test]
-    fn normalisation_clips_negatives_and_divides_by_mean() {
-        let a = Array3::from_shape_vec((2, 1, 2), vec![-5.0, 2.0, 4.0, 6.0]).unwrap();
-        let (n, mean) = model_normalisation(a.view());
-        assert_eq!(mean, 3.0);
-        assert_eq!(
-            n.iter().copied().collect::<Vec<_>>(),
-            vec![0.0, 2.0 / 3.0, 4.0 / 3.0, 2.0]
-        );
-        let stats = IntensityStats::of(a.view());
-        assert_eq!(
-            (stats.min, stats.max, stats.positive_mean),
-            (-5.0, 6.0, 3.0)
-        );
+    fn brain_range_clips_to_the_brain_percentiles() {
+        // 1000 brain voxels 1..=1000 (one a hot 1e6), 1000 background voxels at -5.
+        let a = Array3::from_shape_fn((2000, 1, 1), |(i, _, _)| match i {
+            999 => 1e6,
+            i if i < 1000 => (i + 1) as f32,
+            _ => -5.0,
+        });
+        let brain = Array3::from_shape_fn((2000, 1, 1), |(i, _, _)| i < 1000);
+        let r = BrainRange::of(a.view(), brain.view()).unwrap();
+        // Nearest rank on 999 * p: ranks 5 and 994 of 1..=999 plus the hot voxel.
+        assert_eq!((r.lo, r.hi), (6.0, 995.0));
+        assert_eq!(r.to_unit(-5.0), 0.0);
+        assert_eq!(r.to_unit(1e6), 1.0);
+        assert!((r.to_unit(500.5) - 0.5).abs() < 1e-6);
+        assert!((r.from_unit(r.to_unit(321.0)) - 321.0).abs() < 1e-3);
         let zeros = Array3::<f32>::zeros((2, 2, 2));
-        assert_eq!(model_normalisation(zeros.view()).1, 1.0);
+        let nobody = Array3::from_elem((2, 2, 2), false);
+        assert_eq!(BrainRange::of(zeros.view(), nobody.view()), None);
         assert_eq!(display_window(zeros.view()), (0.0, 1.0));
+        let stats = IntensityStats::of(a.view());
+        assert_eq!((stats.min, stats.max), (-5.0, 1e6));
     }
 }

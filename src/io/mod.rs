@@ -16,10 +16,10 @@ mod study;
 
 pub use error::IoError;
 pub use export::{
-    default_export_name, export_synthetic, replace_atomically, write_atomic, write_nifti_atomic,
-    ExportRequest,
+    default_export_name, export_synthetic, remove_live_temporaries, replace_atomically,
+    write_atomic, write_nifti_atomic, write_pending, ExportRequest, PendingFile,
 };
-pub use intensity::{display_window, model_normalisation, percentile_in_place, IntensityStats};
+pub use intensity::{display_window, percentile_in_place, BrainRange, IntensityStats};
 pub use nifti_read::{read_volume, Volume};
 pub use orientation::{
     affine_from_header, Affine, AffineSource, Orientation, Reorientation, GRID_TOLERANCE_MM,

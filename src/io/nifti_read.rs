@@ -15,8 +15,10 @@ use super::intensity::IntensityStats;
 use super::orientation::{affine_from_header, Affine, AffineSource, Orientation, Reorientation};
 use super::{IoError, Result};
 
-/// Voxel count above which a header is refused outright (2^31).
-pub const MAX_VOXELS: u64 = 1 << 31;
+/// Voxels above which a volume is refused from its header: 2^26 (512x512x256). It bounds
+/// the memory one file can claim (256 MiB as f32, twice that while reorienting) whatever
+/// its size on disk, far above any clinical MRI of the brain.
+pub const MAX_VOXELS: u64 = 1 << 26;
 
 /// deflate cannot compress better than about 1032:1; a `.nii.gz` whose header promises more
 /// data than that is lying about its size.
@@ -64,9 +66,18 @@ impl Volume {
     }
 }
 
-/// Read a NIfTI-1 volume from `path`. Errors name the file and the problem.
-pub fn read_volume(path: &Path) -> Result<Volume> {
-    let started = std::time::Instant::now();
+/// A file opened up to its voxel data: the stream positioned after the 348-byte header,
+/// the header parsed and checked.
+struct Opened {
+    input: Box<dyn Read>,
+    header: NiftiHeader,
+    layout: Layout,
+    gz: bool,
+    file_len: u64,
+}
+
+fn open_header(path: &Path) -> Result<Opened> {
+    super::study::check_regular_file(path)?;
     let file = File::open(path).map_err(|e| IoError::io(path, e))?;
     let file_len = file.metadata().map_err(|e| IoError::io(path, e))?.len();
     let mut reader = BufReader::with_capacity(1 << 16, file);
@@ -85,7 +96,6 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
     } else {
         Box::new(BufReader::with_capacity(1 << 16, file))
     };
-
     let mut raw_header = [0u8; 348];
     read_exact_or(
         &mut input,
@@ -95,6 +105,53 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
     )?;
     let header = parse_header(&raw_header, path)?;
     let layout = check_header(&header, path, gz, file_len)?;
+    Ok(Opened {
+        input,
+        header,
+        layout,
+        gz,
+        file_len,
+    })
+}
+
+/// The grid a file's volume will have once read (canonical dimensions and affine), from
+/// its header alone: a study checks every file's grid before any voxel buffer exists.
+pub fn read_grid(path: &Path) -> Result<([usize; 3], Affine)> {
+    let opened = open_header(path)?;
+    let (affine, source) = checked_affine(&opened.header, path)?;
+    let orientation = Orientation::of_affine(&affine).map_err(|reason| IoError::Unsupported {
+        path: path.into(),
+        reason: format!("{reason} in the {source}"),
+    })?;
+    let reorientation = Reorientation::new(&orientation, opened.layout.dims);
+    Ok((
+        reorientation.canonical_dims(),
+        reorientation.canonical_affine(&affine),
+    ))
+}
+
+/// The header's affine, refused when it holds NaN or Inf.
+fn checked_affine(header: &NiftiHeader, path: &Path) -> Result<(Affine, AffineSource)> {
+    let (affine, source) = affine_from_header(header);
+    if affine.iter().flatten().any(|v| !v.is_finite()) {
+        return Err(IoError::AbsurdHeader {
+            path: path.into(),
+            reason: format!("the {source} holds non-finite values (NaN or Inf)"),
+        });
+    }
+    Ok((affine, source))
+}
+
+/// Read a NIfTI-1 volume from `path`. Errors name the file and the problem.
+pub fn read_volume(path: &Path) -> Result<Volume> {
+    let started = std::time::Instant::now();
+    let Opened {
+        mut input,
+        header,
+        layout,
+        gz,
+        file_len,
+    } = open_header(path)?;
 
     // Skip extensions up to the data.
     let skip = layout.vox_offset - 348;
@@ -165,12 +222,22 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
         warnings.push(format!("{non_finite} NaN or infinite voxels were set to 0"));
     }
 
-    let (source_affine, affine_source) = affine_from_header(&header);
+    let (source_affine, affine_source) = checked_affine(&header, path)?;
+    if affine_source != AffineSource::Sform {
+        let bad: Vec<String> = (1..=3)
+            .filter(|&i| !(header.pixdim[i].is_finite() && header.pixdim[i] > 0.0))
+            .map(|i| format!("pixdim[{i}] = {}", header.pixdim[i]))
+            .collect();
+        if !bad.is_empty() {
+            warnings.push(format!("{} taken as 1 mm", bad.join(", ")));
+        }
+    }
     let orientation =
         Orientation::of_affine(&source_affine).map_err(|reason| IoError::Unsupported {
             path: path.into(),
             reason: format!("{reason} in the {affine_source}"),
         })?;
+    warnings.extend(header_warnings(&header, layout.datatype));
     if orientation.oblique {
         warnings.push(format!(
             "oblique grid: held in the closest axis order ({}), not resampled",
@@ -242,6 +309,20 @@ fn parse_header(raw: &[u8; 348], path: &Path) -> Result<NiftiHeader> {
             other => other.to_string(),
         },
     })?;
+    // nifti guesses the byte order from dim[0] (1..7); sizeof_hdr says it for sure. When
+    // they disagree, dim[0] is out of range and would be reported byte-swapped.
+    let little = sizeof_le == 348;
+    if little != (header.endianness == Endianness::Little) {
+        let dim0 = if little {
+            i16::from_le_bytes([raw[40], raw[41]])
+        } else {
+            i16::from_be_bytes([raw[40], raw[41]])
+        };
+        return Err(IoError::AbsurdHeader {
+            path: path.into(),
+            reason: format!("dim[0] = {dim0}, must be 1..7"),
+        });
+    }
     if &header.magic == b"ni1\0" {
         return Err(IoError::Unsupported {
             path: path.into(),
@@ -305,7 +386,7 @@ fn check_header(h: &NiftiHeader, path: &Path, gz: bool, file_len: u64) -> Result
     let voxels = (dims[0] * dims[1] * dims[2]) as u64;
     if voxels > MAX_VOXELS {
         return Err(absurd(format!(
-            "{}x{}x{} = {voxels} voxels (over 2^31)",
+            "{}x{}x{} = {voxels} voxels, over the limit of {MAX_VOXELS} (512x512x256)",
             dims[0], dims[1], dims[2]
         )));
     }
@@ -341,6 +422,30 @@ fn check_header(h: &NiftiHeader, path: &Path, gz: bool, file_len: u64) -> Result
         vox_offset,
         data_bytes,
     })
+}
+
+/// Header fields that are wrong but harmless to read past, said in words.
+fn header_warnings(h: &NiftiHeader, datatype: NiftiType) -> Vec<String> {
+    let mut w = Vec::new();
+    let bits = datatype.size_of() * 8;
+    if i64::from(h.bitpix) != bits as i64 {
+        w.push(format!(
+            "bitpix {} disagrees with the datatype ({datatype:?}, {bits} bits); the datatype is used",
+            h.bitpix
+        ));
+    }
+    if !h.scl_slope.is_finite() {
+        w.push(format!(
+            "scl_slope is {}: no intensity scaling applied",
+            h.scl_slope
+        ));
+    } else if h.scl_slope != 0.0 && !h.scl_inter.is_finite() {
+        w.push(format!(
+            "scl_inter is {} (scl_slope {}): no intensity scaling applied",
+            h.scl_inter, h.scl_slope
+        ));
+    }
+    w
 }
 
 /// The uncompressed size stored in a gzip trailer (mod 2^32; only a capacity hint).

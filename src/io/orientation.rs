@@ -130,7 +130,13 @@ pub fn affine_distance(a: &Affine, b: &Affine) -> f64 {
     let mut d: f64 = 0.0;
     for i in 0..4 {
         for j in 0..4 {
-            d = d.max((a[i][j] - b[i][j]).abs());
+            let diff = (a[i][j] - b[i][j]).abs();
+            // `f64::max` drops NaN; a NaN difference is no match.
+            d = if diff.is_nan() {
+                f64::INFINITY
+            } else {
+                d.max(diff)
+            };
         }
     }
     d

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::nifti_read::{read_volume, Volume};
+use super::nifti_read::{read_grid, read_volume, Volume};
 use super::orientation::{affine_distance, voxel_sizes, Affine, GRID_TOLERANCE_MM};
 use super::{IoError, Result, Role, Sequence};
 
@@ -23,16 +23,50 @@ impl StudyFiles {
     /// Files whose names mark them as synthetic (our own exports) are ignored so that
     /// exporting into a study folder never turns a synthesized volume into an input.
     pub fn detect(folder: &Path) -> Result<StudyFiles> {
+        StudyFiles::detect_except(folder, &[])
+    }
+
+    /// [`Self::detect`], leaving out the roles in `given` (files the user names
+    /// explicitly): two candidates for such a role are no longer ambiguous.
+    ///
+    /// A folder entry whose name names a role but that cannot be read as one file (a
+    /// directory, a FIFO, a broken or looping link, a `.hdr/.img` pair) is an error naming
+    /// it: silently treating that sequence as absent would synthesize it unasked.
+    pub fn detect_except(folder: &Path, given: &[Role]) -> Result<StudyFiles> {
         if !folder.is_dir() {
-            return Err(IoError::MissingFolder {
-                path: folder.into(),
+            return Err(if folder.exists() {
+                IoError::NotAFolder {
+                    path: folder.into(),
+                }
+            } else {
+                IoError::MissingFolder {
+                    path: folder.into(),
+                }
             });
         }
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(folder)
-            .map_err(|e| IoError::io(folder, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file())
-            .collect();
+        let mut entries: Vec<PathBuf> = Vec::new();
+        for entry in std::fs::read_dir(folder).map_err(|e| IoError::io(folder, e))? {
+            let path = entry.map_err(|e| IoError::io(folder, e))?.path();
+            if let Some(role) = analyze_pair_role(&path) {
+                if !given.contains(&role) {
+                    return Err(IoError::Unsupported {
+                        path,
+                        reason: format!(
+                            "a NIfTI .hdr/.img pair for {}; convert it to a single .nii or .nii.gz",
+                            role.name()
+                        ),
+                    });
+                }
+                continue;
+            }
+            match role_of_file_name(&path) {
+                Some(role) if !given.contains(&role) => {
+                    check_regular_file(&path)?;
+                    entries.push(path);
+                }
+                _ => {}
+            }
+        }
         entries.sort();
         StudyFiles::assign(entries, folder)
     }
@@ -97,6 +131,43 @@ impl StudyFiles {
             .into_iter()
             .filter_map(move |r| self.get(r).map(|p| (r, p)))
     }
+}
+
+/// Refuse anything but a regular file (links followed) with the reason in words: a FIFO
+/// would block the reader forever, a directory or a broken link cannot be read.
+pub(crate) fn check_regular_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).map_err(|e| {
+        let dangling = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        if dangling {
+            IoError::Unsupported {
+                path: path.into(),
+                reason: format!("a symbolic link that cannot be followed ({e})"),
+            }
+        } else {
+            IoError::io(path, e)
+        }
+    })?;
+    if meta.is_file() {
+        return Ok(());
+    }
+    let what = if meta.is_dir() {
+        "a directory"
+    } else {
+        "a special file (FIFO, socket or device)"
+    };
+    Err(IoError::Unsupported {
+        path: path.into(),
+        reason: format!("{what}, not a NIfTI file"),
+    })
+}
+
+/// The role of an Analyze-style `.hdr`/`.img` file name, which this reader refuses.
+fn analyze_pair_role(path: &Path) -> Option<Role> {
+    let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+    let stem = [".hdr.gz", ".img.gz", ".hdr", ".img"]
+        .iter()
+        .find_map(|ext| name.strip_suffix(ext))?;
+    role_of_file_name(&path.with_file_name(format!("{stem}.nii")))
 }
 
 /// The file name without `.nii` / `.nii.gz`, or `None` for other files.
@@ -194,6 +265,39 @@ impl Study {
             });
         }
         let jobs: Vec<(Role, &PathBuf)> = files.iter().collect();
+        for (i, (role, path)) in jobs.iter().enumerate() {
+            let same = |p: &PathBuf| match (p.canonicalize(), path.canonicalize()) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => p == *path,
+            };
+            if let Some((other, _)) = jobs[..i].iter().find(|(_, p)| same(p)) {
+                return Err(IoError::InvalidData {
+                    what: path.display().to_string(),
+                    reason: format!(
+                        "given for both {} and {}; each role needs its own file",
+                        other.name(),
+                        role.name()
+                    ),
+                });
+            }
+        }
+        // Every header and the shared grid are checked before any voxel is read: a bad
+        // file costs nothing, and no mix of grids makes us decode gigabytes first.
+        let grids = jobs
+            .iter()
+            .map(|&(role, path)| {
+                read_grid(path).map(|(dims, affine)| (role, path, Grid { dims, affine }))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let grid = grids[0].2;
+        if grids.iter().any(|(_, _, g)| !grid.matches(g)) {
+            let details = grids
+                .iter()
+                .map(|(r, p, g)| format!("  {:<9} {}: {}", r.name(), p.display(), g.describe()))
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(IoError::GridMismatch { details });
+        }
         let results: Vec<(Role, Result<Volume>)> = std::thread::scope(|s| {
             let handles: Vec<_> = jobs
                 .iter()
@@ -218,32 +322,8 @@ impl Study {
             let volume = result?;
             match role {
                 Role::Sequence(s) => volumes[s.index()] = Some(volume),
-                Role::Label => label = Some(volume),
+                Role::Label => label = Some(check_labels(volume)),
             }
-        }
-        let all: Vec<(Role, &Volume)> = Role::ALL
-            .iter()
-            .filter_map(|&r| match r {
-                Role::Sequence(s) => volumes[s.index()].as_ref().map(|v| (r, v)),
-                Role::Label => label.as_ref().map(|v| (r, v)),
-            })
-            .collect();
-        let grid = Grid::of(all[0].1);
-        if all.iter().any(|(_, v)| !grid.matches(&Grid::of(v))) {
-            let details = all
-                .iter()
-                .map(|(r, v)| {
-                    format!(
-                        "  {:<9} {}: {} ({})",
-                        r.name(),
-                        v.path.display(),
-                        Grid::of(v).describe(),
-                        v.orientation_code()
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\n");
-            return Err(IoError::GridMismatch { details });
         }
         let subject = subject_name(&files);
         Ok(Study {
@@ -281,6 +361,23 @@ impl Study {
     pub fn input_paths(&self) -> Vec<&Path> {
         self.files.iter().map(|(_, p)| p.as_path()).collect()
     }
+}
+
+/// Warn about label values other than the BraTS codes 0-4 (they are drawn as tumour).
+fn check_labels(mut label: Volume) -> Volume {
+    let odd = label
+        .data
+        .iter()
+        .filter(|v| !(v.fract() == 0.0 && (0.0..=4.0).contains(*v)))
+        .count();
+    if odd > 0 {
+        let w = format!(
+            "{odd} label voxels are not one of the BraTS codes 0-4; they are drawn as tumour"
+        );
+        log::warn!("{}: {w}", label.path.display());
+        label.warnings.push(w);
+    }
+    label
 }
 
 /// The subject id: the folder name, else the first file's name without its role token.

@@ -10,7 +10,7 @@ pub use ssim::{ssim_2d, ssim_map_2d, SsimParams};
 
 use ndarray::{ArrayView3, Axis};
 
-use crate::io::percentile_in_place;
+use crate::io::BrainRange;
 
 /// MSE, PSNR (dB) and SSIM of one comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -154,19 +154,10 @@ pub fn challenge_volume(
 
 /// Clip to the 0.5 and 99.5 percentiles of the brain voxels and scale to [0, 1].
 fn clip_to_unit(v: ArrayView3<f32>, brain: ArrayView3<bool>) -> ndarray::Array3<f32> {
-    let mut inside: Vec<f32> = v
-        .iter()
-        .zip(brain.iter())
-        .filter(|(_, b)| **b)
-        .map(|(x, _)| *x)
-        .collect();
-    if inside.is_empty() {
-        return v.mapv(|_| 0.0);
+    match BrainRange::of(v, brain) {
+        Some(r) => v.mapv(|x| r.to_unit(x)),
+        None => v.mapv(|_| 0.0),
     }
-    let lo = percentile_in_place(&mut inside, 0.5);
-    let hi = percentile_in_place(&mut inside, 99.5);
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    v.mapv(|x| ((x - lo) / span).clamp(0.0, 1.0))
 }
 
 fn dims<T>(v: &ArrayView3<T>) -> [usize; 3] {

@@ -22,5 +22,5 @@ pub use generator::{Generator, GeneratorConfig, Macs};
 pub use scenario::{Scenario, ScenarioError};
 pub use weights::{
     code_version, load_generator, save_generator, StartedFrom, TrainingInfo, WeightsError,
-    WeightsMeta, GENERATOR_FILE, META_FILE,
+    WeightsMeta, GENERATOR_FILE, META_FILE, NORMALISATION,
 };

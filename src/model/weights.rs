@@ -7,7 +7,7 @@ use burn::module::Module;
 use burn::tensor::Device;
 
 use super::{Generator, GeneratorConfig, Imputation};
-use crate::data::Fit;
+use crate::data::{Fit, OutputScale};
 
 /// File names inside a weights folder.
 pub const GENERATOR_FILE: &str = "generator.bpk";
@@ -22,11 +22,11 @@ pub struct WeightsMeta {
     pub fit: Fit,
     /// Channel order of the record, by sequence name.
     pub channel_order: Vec<String>,
+    /// How inputs were normalised, in words (the code: [`crate::data::model_volume`]).
     pub normalisation: String,
     pub imputation: Imputation,
-    /// Typical normalisation divisor of each sequence in the training data (median over
-    /// subjects): the intensity scale synthesized volumes are given.
-    pub reference_means: [f32; 4],
+    /// How a synthesized sequence gets its study's intensity units back.
+    pub output_scale: OutputScale,
     pub training: TrainingInfo,
     pub code_version: String,
 }
@@ -53,7 +53,7 @@ pub struct StartedFrom {
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {
-    #[error("{path}: no weights folder. Train one with `mmgan train --out RUN_DIR` (its weights are in RUN_DIR/weights), or use the shipped weights/ folder of the repository", path = .0.display())]
+    #[error("{path}: no weights folder. Train one with `mmgan train --out RUN_DIR` (its weights are in RUN_DIR/weights), or leave out --weights to use the shipped weights", path = .0.display())]
     MissingFolder(PathBuf),
     #[error("{path}: missing {what}; a weights folder holds {GENERATOR_FILE} and {META_FILE}", path = .path.display())]
     MissingFile { path: PathBuf, what: &'static str },
@@ -84,31 +84,79 @@ impl WeightsMeta {
             path: path.clone(),
             reason: e.to_string(),
         })?;
+        meta.validate()
+            .map_err(|reason| WeightsError::BadMeta { path, reason })?;
+        Ok(meta)
+    }
+
+    /// Every field within the range this build can use, checked before any network is
+    /// built (a hand-edited sidecar must not reach an allocation or an assertion in burn).
+    /// The error names the field.
+    pub fn validate(&self) -> Result<(), String> {
         let expected: Vec<String> = crate::io::Sequence::ALL
             .iter()
             .map(|s| s.name().to_string())
             .collect();
-        if meta.channel_order != expected {
-            return Err(WeightsError::BadMeta {
-                path,
-                reason: format!(
-                    "channel order {:?}, this build expects {:?}",
-                    meta.channel_order, expected
-                ),
-            });
+        if self.channel_order != expected {
+            return Err(format!(
+                "channel_order is {:?}, this build expects {:?}",
+                self.channel_order, expected
+            ));
         }
-        if meta.side % (1 << meta.generator.depth) != 0 {
-            return Err(WeightsError::BadMeta {
-                path,
-                reason: format!(
-                    "side {} is not divisible by 2^{}",
-                    meta.side, meta.generator.depth
-                ),
-            });
+        let g = &self.generator;
+        if g.channels != 4 {
+            return Err(format!("generator.channels is {}, must be 4", g.channels));
         }
-        Ok(meta)
+        if !(1..=MAX_WIDTH).contains(&g.width) {
+            return Err(format!(
+                "generator.width is {}, must be 1 to {MAX_WIDTH}",
+                g.width
+            ));
+        }
+        if !(1..=MAX_DEPTH).contains(&g.depth) {
+            return Err(format!(
+                "generator.depth is {}, must be 1 to {MAX_DEPTH}",
+                g.depth
+            ));
+        }
+        if !(0.0..1.0).contains(&g.dropout) {
+            return Err(format!(
+                "generator.dropout is {}, must be at least 0 and below 1",
+                g.dropout
+            ));
+        }
+        if !(MIN_SIDE..=MAX_SIDE).contains(&self.side) || self.side % (1 << g.depth) != 0 {
+            return Err(format!(
+                "side is {}, must be {MIN_SIDE} to {MAX_SIDE} and divisible by 2^depth = {}",
+                self.side,
+                1usize << g.depth
+            ));
+        }
+        let scale = &self.output_scale;
+        if scale
+            .log_hi_ratio
+            .iter()
+            .flatten()
+            .any(|r| !r.is_finite() || r.abs() > 20.0)
+        {
+            return Err("output_scale.log_hi_ratio must hold finite values within +-20".into());
+        }
+        if scale
+            .lo_fraction
+            .iter()
+            .any(|f| !f.is_finite() || !(-1.0..1.0).contains(f))
+        {
+            return Err("output_scale.lo_fraction must hold finite values in [-1, 1)".into());
+        }
+        Ok(())
     }
 }
+
+/// Bounds a sidecar must keep (far beyond any useful model; they keep allocations sane).
+const MAX_WIDTH: usize = 256;
+const MAX_DEPTH: usize = 8;
+const MIN_SIDE: usize = 16;
+const MAX_SIDE: usize = 1024;
 
 /// Load the generator of a weights folder onto `device`: the sidecar first, then the
 /// record, checked against the config the sidecar names.
@@ -157,6 +205,9 @@ pub fn save_generator(
     crate::io::write_atomic(&dir.join(META_FILE), json.as_bytes())
         .map_err(|e| err(dir, e.to_string()))
 }
+
+/// The normalisation recorded in sidecars.
+pub const NORMALISATION: &str = "per sequence: 0.5-99.5 percentiles inside the brain (union of the non-zero voxels) clipped and scaled to [0, 1], zero outside the brain";
 
 /// The code version recorded in sidecars.
 pub fn code_version() -> String {

@@ -59,11 +59,6 @@ impl Anatomy {
         }
         Ok(anatomy)
     }
-
-    /// The shipped anatomy (`assets/mni` of the source tree).
-    pub fn default_dir() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/mni")
-    }
 }
 
 /// One simulated subject on [`GRID`], RAS order.

@@ -2,10 +2,11 @@
 //! curriculum, checkpoints every epoch (and on interrupt), exact resume, and a per-epoch
 //! log of losses and test-subject metrics.
 //!
-//! Owns the run folder: `config.json`, `split.json`, `log.jsonl`, `checkpoint/` (both
+//! Owns the run folder: `config.json`, `split.json`, `log.jsonl`, `curves.png`, `checkpoint/` (both
 //! networks, both optimiser states, progress) and `weights/` (the latest generator with its
 //! sidecar, usable by `mmgan synthesize`/`eval`/`view`).
 
+mod curves;
 mod step;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ use crate::model::{
     code_version, save_generator, scenario_window, DiscriminatorConfig, GeneratorConfig,
     Imputation, Scenario, TrainingInfo, WeightsMeta,
 };
+pub use curves::{draw_curves, read_log};
 pub use step::{train_step, StepLosses};
 
 /// Everything a run is, saved as `config.json` in the run folder.
@@ -112,8 +114,14 @@ pub struct EpochLog {
     pub loss_l1: f64,
     pub loss_d: f64,
     pub seconds: f64,
-    /// Test subjects, one-missing scenarios, model space, paper definitions.
+    /// Validation (held-out) subjects, one-missing scenarios, model space, paper
+    /// definitions.
     pub test: Option<Quality>,
+    /// The same slices inside the brain (the union of the inputs' non-zero pixels), in the
+    /// model's intensity space, which is the challenge normalisation: the figure epochs
+    /// are chosen by.
+    #[serde(default)]
+    pub test_brain: Option<Quality>,
 }
 
 /// What the loop tells its caller (the CLI draws a progress bar from it).
@@ -396,15 +404,6 @@ pub fn epoch_plan(
         .collect()
 }
 
-/// The median normalisation divisor of each sequence over the training subjects.
-fn reference_means(train: &[SubjectSlices]) -> [f32; 4] {
-    std::array::from_fn(|c| {
-        let mut v: Vec<f32> = train.iter().map(|s| s.means[c]).collect();
-        v.sort_by(f32::total_cmp);
-        v.get(v.len() / 2).copied().unwrap_or(1.0)
-    })
-}
-
 /// Train (or resume) a run in `out`. `interrupt` stops at the next batch boundary with a
 /// checkpoint. Returns the epochs done.
 pub fn train(
@@ -470,6 +469,8 @@ pub fn train(
         })),
         None => None,
     };
+    let output_scale =
+        crate::data::OutputScale::fit(&train.iter().map(|s| s.ranges).collect::<Vec<_>>());
     let meta = |epochs: usize| WeightsMeta {
         generator: c.generator.clone(),
         side: c.side,
@@ -478,10 +479,9 @@ pub fn train(
             .iter()
             .map(|s| s.name().to_string())
             .collect(),
-        normalisation:
-            "negatives clipped to 0, divided by the mean of the cropped volume, per sequence".into(),
+        normalisation: crate::model::NORMALISATION.into(),
         imputation: c.imputation,
-        reference_means: reference_means(&train),
+        output_scale: output_scale.clone(),
         training: TrainingInfo {
             data: c.data.clone(),
             train_subjects: split.train.clone(),
@@ -548,6 +548,7 @@ pub fn train(
         }
         let n = counted.max(1) as f64;
         let generator = state.g.valid();
+        let quality = test_metrics(&generator, &test, c, device);
         let log = EpochLog {
             epoch,
             batches: plan.len(),
@@ -560,7 +561,8 @@ pub fn train(
             loss_l1: sums[2] / n,
             loss_d: sums[3] / n,
             seconds: started.elapsed().as_secs_f64(),
-            test: test_metrics(&generator, &test, c, device),
+            test: quality.map(|q| q.0),
+            test_brain: quality.map(|q| q.1),
         };
         state.progress = Progress {
             epochs_done: epoch,
@@ -569,6 +571,12 @@ pub fn train(
         state.save(&checkpoint)?;
         save_generator(&out.join("weights"), &generator, &meta(epoch))?;
         append_log(&out.join("log.jsonl"), &log)?;
+        // The figure is a convenience: a failure to draw it must not stop training.
+        if let Err(e) = read_log(&out.join("log.jsonl"))
+            .and_then(|logs| draw_curves(&logs, &subject_key(out), &out.join("curves.png")))
+        {
+            log::warn!("learning curves not drawn: {e}");
+        }
         events(TrainEvent::EpochEnd(log));
     }
     Ok(state.progress.epochs_done)
@@ -585,14 +593,15 @@ fn append_log(path: &Path, log: &EpochLog) -> Result<(), TrainError> {
         .map_err(|e| run_err(path, e))
 }
 
-/// Paper-way metrics on the test subjects in model space, for the four one-missing
-/// scenarios, on every 4th slice: a cheap per-epoch signal (`mmgan eval` is the full one).
+/// Metrics on the validation subjects in model space, for the four one-missing
+/// scenarios, on every 4th slice: the paper's per-slice definition, and inside the brain
+/// (a cheap per-epoch signal; `mmgan eval` is the full one).
 fn test_metrics(
     g: &crate::model::Generator,
     test: &[SubjectSlices],
     c: &TrainConfig,
     device: &Device,
-) -> Option<Quality> {
+) -> Option<(Quality, Quality)> {
     use crate::model::{availability_mask, impute};
     use burn::tensor::{Tensor, TensorData};
     if test.is_empty() {
@@ -600,7 +609,7 @@ fn test_metrics(
     }
     let g = g.clone().to_device(device);
     let n = c.side * c.side;
-    let mut all = Vec::new();
+    let (mut paper, mut brain) = (Vec::new(), Vec::new());
     for s in test {
         for scenario in &Scenario::all()[10..] {
             let zs: Vec<usize> = (0..s.len()).step_by(4).collect();
@@ -621,15 +630,45 @@ fn test_metrics(
                     .try_to_vec::<f32>()
                     .ok()?;
                 for b in 0..chunk.len() {
+                    let inputs = &real[b * 4 * n..(b + 1) * 4 * n];
+                    let inside: Vec<bool> = (0..n)
+                        .map(|i| (0..4).any(|ch| inputs[ch * n + i] > 0.0))
+                        .collect();
                     for seq in scenario.missing() {
                         let o = (b * 4 + seq.index()) * n;
-                        all.push(paper_slice(&y[o..o + n], &real[o..o + n], c.side, c.side));
+                        let (p, t) = (&y[o..o + n], &real[o..o + n]);
+                        paper.push(paper_slice(p, t, c.side, c.side));
+                        brain.extend(masked_slice(p, t, &inside, c.side));
                     }
                 }
             }
         }
     }
-    Quality::mean(&all)
+    Some((Quality::mean(&paper)?, Quality::mean(&brain)?))
+}
+
+/// MSE, PSNR and SSIM of a model-space slice over the pixels in `inside` (the SSIM map
+/// averaged there); `None` when the slice has no brain. Predictions are clipped to [0, 1]
+/// as the challenge normalisation would.
+fn masked_slice(pred: &[f32], truth: &[f32], inside: &[bool], side: usize) -> Option<Quality> {
+    use crate::metrics::{psnr_from_mse, ssim_map_2d, SsimParams};
+    let count = inside.iter().filter(|b| **b).count();
+    if count == 0 {
+        return None;
+    }
+    let p: Vec<f32> = pred.iter().map(|v| v.clamp(0.0, 1.0)).collect();
+    let map = ssim_map_2d(&p, truth, side, side, SsimParams::unit_range());
+    let (mut se, mut ss) = (0f64, 0f64);
+    for i in (0..inside.len()).filter(|&i| inside[i]) {
+        se += f64::from(p[i] - truth[i]).powi(2);
+        ss += f64::from(map[i]);
+    }
+    let mse = se / count as f64;
+    Some(Quality {
+        mse,
+        psnr: psnr_from_mse(mse),
+        ssim: ss / count as f64,
+    })
 }
 
 #[cfg(test)]
@@ -645,7 +684,7 @@ mod tests {
             side,
             z: (0..slices).collect(),
             data: vec![1.0; slices * 4 * side * side],
-            means: [1.0; 4],
+            ranges: [crate::io::BrainRange { lo: 0.0, hi: 1.0 }; 4],
             geometry: SliceGeometry::new(brain.view(), side, Fit::Pad),
         }
     }

@@ -65,6 +65,8 @@ impl Default for Settings {
 }
 
 const SYNTHETIC_COLOUR: Color32 = Color32::from_rgb(255, 170, 0);
+/// Shown on a synthesized T1c panel.
+pub const T1C_NOTE: &str = "enhancement inferred, not observed";
 const CROSSHAIR_COLOUR: Color32 = Color32::from_rgb(0, 220, 120);
 
 /// A synthesized sequence as it arrives: slices fill in until the whole volume is done.
@@ -271,9 +273,10 @@ impl ViewerApp {
         self.remember_windows();
         let key = Self::study_key(&study);
         self.z = study.grid.dims[2] / 2;
-        // Exports go beside the study, except for the bundled demo (inside the checkout):
-        // there, into ./mmgan-exports.
-        let demo = study.files.folder.as_deref() == Some(demo_study().as_path());
+        // Exports go beside the study, except for the bundled demo (in the cache): there,
+        // into ./mmgan-exports.
+        let demo =
+            study.files.folder.is_some() && study.files.folder == crate::shipped::demo_study().ok();
         self.export_path = match &study.files.folder {
             Some(f) if !demo => f.join("synthetic").display().to_string(),
             _ => "mmgan-exports".into(),
@@ -571,20 +574,15 @@ impl ViewerApp {
             let result = (|| {
                 std::fs::create_dir_all(&folder)
                     .map_err(|e| format!("{}: {e}", folder.display()))?;
-                done.iter()
-                    .map(|(seq, data)| {
-                        export_synthetic(
-                            &study,
-                            ExportRequest {
-                                sequence: *seq,
-                                data: data.view(),
-                                sources: &sources,
-                            },
-                            &folder,
-                        )
-                        .map_err(|e| e.to_string())
+                let requests: Vec<ExportRequest> = done
+                    .iter()
+                    .map(|(seq, data)| ExportRequest {
+                        sequence: *seq,
+                        data: data.view(),
+                        sources: &sources,
                     })
-                    .collect::<Result<Vec<_>, _>>()
+                    .collect();
+                export_synthetic(&study, &requests, &folder).map_err(|e| e.to_string())
             })();
             let _ = tx.send(Chore::Exported(result));
             ctx.request_repaint();
@@ -1176,6 +1174,18 @@ impl ViewerApp {
             18.0,
             SYNTHETIC_COLOUR,
         );
+        if seq == Sequence::T1c {
+            // No contrast agent was given for a synthesized T1c: whatever enhances in it
+            // is the model's guess from the other sequences.
+            caption(
+                painter,
+                rect.left_top() + Vec2::new(8.0, 30.0),
+                egui::Align2::LEFT_TOP,
+                T1C_NOTE,
+                13.0,
+                SYNTHETIC_COLOUR,
+            );
+        }
         if !present {
             return;
         }
@@ -1527,9 +1537,4 @@ impl eframe::App for ViewerApp {
         self.remember_windows();
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
-}
-
-/// The bundled demo study.
-pub fn demo_study() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/Phantom-2026-000")
 }

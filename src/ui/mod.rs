@@ -15,7 +15,7 @@ pub mod view;
 
 use std::path::Path;
 
-pub use app::{demo_study, ViewerApp, ViewerOptions};
+pub use app::{ViewerApp, ViewerOptions};
 
 /// Open the viewer window. Returns when the window is closed (or after `frames` frames).
 pub fn run(options: ViewerOptions) -> anyhow::Result<()> {

@@ -272,9 +272,12 @@ pub fn test_weights_meta(generator: mmgan::model::GeneratorConfig) -> mmgan::mod
             .iter()
             .map(|s| s.name().to_string())
             .collect(),
-        normalisation: "mean".into(),
+        normalisation: mmgan::model::NORMALISATION.into(),
         imputation: mmgan::model::Imputation::Zeros,
-        reference_means: [400.0, 500.0, 600.0, 500.0],
+        output_scale: mmgan::data::OutputScale {
+            log_hi_ratio: [[0.0; 4]; 4],
+            lo_fraction: [0.0; 4],
+        },
         training: mmgan::model::TrainingInfo::default(),
         code_version: mmgan::model::code_version(),
     }
