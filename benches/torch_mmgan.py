@@ -2,7 +2,8 @@
 
 argv: SIDE DEPTH RUNS TRAIN_WIDTH BATCH WIDTH...
 Prints JSON: {"threads": n, "forward": {"64": seconds, ...}, "train": seconds} (medians).
-Threads = CPU cores, as burn flex uses.
+Threads = CPU cores, as burn flex uses. MMGAN_PEER_DEVICE=cuda runs it on the GPU (the
+peer of burn's wgpu backend), synchronising before each clock reading.
 """
 import json
 import os
@@ -17,6 +18,12 @@ import torch.nn.functional as F
 side, depth, runs, train_width, batch = (int(a) for a in sys.argv[1:6])
 widths = [int(a) for a in sys.argv[6:]]
 torch.set_num_threads(os.cpu_count())
+dev = torch.device(os.environ.get("MMGAN_PEER_DEVICE", "cpu"))
+
+
+def sync():
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
 
 
 def lw(w, i):
@@ -94,27 +101,30 @@ class Discriminator(nn.Module):
 
 def median_time(fn):
     fn()
+    sync()
     ts = []
     for _ in range(runs):
         t = time.perf_counter()
         fn()
+        sync()
         ts.append(time.perf_counter() - t)
     return statistics.median(ts)
 
 
-out = {"threads": torch.get_num_threads(), "forward": {}, "params": {}}
-x = torch.rand(1, 4, side, side)
+out = {"threads": torch.get_num_threads(), "device": str(dev), "forward": {}, "params": {}}
+x = torch.rand(1, 4, side, side, device=dev)
 for w in widths:
-    g = Generator(w, depth).eval()
+    g = Generator(w, depth).to(dev).eval()
     out["params"][str(w)] = sum(p.numel() for p in g.parameters())
     with torch.no_grad():
         out["forward"][str(w)] = median_time(lambda: g(x))
 
-g, d = Generator(train_width, depth).train(), Discriminator(train_width).train()
+g = Generator(train_width, depth).to(dev).train()
+d = Discriminator(train_width).to(dev).train()
 og = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))
 od = torch.optim.Adam(d.parameters(), lr=2e-4, betas=(0.5, 0.999))
-real = torch.rand(batch, 4, side, side)
-mask = torch.tensor([1.0, 1.0, 1.0, 0.0]).view(1, 4, 1, 1).expand(batch, 4, 1, 1)
+real = torch.rand(batch, 4, side, side, device=dev)
+mask = torch.tensor([1.0, 1.0, 1.0, 0.0], device=dev).view(1, 4, 1, 1).expand(batch, 4, 1, 1)
 
 
 def step():

@@ -44,6 +44,9 @@ pub enum BenchCommand {
         /// Skip the PyTorch peer
         #[arg(long)]
         no_peer: bool,
+        /// Device for burn: the CPU (flex) or wgpu; with wgpu the PyTorch peer runs on CUDA
+        #[arg(long, value_enum, default_value_t = mmgan::engine::BackendChoice::Cpu)]
+        backend: mmgan::engine::BackendChoice,
     },
     /// Mutation fuzzing of the NIfTI reader and the weights sidecar; fails on any panic
     Fuzz(super::fuzz::FuzzArgs),
@@ -73,6 +76,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             batch,
             runs,
             no_peer,
+            backend,
         } => model(
             &widths,
             size,
@@ -81,6 +85,7 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             batch,
             runs.max(1),
             no_peer,
+            backend,
         ),
         BenchCommand::Fuzz(args) => super::fuzz::run(&args),
         BenchCommand::Volume {
@@ -149,16 +154,22 @@ fn names(paths: &[PathBuf]) -> String {
 fn nibabel_times(paths: &[PathBuf], runs: usize) -> anyhow::Result<Vec<f64>> {
     let mut args = vec![runs.to_string()];
     args.extend(paths.iter().map(|p| p.display().to_string()));
-    let value = python_peer(NIBABEL_OPEN, &args, "pip install nibabel numpy")?;
+    let value = python_peer(NIBABEL_OPEN, &args, &[], "pip install nibabel numpy")?;
     Ok(serde_json::from_value(value)?)
 }
 
 /// Run a peer script with `python3 -c`; it prints one JSON value.
-fn python_peer(script: &str, args: &[String], install: &str) -> anyhow::Result<serde_json::Value> {
+fn python_peer(
+    script: &str,
+    args: &[String],
+    env: &[(&str, &str)],
+    install: &str,
+) -> anyhow::Result<serde_json::Value> {
     let out = Command::new("python3")
         .arg("-c")
         .arg(script)
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .context("cannot run python3 for the peer")?;
     if !out.status.success() {
@@ -191,9 +202,10 @@ fn model(
     batch: usize,
     runs: usize,
     no_peer: bool,
+    backend: mmgan::engine::BackendChoice,
 ) -> anyhow::Result<()> {
     use burn::module::Module;
-    use burn::tensor::{Device, Distribution, Tensor};
+    use burn::tensor::{Distribution, Tensor};
     use mmgan::model::{DiscriminatorConfig, GeneratorConfig, Scenario};
     use mmgan::train::{train_step, TrainConfig};
 
@@ -201,7 +213,8 @@ fn model(
         size % (1 << depth) == 0,
         "--size must be divisible by 2^depth"
     );
-    let device = Device::flex();
+    let selected = mmgan::engine::select_device(backend).map_err(anyhow::Error::msg)?;
+    let device = selected.device;
     let x = Tensor::<4>::random([1, 4, size, size], Distribution::Default, &device);
     let mut forward = Vec::new();
     for &w in widths {
@@ -251,10 +264,22 @@ fn model(
     let peer = if no_peer {
         None
     } else {
-        Some(torch_peer(widths, size, depth, train_width, batch, runs)?)
+        Some(torch_peer(
+            widths,
+            size,
+            depth,
+            train_width,
+            batch,
+            runs,
+            selected.gpu,
+        )?)
     };
-    println!("MM-GAN networks, {size}x{size}, depth {depth}, median of {runs} runs (after a warm-up), burn flex vs PyTorch on this CPU");
-    println!("| what | params | GMAC | burn flex | PyTorch | burn / PyTorch |");
+    println!(
+        "MM-GAN networks, {size}x{size}, depth {depth}, median of {runs} runs (after a warm-up); burn on {}; PyTorch on {}",
+        selected.description,
+        peer.as_ref().map_or("-".into(), |p| p["device"].to_string())
+    );
+    println!("| what | params | GMAC | burn | PyTorch | burn / PyTorch |");
     println!("|---|---|---|---|---|---|");
     for (w, params, macs, t) in &forward {
         let p = peer
@@ -291,13 +316,20 @@ fn torch_peer(
     train_width: usize,
     batch: usize,
     runs: usize,
+    gpu: bool,
 ) -> anyhow::Result<serde_json::Value> {
     let mut args: Vec<String> = [size, depth, runs, train_width, batch]
         .iter()
         .map(|v| v.to_string())
         .collect();
     args.extend(widths.iter().map(|w| w.to_string()));
-    python_peer(TORCH_MMGAN, &args, "pip install torch")
+    let device = if gpu { "cuda" } else { "cpu" };
+    python_peer(
+        TORCH_MMGAN,
+        &args,
+        &[("MMGAN_PEER_DEVICE", device)],
+        "pip install torch",
+    )
 }
 
 fn volume(

@@ -72,6 +72,8 @@ pub fn run(a: &FuzzArgs) -> anyhow::Result<()> {
     let nifti_seed = seed_nifti(&dir)?;
     let sidecar_seed = seed_sidecar();
     let mut rng = rand::rngs::StdRng::seed_from_u64(a.seed);
+    // Hostile files warn on every read: only errors of the harness itself are printed.
+    log::set_max_level(log::LevelFilter::Error);
     // Panics are counted, not printed one by one.
     let previous_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));

@@ -101,13 +101,11 @@ pub struct NetArgs {
 
 impl NetArgs {
     pub fn check(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(
-            self.size % (1 << self.depth) == 0,
-            "--size {} must be divisible by 2^depth = {}",
-            self.size,
-            1 << self.depth
-        );
-        Ok(())
+        mmgan::model::GeneratorConfig::new()
+            .with_width(self.width)
+            .with_depth(self.depth)
+            .check(self.size)
+            .map_err(|e| anyhow::anyhow!("--width/--depth/--size: {e}"))
     }
 }
 

@@ -123,12 +123,28 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                 bar.set_length(batches as u64);
                 bar.set_prefix(format!("epoch {epoch}/{}", a.epochs));
             }
-            TrainEvent::Batch { done, losses, .. } => {
+            TrainEvent::Batch {
+                epoch,
+                done,
+                losses,
+            } => {
                 bar.set_position(done as u64);
-                bar.set_message(format!(
+                let text = format!(
                     "G {:.4} (adv {:.4}, L1 {:.4}) D {:.4}",
                     losses.g, losses.adversarial, losses.l1, losses.d
-                ));
+                );
+                // Logged to a file (no bar): a line now and then shows the run is alive.
+                if bar.is_hidden() && done % 50 == 0 {
+                    say(
+                        &bar,
+                        format!(
+                            "epoch {epoch}: batch {done}/{}, {text}, {:.2} s/batch",
+                            bar.length().unwrap_or(0),
+                            bar.elapsed().as_secs_f64() / done.max(1) as f64
+                        ),
+                    );
+                }
+                bar.set_message(text);
             }
             TrainEvent::EpochEnd(log) => {
                 let test = log

@@ -29,6 +29,54 @@ pub struct GeneratorConfig {
     pub dropout: f64,
 }
 
+/// Bounds a configuration must keep: far beyond any useful model, they keep a hand-edited
+/// sidecar or a typo on the command line away from burn's assertions and from absurd
+/// allocations.
+const MAX_WIDTH: usize = 256;
+/// The UNet needs an inner block between its outermost and innermost ones.
+const MIN_DEPTH: usize = 2;
+const MAX_DEPTH: usize = 8;
+const MIN_SIDE: usize = 16;
+const MAX_SIDE: usize = 1024;
+
+impl GeneratorConfig {
+    /// Check the configuration for slices of `side` pixels; the error names the field as
+    /// the sidecar spells it.
+    pub fn check(&self, side: usize) -> Result<(), String> {
+        if self.channels != 4 {
+            return Err(format!(
+                "generator.channels is {}, must be 4",
+                self.channels
+            ));
+        }
+        if !(1..=MAX_WIDTH).contains(&self.width) {
+            return Err(format!(
+                "generator.width is {}, must be 1 to {MAX_WIDTH}",
+                self.width
+            ));
+        }
+        if !(MIN_DEPTH..=MAX_DEPTH).contains(&self.depth) {
+            return Err(format!(
+                "generator.depth is {}, must be {MIN_DEPTH} to {MAX_DEPTH}",
+                self.depth
+            ));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!(
+                "generator.dropout is {}, must be at least 0 and below 1",
+                self.dropout
+            ));
+        }
+        if !(MIN_SIDE..=MAX_SIDE).contains(&side) || side % (1 << self.depth) != 0 {
+            return Err(format!(
+                "side is {side}, must be {MIN_SIDE} to {MAX_SIDE} and divisible by 2^depth = {}",
+                1usize << self.depth
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One encoder block: Conv 4x4 stride 2 (no bias), InstanceNorm, LeakyReLU 0.2, dropout.
 #[derive(Module, Debug)]
 struct Down {

@@ -103,35 +103,7 @@ impl WeightsMeta {
                 self.channel_order, expected
             ));
         }
-        let g = &self.generator;
-        if g.channels != 4 {
-            return Err(format!("generator.channels is {}, must be 4", g.channels));
-        }
-        if !(1..=MAX_WIDTH).contains(&g.width) {
-            return Err(format!(
-                "generator.width is {}, must be 1 to {MAX_WIDTH}",
-                g.width
-            ));
-        }
-        if !(1..=MAX_DEPTH).contains(&g.depth) {
-            return Err(format!(
-                "generator.depth is {}, must be 1 to {MAX_DEPTH}",
-                g.depth
-            ));
-        }
-        if !(0.0..1.0).contains(&g.dropout) {
-            return Err(format!(
-                "generator.dropout is {}, must be at least 0 and below 1",
-                g.dropout
-            ));
-        }
-        if !(MIN_SIDE..=MAX_SIDE).contains(&self.side) || self.side % (1 << g.depth) != 0 {
-            return Err(format!(
-                "side is {}, must be {MIN_SIDE} to {MAX_SIDE} and divisible by 2^depth = {}",
-                self.side,
-                1usize << g.depth
-            ));
-        }
+        self.generator.check(self.side)?;
         let scale = &self.output_scale;
         if scale
             .log_hi_ratio
@@ -151,12 +123,6 @@ impl WeightsMeta {
         Ok(())
     }
 }
-
-/// Bounds a sidecar must keep (far beyond any useful model; they keep allocations sane).
-const MAX_WIDTH: usize = 256;
-const MAX_DEPTH: usize = 8;
-const MIN_SIDE: usize = 16;
-const MAX_SIDE: usize = 1024;
 
 /// Load the generator of a weights folder onto `device`: the sidecar first, then the
 /// record, checked against the config the sidecar names.

@@ -414,13 +414,7 @@ pub fn train(
     interrupt: &AtomicBool,
     events: &mut dyn FnMut(TrainEvent),
 ) -> Result<usize, TrainError> {
-    if c.side % (1 << c.generator.depth) != 0 {
-        return Err(TrainError::Data(format!(
-            "side {} must be divisible by 2^depth = {}",
-            c.side,
-            1 << c.generator.depth
-        )));
-    }
+    c.generator.check(c.side).map_err(TrainError::Data)?;
     std::fs::create_dir_all(out).map_err(|e| run_err(out, e))?;
     let config_path = out.join("config.json");
     let checkpoint = out.join("checkpoint");
