@@ -650,6 +650,31 @@ impl ViewerApp {
         ctx.send_viewport_cmd(egui::ViewportCommand::Screenshot(callback));
     }
 
+    /// Beside a `--screenshot` PNG, `<png>.panels.json`: where each panel is in the
+    /// image (pixels) and whether it shows a synthesized volume, so that a check can look
+    /// at each panel on its own (CI requires brain signal in each and the SYNTHETIC border
+    /// on the synthesized one).
+    fn write_panel_map(&self, png: &std::path::Path, pixels_per_point: f32) {
+        let panels: Vec<serde_json::Value> = Sequence::ALL
+            .iter()
+            .filter_map(|&seq| {
+                let r = self.panel_rects[seq.index()]?;
+                let px = |v: f32| (v * pixels_per_point).round();
+                Some(serde_json::json!({
+                    "sequence": seq.name(),
+                    "synthetic": self.is_synthetic_shown(seq),
+                    "rect": [px(r.min.x), px(r.min.y), px(r.max.x), px(r.max.y)],
+                }))
+            })
+            .collect();
+        let mut name = png.as_os_str().to_owned();
+        name.push(".panels.json");
+        let json = serde_json::json!({ "panels": panels }).to_string();
+        if let Err(e) = crate::io::write_atomic(std::path::Path::new(&name), json.as_bytes()) {
+            log::warn!("panel map not written: {e}");
+        }
+    }
+
     fn menu_ui(&mut self, ui: &mut egui::Ui) {
         egui::MenuBar::new().ui(ui, |ui| {
             ui.menu_button("File", |ui| {
@@ -1525,7 +1550,10 @@ impl eframe::App for ViewerApp {
             if self.frames == n {
                 eprintln!("{}", self.frame_report());
                 match self.options.screenshot.clone() {
-                    Some(path) => self.screenshot_to(path, &ctx),
+                    Some(path) => {
+                        self.write_panel_map(&path, ctx.pixels_per_point());
+                        self.screenshot_to(path, &ctx);
+                    }
                     None => ctx.send_viewport_cmd(egui::ViewportCommand::Close),
                 }
             }

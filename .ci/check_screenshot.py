@@ -1,0 +1,55 @@
+"""Check the viewer's --screenshot PNG panel by panel (CI's window check).
+
+argv: PNG SYNTHETIC_SEQUENCES (comma-separated, e.g. FLAIR)
+Reads PNG.panels.json (written by the viewer beside the screenshot): each panel must show
+brain signal, and exactly the named sequences must carry the orange SYNTHETIC border.
+Exit status 1 with the reason when a check fails.
+"""
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+png, expected = sys.argv[1], set(filter(None, sys.argv[2].split(",")))
+ppm = subprocess.run(["convert", png, "ppm:-"], check=True, capture_output=True).stdout
+# P6 header: magic, width, height, maxval, each separated by whitespace.
+fields, pos = [], 0
+while len(fields) < 4:
+    while ppm[pos : pos + 1].isspace():
+        pos += 1
+    end = pos
+    while not ppm[end : end + 1].isspace():
+        end += 1
+    fields.append(ppm[pos:end])
+    pos = end
+width, height = int(fields[1]), int(fields[2])
+image = np.frombuffer(ppm[pos + 1 : pos + 1 + width * height * 3], np.uint8).reshape(height, width, 3)
+panels = json.load(open(png + ".panels.json"))["panels"]
+failures, synthetic_seen = [], set()
+for p in panels:
+    x0, y0, x1, y1 = (int(v) for v in p["rect"])
+    w, h = x1 - x0, y1 - y0
+    centre = image[y0 + h // 5 : y1 - h // 5, x0 + w // 5 : x1 - w // 5].astype(float).mean(axis=2)
+    signal = centre.std()
+    band = np.concatenate(
+        [image[y0 : y0 + 3, x0:x1].reshape(-1, 3), image[y1 - 3 : y1, x0:x1].reshape(-1, 3),
+         image[y0:y1, x0 : x0 + 3].reshape(-1, 3), image[y0:y1, x1 - 3 : x1].reshape(-1, 3)]
+    ).astype(int)
+    orange = np.mean((np.abs(band[:, 0] - 255) < 40) & (np.abs(band[:, 1] - 170) < 40) & (band[:, 2] < 60))
+    print(f"{p['sequence']}: rect {p['rect']}, centre grey spread {signal:.1f}, orange border {orange:.2f}, synthetic {p['synthetic']}")
+    if signal < 10:
+        failures.append(f"{p['sequence']} panel has no brain signal (grey spread {signal:.1f})")
+    if p["synthetic"]:
+        synthetic_seen.add(p["sequence"])
+        if orange < 0.5:
+            failures.append(f"{p['sequence']} is synthetic but its border is not marked ({orange:.2f} orange)")
+    elif orange > 0.5:
+        failures.append(f"{p['sequence']} is acquired but carries the synthetic border")
+if len(panels) != 4:
+    failures.append(f"{len(panels)} panels drawn, expected 4")
+if synthetic_seen != expected:
+    failures.append(f"synthesized panels {sorted(synthetic_seen)}, expected {sorted(expected)}")
+for f in failures:
+    print("FAILED:", f)
+sys.exit(1 if failures else 0)
