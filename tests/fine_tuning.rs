@@ -46,6 +46,50 @@ fn fine_tuning_starts_from_given_weights_of_the_same_shape() {
     assert_eq!(from.training.epochs, 1);
     assert!(from.weights.ends_with("weights"));
 
+    // The run really starts from those weights: with a learning rate of 0 the generator
+    // comes out exactly as it went in (a run that ignored --init would be a fresh random
+    // network).
+    let frozen = dir.path().join("frozen");
+    train(
+        &c.clone().with_lr(0.0),
+        &frozen,
+        false,
+        &device,
+        &stop,
+        &mut |_| {},
+    )
+    .unwrap();
+    let output = |w: &std::path::Path| -> Vec<f32> {
+        use burn::tensor::{Tensor, TensorData};
+        let (g, _) = load_generator(w, &device).unwrap();
+        let x: Vec<f32> = (0..4 * 64 * 64)
+            .map(|i| ((i * 37) % 101) as f32 / 101.0)
+            .collect();
+        g.forward(Tensor::<4>::from_data(
+            TensorData::new(x, [1, 4, 64, 64]),
+            &device,
+        ))
+        .into_data()
+        .try_to_vec::<f32>()
+        .unwrap()
+    };
+    let (start, after) = (
+        output(&base.join("weights")),
+        output(&frozen.join("weights")),
+    );
+    assert_eq!(start, after, "the run did not start from --init");
+    let fresh = dir.path().join("fresh");
+    train(
+        &tiny_config(&data, 1).with_lr(0.0),
+        &fresh,
+        false,
+        &device,
+        &stop,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_ne!(start, output(&fresh.join("weights")), "a fresh run differs");
+
     // Weights of another width are refused, naming the folder and both shapes.
     let wide = TrainConfig::new(
         GeneratorConfig::new().with_width(16).with_depth(6),

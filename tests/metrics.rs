@@ -63,3 +63,63 @@ fn ssim_matches_scikit_image() {
         }
     }
 }
+
+/// The challenge definition (percentile clip in the brain, region averages, tumour and
+/// non-tumour) against numpy and scikit-image on a small labelled volume (expected numbers
+/// from tests/reference/challenge_numpy.py, which defines the same arrays).
+#[test]
+fn challenge_metrics_match_numpy_and_scikit_image() {
+    use ndarray::Array3;
+    let (w, h, d) = (21, 17, 3);
+    let brain = Array3::from_shape_fn((w, h, d), |(x, y, _)| {
+        ((x as f64 - 10.0) / 9.5).powi(2) + ((y as f64 - 8.0) / 7.5).powi(2) <= 1.0
+    });
+    let tumour = |x: usize, y: usize| (x as f64 - 13.0).powi(2) + (y as f64 - 7.0).powi(2) <= 9.0;
+    let truth_at =
+        |x: f64, y: f64, z: f64| 100.0 + 40.0 * (0.4 * x + z).sin() * (0.3 * y).cos() + 3.0 * x;
+    let truth = Array3::from_shape_fn((w, h, d), |(x, y, z)| {
+        if brain[[x, y, z]] {
+            truth_at(x as f64, y as f64, z as f64) as f32
+        } else {
+            0.0
+        }
+    });
+    let pred = Array3::from_shape_fn((w, h, d), |(x, y, z)| {
+        if brain[[x, y, z]] {
+            let (fx, fy, fz) = (x as f64, y as f64, z as f64);
+            (truth_at(fx, fy, fz) * 1.7 + 25.0 * (1.1 * fx * fy + fz).sin() + 10.0) as f32
+        } else {
+            0.0
+        }
+    });
+    let label = Array3::from_shape_fn((w, h, d), |(x, y, z)| {
+        if brain[[x, y, z]] && tumour(x, y) {
+            1.0f32
+        } else {
+            0.0
+        }
+    });
+    let q = mmgan::metrics::challenge_volume(
+        pred.view(),
+        truth.view(),
+        brain.view(),
+        Some(label.view()),
+    );
+    let expected = [
+        ("brain", q.brain, 21.135665, 0.871520),
+        ("tumour", q.tumour.unwrap(), 20.672985, 0.764654),
+        ("non-tumour", q.non_tumour.unwrap(), 21.207041, 0.887016),
+    ];
+    for (name, got, psnr, ssim) in expected {
+        assert!(
+            (got.psnr - psnr).abs() < 1e-3,
+            "{name} PSNR {} vs {psnr}",
+            got.psnr
+        );
+        assert!(
+            (got.ssim - ssim).abs() < 1e-3,
+            "{name} SSIM {} vs {ssim}",
+            got.ssim
+        );
+    }
+}

@@ -24,14 +24,46 @@ fn training_resumes_exactly_and_writes_usable_weights() {
     let c2 = common::tiny_config(&data, 2);
     let straight = dir.path().join("straight");
     train(&c2, &straight, false, &device, &stop, &mut |_| {}).unwrap();
-    let c1 = common::tiny_config(&data, 1);
+    // Interrupted in the middle of epoch 1 (after its second batch), as Ctrl-C does.
     let resumed = dir.path().join("resumed");
-    train(&c1, &resumed, false, &device, &stop, &mut |_| {}).unwrap();
+    let interrupt = AtomicBool::new(false);
+    let mut interrupted_at = None;
+    train(
+        &c2,
+        &resumed,
+        false,
+        &device,
+        &interrupt,
+        &mut |e| match e {
+            mmgan::train::TrainEvent::Batch {
+                epoch: 1, done: 2, ..
+            } => interrupt.store(true, std::sync::atomic::Ordering::SeqCst),
+            mmgan::train::TrainEvent::Interrupted {
+                epoch,
+                batches_done,
+            } => interrupted_at = Some((epoch, batches_done)),
+            _ => {}
+        },
+    )
+    .unwrap();
+    assert_eq!(interrupted_at, Some((1, 2)));
     // A second fresh start on the same folder is refused.
-    assert!(train(&c1, &resumed, false, &device, &stop, &mut |_| {})
+    assert!(train(&c2, &resumed, false, &device, &stop, &mut |_| {})
         .unwrap_err()
         .to_string()
         .contains("--resume"));
+    // Resuming with another network is refused, naming what to keep.
+    let mut wider = common::tiny_config(&data, 2);
+    wider.generator = mmgan::model::GeneratorConfig::new()
+        .with_width(16)
+        .with_depth(6);
+    let err = train(&wider, &resumed, true, &device, &stop, &mut |_| {})
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("another network config") && err.contains("--width"),
+        "{err}"
+    );
     train(&c2, &resumed, true, &device, &stop, &mut |_| {}).unwrap();
 
     let log = std::fs::read_to_string(resumed.join("log.jsonl")).unwrap();
@@ -40,6 +72,27 @@ fn training_resumes_exactly_and_writes_usable_weights() {
         serde_json::from_str(&std::fs::read_to_string(straight.join("split.json")).unwrap())
             .unwrap();
     assert_eq!(split["test"].as_array().unwrap().len(), 1);
+
+    // A subject named with --hold-out is never trained on, whatever the shuffle.
+    let held = dir.path().join("held");
+    let c = common::tiny_config(&data, 1)
+        .with_hold_out(vec!["toy-01".into()])
+        .with_max_batches(Some(1));
+    train(&c, &held, false, &device, &stop, &mut |_| {}).unwrap();
+    let split: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(held.join("split.json")).unwrap()).unwrap();
+    let names = |k: &str| -> Vec<String> {
+        split[k]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(names("test").contains(&"toy-01".to_string()));
+    assert!(!names("train").contains(&"toy-01".to_string()));
+    let (_, meta) = load_generator(&held.join("weights"), &device).unwrap();
+    assert!(!meta.training.train_subjects.contains(&"toy-01".to_string()));
 
     let (a, ma) = load_generator(&straight.join("weights"), &device).unwrap();
     let (b, _) = load_generator(&resumed.join("weights"), &device).unwrap();
@@ -88,18 +141,21 @@ fn training_resumes_exactly_and_writes_usable_weights() {
     // Outside the brain stays zero.
     assert_eq!(vols[0].data[[0, 0, 5]], 0.0);
     // Cancelled before the first batch: an error, nothing returned.
-    assert!(synth
-        .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(true))
-        .is_err());
+    assert!(matches!(
+        synth.synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(true)),
+        Err(mmgan::engine::EngineError::Cancelled)
+    ));
     // A scenario needing an input the study lacks is refused.
     std::fs::remove_file(data.join("toy-02/t1.nii.gz")).unwrap();
     let partial = Study::open(&data.join("toy-02")).unwrap();
-    assert!(synth
+    let err = synth
         .prepare(
             &partial,
-            Scenario::with_missing(&[Sequence::Flair]).unwrap()
+            Scenario::with_missing(&[Sequence::Flair]).unwrap(),
         )
-        .is_err());
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("T1") && err.contains("does not have"), "{err}");
 
     // Evaluation writes a complete table: 28 (scenario, missing sequence) pairs x 3 methods.
     let out = dir.path().join("eval");
@@ -131,6 +187,32 @@ fn training_resumes_exactly_and_writes_usable_weights() {
         json["rows"][0]["tumour"]["ssim"].is_number(),
         "label map gives tumour metrics"
     );
+    // A row equals the metric computed directly: copying T2 for a missing FLAIR.
+    let row = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["scenario"] == "T1,T1c,T2 -> FLAIR" && r["method"] == "CopyMostSimilar")
+        .unwrap();
+    let toy = Study::open(&data.join("toy-00")).unwrap();
+    let brain = mmgan::data::brain_mask(
+        Sequence::ALL
+            .iter()
+            .map(|q| toy.volume(*q).unwrap().data.view()),
+    );
+    let direct = mmgan::metrics::challenge_volume(
+        toy.volume(Sequence::T2).unwrap().data.view(),
+        toy.volume(Sequence::Flair).unwrap().data.view(),
+        brain.view(),
+        toy.label.as_ref().map(|l| l.data.view()),
+    );
+    for (field, value) in [("psnr", direct.brain.psnr), ("ssim", direct.brain.ssim)] {
+        let got = row["brain"][field].as_f64().unwrap();
+        assert!(
+            (got - value).abs() < 1e-4,
+            "{field}: table {got}, direct {value}"
+        );
+    }
 
     // `mmgan synthesize` writes the missing sequences, marked synthetic.
     let syn = dir.path().join("syn");

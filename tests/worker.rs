@@ -106,6 +106,12 @@ fn focus_slice_first_then_the_volume_matching_the_direct_path() {
     let expected = direct
         .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))
         .unwrap();
+    assert_eq!(
+        volumes.len(),
+        expected.len(),
+        "one volume per missing sequence"
+    );
+    assert!(!volumes.is_empty());
     for (a, b) in volumes.iter().zip(&expected) {
         assert_eq!(a.sequence, b.sequence);
         let max = a

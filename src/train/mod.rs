@@ -491,9 +491,6 @@ pub fn train(
     while state.progress.epochs_done < c.epochs {
         let epoch = state.progress.epochs_done + 1;
         let plan = epoch_plan(&train, &train_folders, c, epoch);
-        // Burn's RNG (noise imputation, dropout) reseeded per epoch: a resumed run draws
-        // the same numbers as an uninterrupted one from the next epoch on.
-        train_device.seed(c.seed.wrapping_add(epoch as u64 * 7919));
         events(TrainEvent::EpochStart {
             epoch,
             batches: plan.len(),
@@ -516,6 +513,13 @@ pub fn train(
                 });
                 return Ok(state.progress.epochs_done);
             }
+            // Burn's RNG (noise imputation, dropout) reseeded per batch: a run resumed
+            // mid-epoch draws the same numbers as an uninterrupted one.
+            train_device.seed(
+                c.seed
+                    .wrapping_add(epoch as u64 * 7919)
+                    .wrapping_add(b as u64 * 104_729),
+            );
             let slices = train[batch.subject].batch(batch.start, c.batch, batch.flip);
             let losses;
             (state.g, state.d, losses) = train_step(
