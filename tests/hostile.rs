@@ -220,7 +220,8 @@ fn the_ambiguity_advice_works_when_followed() {
 #[test]
 fn broken_role_files_are_errors_not_absent_sequences() {
     let d = tempfile::tempdir().unwrap();
-    let cases: [(&str, fn(&Path)); 4] = [
+    type Make = fn(&Path);
+    let cases: [(&str, Make); 4] = [
         ("dangling", |p| {
             std::os::unix::fs::symlink("/nonexistent/flair.nii.gz", p).unwrap()
         }),

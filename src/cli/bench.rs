@@ -15,6 +15,30 @@ const NIBABEL_OPEN: &str = include_str!("../../benches/nibabel_open.py");
 /// The peer for the networks: the same architecture and training step in PyTorch.
 const TORCH_MMGAN: &str = include_str!("../../benches/torch_mmgan.py");
 
+/// What `mmgan bench model` times.
+#[derive(clap::Args, Debug)]
+pub struct ModelArgs {
+    #[arg(long, value_delimiter = ',', default_value = "64,32,16")]
+    widths: Vec<usize>,
+    #[arg(long, default_value_t = 256)]
+    size: usize,
+    #[arg(long, default_value_t = 8)]
+    depth: usize,
+    /// Width of the timed training step (batch --batch, generator + discriminator)
+    #[arg(long, default_value_t = 32)]
+    train_width: usize,
+    #[arg(long, default_value_t = 4)]
+    batch: usize,
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Skip the PyTorch peer
+    #[arg(long)]
+    no_peer: bool,
+    /// Device for burn: the CPU (flex) or wgpu; with wgpu the PyTorch peer runs on CUDA
+    #[arg(long, value_enum, default_value_t = mmgan::engine::BackendChoice::Cpu)]
+    backend: mmgan::engine::BackendChoice,
+}
+
 #[derive(clap::Subcommand, Debug)]
 pub enum BenchCommand {
     /// Time opening a whole study against nibabel + numpy loading the same files
@@ -25,29 +49,9 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 7)]
         runs: usize,
     },
-    /// Generator forward per slice (several widths) and a training step, burn flex against
-    /// PyTorch on the same CPU
-    Model {
-        #[arg(long, value_delimiter = ',', default_value = "64,32,16")]
-        widths: Vec<usize>,
-        #[arg(long, default_value_t = 256)]
-        size: usize,
-        #[arg(long, default_value_t = 8)]
-        depth: usize,
-        /// Width of the timed training step (batch --batch, generator + discriminator)
-        #[arg(long, default_value_t = 32)]
-        train_width: usize,
-        #[arg(long, default_value_t = 4)]
-        batch: usize,
-        #[arg(long, default_value_t = 5)]
-        runs: usize,
-        /// Skip the PyTorch peer
-        #[arg(long)]
-        no_peer: bool,
-        /// Device for burn: the CPU (flex) or wgpu; with wgpu the PyTorch peer runs on CUDA
-        #[arg(long, value_enum, default_value_t = mmgan::engine::BackendChoice::Cpu)]
-        backend: mmgan::engine::BackendChoice,
-    },
+    /// Generator forward per slice (several widths) and a training step, burn against
+    /// PyTorch on the same device
+    Model(ModelArgs),
     /// Mutation fuzzing of the NIfTI reader and the weights sidecar; fails on any panic
     Fuzz(super::fuzz::FuzzArgs),
     /// A whole volume end to end: open the study, synthesize one scenario, on the CPU
@@ -68,25 +72,7 @@ pub enum BenchCommand {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Open { study, runs } => open(&study, runs.max(1)),
-        BenchCommand::Model {
-            widths,
-            size,
-            depth,
-            train_width,
-            batch,
-            runs,
-            no_peer,
-            backend,
-        } => model(
-            &widths,
-            size,
-            depth,
-            train_width,
-            batch,
-            runs.max(1),
-            no_peer,
-            backend,
-        ),
+        BenchCommand::Model(args) => model(&args),
         BenchCommand::Fuzz(args) => super::fuzz::run(&args),
         BenchCommand::Volume {
             study,
@@ -194,16 +180,18 @@ fn time_median(runs: usize, mut f: impl FnMut()) -> f64 {
     )
 }
 
-fn model(
-    widths: &[usize],
-    size: usize,
-    depth: usize,
-    train_width: usize,
-    batch: usize,
-    runs: usize,
-    no_peer: bool,
-    backend: mmgan::engine::BackendChoice,
-) -> anyhow::Result<()> {
+fn model(a: &ModelArgs) -> anyhow::Result<()> {
+    let ModelArgs {
+        ref widths,
+        size,
+        depth,
+        train_width,
+        batch,
+        runs,
+        no_peer,
+        backend,
+    } = *a;
+    let runs = runs.max(1);
     use burn::module::Module;
     use burn::tensor::{Distribution, Tensor};
     use mmgan::model::{DiscriminatorConfig, GeneratorConfig, Scenario};

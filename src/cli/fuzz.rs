@@ -139,12 +139,14 @@ fn seed_nifti(dir: &Path) -> anyhow::Result<Vec<u8>> {
     let data = ndarray::Array3::from_shape_fn((12, 10, 8), |(x, y, z)| {
         ((x * 7 + y * 3 + z * 11) % 200) as i16
     });
-    let mut h = nifti::NiftiHeader::default();
-    h.sform_code = 1;
-    h.srow_x = [-1.0, 0.0, 0.0, 10.0];
-    h.srow_y = [0.0, -1.0, 0.0, 12.0];
-    h.srow_z = [0.0, 0.0, 1.0, -4.0];
-    h.pixdim = [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0];
+    let h = nifti::NiftiHeader {
+        sform_code: 1,
+        srow_x: [-1.0, 0.0, 0.0, 10.0],
+        srow_y: [0.0, -1.0, 0.0, 12.0],
+        srow_z: [0.0, 0.0, 1.0, -4.0],
+        pixdim: [1.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0],
+        ..Default::default()
+    };
     let path = dir.join("seed.nii.gz");
     nifti::writer::WriterOptions::new(&path)
         .reference_header(&h)

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 
 mod bench;
+mod check;
 mod curves;
 mod eval;
 mod fuzz;
@@ -39,6 +40,8 @@ pub enum Command {
     Synthesize(synthesize::SynthesizeArgs),
     /// Train MM-GAN (curriculum, checkpoints, resume)
     Train(train::TrainArgs),
+    /// Self-check of a study: each acquired sequence synthesized from the others and scored
+    Check(check::CheckArgs),
     /// Draw a training run's learning curves (losses, validation SSIM/PSNR) as a PNG
     Curves(curves::CurvesArgs),
     /// Evaluate weights: per-scenario MSE/PSNR/SSIM against two baselines
@@ -79,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Curves(args) => curves::run(&args),
+        Command::Check(args) => check::run(&args),
         Command::ModelInfo(args) => model_info::run(&args),
         Command::Phantom(args) => phantom::run(&args),
         Command::Bench(cmd) => bench::run(cmd),

@@ -146,7 +146,7 @@ mod tests {
         assert!(m.iter().all(|x| (0.0..=1.0).contains(x)));
         // Outside the brain (x < 2, the fast axis of a model row) stays zero.
         assert!((0..8).all(|row| m[row * 8] == 0.0 && m[row * 8 + 1] == 0.0));
-        assert!(m.iter().any(|x| *x == 1.0));
+        assert!(m.contains(&1.0));
         assert!(range.lo > 100.0 && range.hi < 635.0);
     }
 }

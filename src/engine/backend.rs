@@ -39,7 +39,9 @@ pub struct SelectedDevice {
 pub fn select_device(choice: BackendChoice) -> Result<SelectedDevice, String> {
     let cpu = |why: String| SelectedDevice {
         device: Device::flex(),
-        description: format!("CPU (burn flex, {} threads): {why}", threads()),
+        // No thread count here: the description is shown in the viewer, whose snapshots
+        // must not depend on the machine's core count (it is logged below instead).
+        description: format!("CPU (burn flex): {why}"),
         gpu: false,
     };
     let selected = match choice {
@@ -65,7 +67,11 @@ pub fn select_device(choice: BackendChoice) -> Result<SelectedDevice, String> {
             }
         }
     };
-    log::info!("compute device: {}", selected.description);
+    log::info!(
+        "compute device: {} ({} CPU threads)",
+        selected.description,
+        threads()
+    );
     Ok(selected)
 }
 

@@ -74,6 +74,20 @@ pub struct Row {
 pub struct Table {
     pub subjects: Vec<String>,
     pub rows: Vec<Row>,
+    /// Every single comparison (one subject, scenario, missing sequence, method), brain
+    /// region: what the per-case summary counts.
+    #[serde(default)]
+    pub cases: Vec<Case>,
+}
+
+/// One subject's result for one missing sequence of one scenario and one method.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Case {
+    pub subject: String,
+    pub scenario_index: usize,
+    pub sequence: Sequence,
+    pub method: Method,
+    pub brain: Quality,
 }
 
 /// (scenario index, missing sequence, method): what one row of the table aggregates.
@@ -89,12 +103,9 @@ pub fn evaluate(
     let cancel = AtomicBool::new(false);
     // (scenario index, sequence, method) -> per-subject results
     let mut acc: Vec<(RowKey, Vec<(Quality, RegionQuality)>)> = Vec::new();
+    let mut cases = Vec::new();
     for study in studies {
-        let all: Vec<_> = Sequence::ALL
-            .iter()
-            .filter_map(|s| study.volume(*s))
-            .collect();
-        let brain = brain_mask(all.iter().map(|v| v.data.view()));
+        let brain = study_brain(study);
         let label = study.label.as_ref().map(|l| l.data.view());
         for &scenario in scenarios {
             progress(&format!("{}: {}", study.subject, scenario));
@@ -160,6 +171,13 @@ pub fn evaluate(
                         .collect()
                 });
                 for (method, paper, region) in measured {
+                    cases.push(Case {
+                        subject: study.subject.clone(),
+                        scenario_index: scenario.index(),
+                        sequence: s.sequence,
+                        method,
+                        brain: region.brain,
+                    });
                     let key = (scenario.index(), s.sequence, method);
                     match acc.iter_mut().find(|(k, _)| *k == key) {
                         Some((_, v)) => v.push((paper, region)),
@@ -193,6 +211,7 @@ pub fn evaluate(
     Ok(Table {
         subjects: studies.iter().map(|s| s.subject.clone()).collect(),
         rows,
+        cases,
     })
 }
 
@@ -211,6 +230,73 @@ pub fn normalised_percentiles(
         .map(|(x, _)| range.to_unit(*x))
         .collect();
     Some([5.0, 50.0, 95.0].map(|p| crate::io::percentile_in_place(&mut inside, p)))
+}
+
+/// The brain of a study: the union of its sequences' non-zero voxels (the challenge's mask,
+/// skull-stripped studies having a zero background).
+pub fn study_brain(study: &Study) -> Array3<bool> {
+    brain_mask(
+        Sequence::ALL
+            .iter()
+            .filter_map(|s| study.volume(*s))
+            .map(|v| v.data.view()),
+    )
+}
+
+/// A synthesized volume of `seq` against the acquired one, the challenge way (brain,
+/// tumour and non-tumour with a label map); `None` when the study lacks `seq`. What
+/// `mmgan eval`, `mmgan check` and the viewer report.
+pub fn volume_quality(
+    study: &Study,
+    seq: Sequence,
+    pred: ndarray::ArrayView3<f32>,
+) -> Option<RegionQuality> {
+    let truth = study.volume(seq)?;
+    let brain = study_brain(study);
+    Some(challenge_volume(
+        pred,
+        truth.data.view(),
+        brain.view(),
+        study.label.as_ref().map(|l| l.data.view()),
+    ))
+}
+
+/// Leave-one-out on the sequences a study has: each acquired sequence synthesized from the
+/// other acquired ones (those in `hidden` excepted: the user marked them missing, so they
+/// are no input), scored against itself. How well the model knows this patient.
+pub fn self_check(
+    synth: &Synthesizer,
+    study: &Study,
+    hidden: &[Sequence],
+    cancel: &AtomicBool,
+) -> Result<Vec<(Sequence, RegionQuality)>, EngineError> {
+    let inputs: Vec<Sequence> = study
+        .present()
+        .into_iter()
+        .filter(|s| !hidden.contains(s))
+        .collect();
+    let mut out = Vec::new();
+    for &seq in &inputs {
+        if inputs.len() < 2 {
+            break;
+        }
+        let missing: Vec<Sequence> = Sequence::ALL
+            .into_iter()
+            .filter(|s| *s == seq || !inputs.contains(s))
+            .collect();
+        let scenario = Scenario::with_missing(&missing).map_err(|e| EngineError::Scenario {
+            missing: seq.name().into(),
+            reason: e.to_string(),
+        })?;
+        let prepared = synth.prepare(study, scenario)?;
+        let volumes = synth.synthesize_volume(&prepared, &mut |_, _| {}, cancel)?;
+        if let Some(v) = volumes.iter().find(|v| v.sequence == seq) {
+            if let Some(q) = volume_quality(study, seq, v.data.view()) {
+                out.push((seq, q));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn positive_mean(v: &Array3<f32>) -> f32 {
@@ -240,6 +326,7 @@ impl Table {
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Subjects: {}\n", self.subjects.join(", "));
+        let _ = writeln!(s, "{}", self.summary());
         let _ = writeln!(s, "Paper: per axial slice, each image divided by its max, all slices averaged. Challenge: per volume inside the brain, 0.5-99.5 percentile clip to [0,1]; SSIM 11x11 Gaussian (sigma 1.5), data range 1.\n");
         let _ = writeln!(s, "| scenario (available -> missing) | seq | method | paper PSNR | paper SSIM | brain PSNR | brain SSIM | tumour PSNR | tumour SSIM | non-tumour SSIM |");
         let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
@@ -276,6 +363,116 @@ impl Table {
                     b.ssim
                 );
             }
+        }
+        s
+    }
+
+    /// The per-case summary: where MM-GAN beats both baselines when one sequence is
+    /// missing, per-sequence means against the best baseline, and each scenario with two or
+    /// three missing against the mean of the available sequences (brain, challenge).
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        let find = |subject: &str, si: usize, seq: Sequence, m: Method| {
+            self.cases
+                .iter()
+                .find(|c| {
+                    c.subject == subject
+                        && c.scenario_index == si
+                        && c.sequence == seq
+                        && c.method == m
+                })
+                .map(|c| c.brain)
+        };
+        let all = Scenario::all();
+        let single: Vec<&Case> = self
+            .cases
+            .iter()
+            .filter(|c| c.method == Method::MmGan && all[c.scenario_index].missing().len() == 1)
+            .collect();
+        if !single.is_empty() {
+            let mut wins = 0;
+            for c in &single {
+                let baselines = [Method::MeanOfAvailable, Method::CopyMostSimilar]
+                    .map(|m| find(&c.subject, c.scenario_index, c.sequence, m));
+                if baselines
+                    .iter()
+                    .all(|b| b.is_some_and(|b| c.brain.ssim > b.ssim && c.brain.psnr > b.psnr))
+                {
+                    wins += 1;
+                }
+            }
+            let mean_ssim = single.iter().map(|c| c.brain.ssim).sum::<f64>() / single.len() as f64;
+            let _ = writeln!(
+                s,
+                "One missing (3 -> 1): MM-GAN beats both baselines on brain SSIM and PSNR in {wins} of {} (subject, sequence) pairs ({:.0} %); mean brain SSIM {mean_ssim:.4}.\n",
+                single.len(),
+                100.0 * wins as f64 / single.len() as f64
+            );
+            let _ = writeln!(
+                s,
+                "| missing | MM-GAN brain SSIM / PSNR | best baseline SSIM / PSNR | PSNR gain |"
+            );
+            let _ = writeln!(s, "|---|---|---|---|");
+            for seq in Sequence::ALL {
+                let mean = |m: Method| {
+                    Quality::mean(
+                        &self
+                            .cases
+                            .iter()
+                            .filter(|c| {
+                                c.method == m
+                                    && c.sequence == seq
+                                    && all[c.scenario_index].missing() == vec![seq]
+                            })
+                            .map(|c| c.brain)
+                            .collect::<Vec<_>>(),
+                    )
+                };
+                let (Some(g), Some(a), Some(b)) = (
+                    mean(Method::MmGan),
+                    mean(Method::MeanOfAvailable),
+                    mean(Method::CopyMostSimilar),
+                ) else {
+                    continue;
+                };
+                let best_ssim = a.ssim.max(b.ssim);
+                let best_psnr = a.psnr.max(b.psnr);
+                let _ = writeln!(
+                    s,
+                    "| {seq} | {:.4} / {:.2} dB | {best_ssim:.4} / {best_psnr:.2} dB | {:+.2} dB |",
+                    g.ssim,
+                    g.psnr,
+                    g.psnr - best_psnr
+                );
+            }
+        }
+        let mut lines = Vec::new();
+        for r in self
+            .rows
+            .iter()
+            .filter(|r| r.method == Method::MmGan && r.available <= 2)
+        {
+            if let Some(b) = self.rows.iter().find(|b| {
+                b.method == Method::MeanOfAvailable
+                    && b.scenario_index == r.scenario_index
+                    && b.sequence == r.sequence
+            }) {
+                lines.push((
+                    r.brain.ssim > b.brain.ssim,
+                    format!("{} ({})", r.scenario, r.sequence),
+                ));
+            }
+        }
+        if !lines.is_empty() {
+            let lost: Vec<&String> = lines.iter().filter(|(w, _)| !w).map(|(_, l)| l).collect();
+            let _ = writeln!(
+                s,
+                "\nTwo or three missing: MM-GAN above the mean of the available sequences on brain SSIM in {} of {} rows{}{}",
+                lines.len() - lost.len(),
+                lines.len(),
+                if lost.is_empty() { "" } else { "; below in: " },
+                lost.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(", ")
+            );
         }
         s
     }

@@ -28,6 +28,11 @@ pub struct WeightsMeta {
     /// How a synthesized sequence gets its study's intensity units back.
     pub output_scale: OutputScale,
     pub training: TrainingInfo,
+    /// Brain PSNR/SSIM (challenge definition) of each sequence missing alone, averaged over
+    /// the validation subjects (`mmgan eval`), channel order: what `mmgan check` compares
+    /// a study's leave-one-out figures with. Absent for weights never evaluated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<[crate::metrics::Quality; 4]>,
     pub code_version: String,
 }
 

@@ -7,6 +7,9 @@ use plotters::prelude::*;
 
 use super::EpochLog;
 
+/// One curve: its legend, its (epoch, value) points and its colour.
+type Series<'a> = (&'a str, Vec<(f64, f64)>, RGBColor);
+
 /// Pixel size of the figure.
 const SIZE: (u32, u32) = (1200, 800);
 
@@ -41,7 +44,7 @@ pub fn draw_curves(logs: &[EpochLog], title: &str, png: &Path) -> Result<(), Str
                 .filter_map(|l| f(l).map(|v| (l.epoch as f64, v)))
                 .collect()
         };
-        let losses: [(&str, Vec<(f64, f64)>, RGBColor); 3] = [
+        let losses: [Series; 3] = [
             (
                 "generator L1 (selective)",
                 epochs(&|l| Some(l.loss_l1)),
@@ -82,7 +85,7 @@ fn chart<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     caption: &str,
     y_label: &str,
-    series: &[(&str, Vec<(f64, f64)>, RGBColor)],
+    series: &[Series],
 ) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let points = series.iter().flat_map(|(_, s, _)| s.iter());

@@ -485,6 +485,7 @@ pub fn train(
             seed: c.seed,
             started_from: started_from.clone(),
         },
+        validation: None,
         code_version: code_version(),
     };
 

@@ -10,10 +10,9 @@ use ndarray::{Array2, Array3, ArrayView2, Axis};
 use super::gpu::{describe_adapter, Layer, PanelPaint, SliceGpu};
 use super::render::{compose, Difference, LabelStyle, Look, SliceLayers};
 use super::view::{drag_window, SliceMapping, ViewState};
-use crate::data::brain_mask;
 use crate::engine::{BackendChoice, Request, Response, SynthesisWorker, Synthesizer};
 use crate::io::{export_synthetic, ExportRequest, Sequence, Study, StudyFiles};
-use crate::metrics::{challenge_volume, paper_slice, row_major, Quality, RegionQuality};
+use crate::metrics::{paper_slice, row_major, Quality, RegionQuality};
 use crate::model::Scenario;
 
 /// How the viewer starts.
@@ -499,21 +498,9 @@ impl ViewerApp {
                 window,
             });
             ctx.request_repaint();
-            let Some(truth) = study.volume(seq) else {
+            let Some(quality) = crate::eval::volume_quality(&study, seq, pred.view()) else {
                 return;
             };
-            let brain = brain_mask(
-                Sequence::ALL
-                    .iter()
-                    .filter_map(|s| study.volume(*s))
-                    .map(|v| v.data.view()),
-            );
-            let quality = challenge_volume(
-                pred.view(),
-                truth.data.view(),
-                brain.view(),
-                study.label.as_ref().map(|l| l.data.view()),
-            );
             let _ = tx.send(Chore::VolumeQuality {
                 generation,
                 sequence: seq,

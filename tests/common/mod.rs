@@ -279,6 +279,7 @@ pub fn test_weights_meta(generator: mmgan::model::GeneratorConfig) -> mmgan::mod
             lo_fraction: [0.0; 4],
         },
         training: mmgan::model::TrainingInfo::default(),
+        validation: None,
         code_version: mmgan::model::code_version(),
     }
 }
