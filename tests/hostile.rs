@@ -387,3 +387,14 @@ fn odd_studies_are_refused_or_warned() {
         "{err}"
     );
 }
+
+/// A short run of the mutation fuzzer (`mmgan bench fuzz`): no mutated NIfTI file or
+/// sidecar makes the reader or the weights loader panic. (1,000,000 iterations were run
+/// for the issue; CI runs this slice of them.)
+#[test]
+fn a_short_fuzzing_run_finds_no_panic() {
+    let (code, text) = mmgan(&["bench", "fuzz", "--iterations", "20000", "--seed", "7"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("0 panics"), "{text}");
+    assert!(text.contains("refused with an error"), "{text}");
+}

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 
 mod bench;
+mod calibrate;
 mod check;
 mod curves;
 mod eval;
@@ -40,6 +41,8 @@ pub enum Command {
     Synthesize(synthesize::SynthesizeArgs),
     /// Train MM-GAN (curriculum, checkpoints, resume)
     Train(train::TrainArgs),
+    /// Fit a weights folder's output calibration on its training subjects (after training)
+    Calibrate(calibrate::CalibrateArgs),
     /// Self-check of a study: each acquired sequence synthesized from the others and scored
     Check(check::CheckArgs),
     /// Draw a training run's learning curves (losses, validation SSIM/PSNR) as a PNG
@@ -83,6 +86,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(&args),
         Command::Curves(args) => curves::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Calibrate(args) => calibrate::run(&args),
         Command::ModelInfo(args) => model_info::run(&args),
         Command::Phantom(args) => phantom::run(&args),
         Command::Bench(cmd) => bench::run(cmd),

@@ -5,7 +5,7 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use mmgan::engine::{BackendChoice, Synthesizer};
-use mmgan::io::{export_synthetic, ExportRequest, Sequence};
+use mmgan::io::{export_synthetic, export_volumes, ExportKind, ExportRequest, Sequence};
 use mmgan::model::Scenario;
 
 use super::{progress_bar, StudyArgs};
@@ -29,6 +29,10 @@ pub struct SynthesizeArgs {
     /// Test-time flip: average with the synthesis of the mirrored study (twice the time)
     #[arg(long)]
     pub flip: bool,
+    /// Also write each sequence's uncertainty (SD of this many dropout passes, default 8)
+    /// as <subject>_<seq>_synthetic_uncertainty.nii.gz
+    #[arg(long, num_args = 0..=1, default_missing_value = "8", value_name = "PASSES")]
+    pub uncertainty: Option<usize>,
 }
 
 pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
@@ -70,7 +74,58 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
             sources: &sources,
         })
         .collect();
-    for path in export_synthetic(&study, &requests, &a.out)? {
+    let mut written = export_synthetic(&study, &requests, &a.out)?;
+    if let Some(passes) = a.uncertainty {
+        let started = std::time::Instant::now();
+        let bar = progress_bar(0, "slices (uncertainty)");
+        let maps = synth.uncertainty_volume(
+            &prepared,
+            passes,
+            &mut |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            },
+            &AtomicBool::new(false),
+        )?;
+        bar.finish_and_clear();
+        eprintln!(
+            "uncertainty: {} dropout passes in {:.1} s",
+            passes.max(2),
+            started.elapsed().as_secs_f64()
+        );
+        for (map, v) in maps.iter().zip(&volumes) {
+            // With the acquired sequence at hand (it was hidden with --missing), say how
+            // well the map predicts the real error.
+            if let Some(rho) = mmgan::eval::uncertainty_correlation(
+                &study,
+                v.sequence,
+                v.data.view(),
+                map.data.view(),
+            ) {
+                eprintln!(
+                    "{}: Spearman correlation of uncertainty and absolute error in the brain {rho:.3}",
+                    v.sequence
+                );
+            }
+        }
+        let requests: Vec<ExportRequest> = maps
+            .iter()
+            .map(|v| ExportRequest {
+                sequence: v.sequence,
+                data: v.data.view(),
+                sources: &sources,
+            })
+            .collect();
+        written.extend(export_volumes(
+            &study,
+            &requests,
+            ExportKind::Uncertainty {
+                passes: passes.max(2),
+            },
+            &a.out,
+        )?);
+    }
+    for path in written {
         println!("{}", path.display());
     }
     Ok(())

@@ -57,6 +57,10 @@ pub struct TrainArgs {
     /// Mirror half of the batches left-right (augmentation)
     #[arg(long)]
     pub flip: bool,
+    /// Adam learning rate of both networks (reference 2e-4); may change on --resume, e.g.
+    /// lowered for the last epochs
+    #[arg(long, default_value_t = 2e-4)]
+    pub lr: f64,
 }
 
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
@@ -80,7 +84,8 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     .with_max_batches(a.max_batches)
     .with_init(a.init.as_ref().map(|p| p.display().to_string()))
     .with_balance_folders(a.balance_folders)
-    .with_flip(a.flip);
+    .with_flip(a.flip)
+    .with_lr(a.lr);
     let selected = select_device(a.backend).map_err(anyhow::Error::msg)?;
     eprintln!("training on {}", selected.description);
     let interrupt = Arc::new(AtomicBool::new(false));

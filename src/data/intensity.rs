@@ -98,6 +98,91 @@ impl OutputScale {
     }
 }
 
+/// Maps the model's output for a sequence onto the intensity distribution acquired volumes
+/// of that sequence have: one monotone piecewise-linear curve per sequence, in model space
+/// (brain range mapped to [0, 1]), fitted after training by matching quantiles inside the
+/// brain on training subjects.
+///
+/// Why: an L1-trained generator predicts what is likely, so the rare bright voxels (vessels,
+/// enhancement, the tail of T1c and FLAIR) come out dimmer than acquired ones. The
+/// challenge normalisation then scales the synthesized volume by a too-low 99.5th
+/// percentile and the whole brain sits too bright. The curve is fixed per sequence, so a
+/// single slice is mapped exactly as the whole volume is (the viewer's first slice).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct OutputCalibration {
+    /// Knots (model output, calibrated output) with increasing first values, per sequence
+    /// in channel order; an empty curve leaves the output as it is.
+    pub curves: [Vec<[f32; 2]>; 4],
+}
+
+/// Quantiles (0, 1, ..., 100 %) of `values` (reordered).
+pub fn quantiles(values: &mut [f32]) -> Vec<f32> {
+    values.sort_by(f32::total_cmp);
+    let n = values.len();
+    (0..=100)
+        .map(|p| {
+            if n == 0 {
+                0.0
+            } else {
+                values[((n - 1) as f64 * p as f64 / 100.0).round() as usize]
+            }
+        })
+        .collect()
+}
+
+impl OutputCalibration {
+    /// Fit from, per sequence, pairs of quantile lists (model output, acquired truth) of
+    /// several subjects: their means become the knots, made monotone.
+    pub fn fit(pairs: &[Vec<(Vec<f32>, Vec<f32>)>; 4]) -> OutputCalibration {
+        OutputCalibration {
+            curves: std::array::from_fn(|c| {
+                let subjects = &pairs[c];
+                if subjects.is_empty() {
+                    return Vec::new();
+                }
+                let k = subjects[0].0.len();
+                let mean = |f: &dyn Fn(&(Vec<f32>, Vec<f32>)) -> f32| -> f32 {
+                    subjects.iter().map(f).sum::<f32>() / subjects.len() as f32
+                };
+                let mut knots: Vec<[f32; 2]> = Vec::with_capacity(k);
+                for i in 0..k {
+                    let x = mean(&|s| s.0[i]);
+                    let y = mean(&|s| s.1[i]);
+                    match knots.last() {
+                        // Increasing inputs and non-decreasing outputs: a monotone map.
+                        Some(last) if x <= last[0] + 1e-6 => {}
+                        Some(last) => knots.push([x, y.max(last[1])]),
+                        None => knots.push([x, y]),
+                    }
+                }
+                knots
+            }),
+        }
+    }
+
+    /// The calibrated value of model output `v` for `seq`; beyond the knots, the end
+    /// segments continue with slope 1.
+    pub fn apply(&self, seq: Sequence, v: f32) -> f32 {
+        let k = &self.curves[seq.index()];
+        match k.len() {
+            0 => v,
+            1 => v - k[0][0] + k[0][1],
+            _ => {
+                if v <= k[0][0] {
+                    return v - k[0][0] + k[0][1];
+                }
+                let last = k[k.len() - 1];
+                if v >= last[0] {
+                    return v - last[0] + last[1];
+                }
+                let i = k.partition_point(|p| p[0] <= v).clamp(1, k.len() - 1);
+                let (a, b) = (k[i - 1], k[i]);
+                a[1] + (v - a[0]) / (b[0] - a[0]) * (b[1] - a[1])
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +216,32 @@ mod tests {
             (p.hi - 55.5).abs() < 1e-2 && (p.lo - 3.7).abs() < 1e-3,
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn calibration_maps_output_quantiles_onto_acquired_ones() {
+        // Outputs compressed into [0.2, 0.6] where the truth spans [0, 1].
+        let out: Vec<f32> = (0..=100).map(|i| 0.2 + 0.4 * i as f32 / 100.0).collect();
+        let truth: Vec<f32> = (0..=100).map(|i| i as f32 / 100.0).collect();
+        let mut pairs: [Vec<(Vec<f32>, Vec<f32>)>; 4] = Default::default();
+        pairs[1] = vec![(out.clone(), truth.clone()), (out, truth)];
+        let c = OutputCalibration::fit(&pairs);
+        assert!((c.apply(Sequence::T1c, 0.4) - 0.5).abs() < 1e-5);
+        assert!((c.apply(Sequence::T1c, 0.6) - 1.0).abs() < 1e-5);
+        assert!(
+            (c.apply(Sequence::T1c, 0.7) - 1.1).abs() < 1e-5,
+            "slope 1 beyond"
+        );
+        assert_eq!(c.apply(Sequence::T1, 0.4), 0.4, "no curve: unchanged");
+        // Monotone even when the data are not.
+        let mut bumpy: [Vec<(Vec<f32>, Vec<f32>)>; 4] = Default::default();
+        bumpy[0] = vec![(vec![0.0, 0.5, 0.5, 1.0], vec![0.0, 0.6, 0.4, 1.0])];
+        let c = OutputCalibration::fit(&bumpy);
+        assert!(c.curves[0]
+            .windows(2)
+            .all(|w| w[1][0] > w[0][0] && w[1][1] >= w[0][1]));
+        let mut v = vec![3.0, 1.0, 2.0];
+        assert_eq!(quantiles(&mut v)[50], 2.0);
     }
 
     #[test]

@@ -3,13 +3,17 @@
 //!
 //! Owns the inference path ([`Synthesizer`]) the CLI and the viewer call, batching slices,
 //! reporting progress and honouring cancellation between batches, and the background
-//! [`SynthesisWorker`] the viewer talks to through messages. Callers see plain `ndarray`
+//! [`SynthesisWorker`] the viewer talks to through messages, and the per-voxel uncertainty
+//! of a synthesis (Monte Carlo dropout). Callers see plain `ndarray`
 //! volumes; tensors stay inside.
 
 mod backend;
+mod calibrate;
 mod synthesizer;
+mod uncertainty;
 mod worker;
 
 pub use backend::{select_device, BackendChoice, SelectedDevice};
 pub use synthesizer::{EngineError, Prepared, Synthesized, Synthesizer};
+pub use uncertainty::spearman;
 pub use worker::{Request, Response, SynthesisWorker};

@@ -50,13 +50,18 @@ pub struct Prepared {
     ranges: [Option<BrainRange>; 4],
     /// Model-space inputs per available channel: [channel][z][side*side] (empty if missing).
     inputs: Vec<Vec<f32>>,
-    brain: Array3<bool>,
+    pub(super) brain: Array3<bool>,
     depth: usize,
 }
 
 impl Prepared {
     pub fn depth(&self) -> usize {
         self.depth
+    }
+
+    /// The range a synthesized (missing) sequence is given, or an input's own range.
+    pub fn range(&self, seq: Sequence) -> Option<BrainRange> {
+        self.ranges[seq.index()]
     }
 
     /// The axial slices with brain in them (the others are zero without running the model).
@@ -69,9 +74,9 @@ impl Prepared {
 
 /// The generator on a device with the sidecar that says how to feed it.
 pub struct Synthesizer {
-    generator: Generator,
+    pub(super) generator: Generator,
     meta: WeightsMeta,
-    device: Device,
+    pub(super) device: Device,
     device_description: String,
     /// Where the weights came from, for messages.
     source: String,
@@ -118,6 +123,11 @@ impl Synthesizer {
 
     pub fn meta(&self) -> &WeightsMeta {
         &self.meta
+    }
+
+    /// Replace the output calibration (fitting one starts from none).
+    pub fn set_calibration(&mut self, calibration: Option<crate::data::OutputCalibration>) {
+        self.meta.calibration = calibration;
     }
 
     pub fn device_description(&self) -> &str {
@@ -215,6 +225,47 @@ impl Synthesizer {
     /// Run the generator on the slices `zs`; returns, per slice, the missing channels in
     /// model space (normalised), [missing][side*side].
     fn run(&self, prepared: &Prepared, zs: &[usize]) -> Result<Vec<Vec<Vec<f32>>>, EngineError> {
+        let n = self.meta.side * self.meta.side;
+        let x = self.input_batch(prepared, zs, &self.device);
+        let y = if self.flip_average {
+            let mirrored = self.generator.forward(x.clone().flip([3])).flip([3]);
+            (self.generator.forward(x) + mirrored) * 0.5
+        } else {
+            self.generator.forward(x)
+        }; // [b, 4, side, side]
+        let y = self.read_output(y)?;
+        let missing = prepared.scenario.missing();
+        Ok((0..zs.len())
+            .map(|b| {
+                missing
+                    .iter()
+                    .map(|s| y[(b * 4 + s.index()) * n..(b * 4 + s.index() + 1) * n].to_vec())
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// A model output as values, refused when not finite.
+    pub(super) fn read_output(&self, y: Tensor<4>) -> Result<Vec<f32>, EngineError> {
+        let y: Vec<f32> = y
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| EngineError::Device(format!("reading the model output: {e:?}")))?;
+        if y.iter().any(|v| !v.is_finite()) {
+            return Err(EngineError::NonFinite {
+                weights: self.source.clone(),
+            });
+        }
+        Ok(y)
+    }
+
+    /// The imputed model input of slices `zs` on `device`: [zs, 4, side, side].
+    pub(super) fn input_batch(
+        &self,
+        prepared: &Prepared,
+        zs: &[usize],
+        device: &Device,
+    ) -> Tensor<4> {
         let side = self.meta.side;
         let n = side * side;
         let mut x = vec![0.0f32; zs.len() * 4 * n];
@@ -226,33 +277,15 @@ impl Synthesizer {
                 }
             }
         }
-        let x = Tensor::<4>::from_data(TensorData::new(x, [zs.len(), 4, side, side]), &self.device);
-        let mask = availability_mask(&vec![prepared.scenario; zs.len()], &self.device);
-        let x = impute(x, mask, self.meta.imputation);
-        let y = if self.flip_average {
-            let mirrored = self.generator.forward(x.clone().flip([3])).flip([3]);
-            (self.generator.forward(x) + mirrored) * 0.5
-        } else {
-            self.generator.forward(x)
-        }; // [b, 4, side, side]
-        let y: Vec<f32> = y
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| EngineError::Device(format!("reading the model output: {e:?}")))?;
-        if y.iter().any(|v| !v.is_finite()) {
-            return Err(EngineError::NonFinite {
-                weights: self.source.clone(),
-            });
-        }
-        let missing = prepared.scenario.missing();
-        Ok((0..zs.len())
-            .map(|b| {
-                missing
-                    .iter()
-                    .map(|s| y[(b * 4 + s.index()) * n..(b * 4 + s.index() + 1) * n].to_vec())
-                    .collect()
-            })
-            .collect())
+        let x = Tensor::<4>::from_data(TensorData::new(x, [zs.len(), 4, side, side]), device);
+        let mask = availability_mask(&vec![prepared.scenario; zs.len()], device);
+        impute(x, mask, self.meta.imputation)
+    }
+
+    /// Intensity span (hi - lo, study units) of a missing sequence's predicted range: what
+    /// a spread in model space is worth in the study's units.
+    pub(super) fn output_span(prepared: &Prepared, seq: Sequence) -> f32 {
+        prepared.ranges[seq.index()].map_or(1.0, |r| r.hi - r.lo)
     }
 
     /// Model output of one slice -> study grid, study intensity scale, zero outside the brain.
@@ -267,8 +300,13 @@ impl Synthesizer {
         prepared.geometry.to_study(model, out.view_mut());
         let range = prepared.ranges[seq.index()].expect("prepare predicts every missing range");
         let brain = prepared.brain.index_axis(Axis(2), z);
+        let calibration = self.meta.calibration.as_ref();
         ndarray::Zip::from(&mut out).and(&brain).for_each(|v, &b| {
-            *v = if b { range.from_unit(*v) } else { 0.0 };
+            *v = match (b, calibration) {
+                (false, _) => 0.0,
+                (true, Some(c)) => range.from_unit(c.apply(seq, *v)),
+                (true, None) => range.from_unit(*v),
+            };
         });
     }
 

@@ -261,6 +261,33 @@ pub fn volume_quality(
     ))
 }
 
+/// How well an uncertainty map predicts the real error: Spearman's rank correlation, over
+/// the brain voxels, between `uncertainty` and the absolute error of `synthesized` against
+/// the acquired `seq` (both challenge-normalised). `None` when the study lacks `seq`.
+pub fn uncertainty_correlation(
+    study: &Study,
+    seq: Sequence,
+    synthesized: ndarray::ArrayView3<f32>,
+    uncertainty: ndarray::ArrayView3<f32>,
+) -> Option<f64> {
+    let truth = study.volume(seq)?;
+    let brain = study_brain(study);
+    let rt = crate::io::BrainRange::of(truth.data.view(), brain.view())?;
+    let rp = crate::io::BrainRange::of(synthesized, brain.view())?;
+    let (mut error, mut sd) = (Vec::new(), Vec::new());
+    ndarray::Zip::from(&brain)
+        .and(&truth.data)
+        .and(synthesized)
+        .and(uncertainty)
+        .for_each(|&inside, &t, &p, &u| {
+            if inside {
+                error.push((rp.to_unit(p) - rt.to_unit(t)).abs());
+                sd.push(u);
+            }
+        });
+    Some(crate::engine::spearman(&sd, &error))
+}
+
 /// Leave-one-out on the sequences a study has: each acquired sequence synthesized from the
 /// other acquired ones (those in `hidden` excepted: the user marked them missing, so they
 /// are no input), scored against itself. How well the model knows this patient.

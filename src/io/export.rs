@@ -15,6 +15,17 @@ pub struct ExportRequest<'a> {
     pub sources: &'a [Sequence],
 }
 
+/// What an exported volume is: a synthesized sequence, or the per-voxel uncertainty of
+/// one (both are synthetic and say so in their names and headers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportKind {
+    Synthesized,
+    /// Standard deviation over this many stochastic passes.
+    Uncertainty {
+        passes: usize,
+    },
+}
+
 /// Temporary files being written right now, so that an interrupt (Ctrl-C, SIGTERM) can
 /// remove them before the process exits: see [`remove_live_temporaries`].
 static LIVE_TEMPORARIES: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
@@ -203,7 +214,17 @@ where
 
 /// `<subject>_<seq>_synthetic.nii.gz`.
 pub fn default_export_name(subject: &str, seq: Sequence) -> String {
-    format!("{subject}_{}_synthetic.nii.gz", seq.slug())
+    export_name(subject, seq, ExportKind::Synthesized)
+}
+
+/// `<subject>_<seq>_synthetic.nii.gz`, or `<subject>_<seq>_synthetic_uncertainty.nii.gz`.
+fn export_name(subject: &str, seq: Sequence, kind: ExportKind) -> String {
+    match kind {
+        ExportKind::Synthesized => format!("{subject}_{}_synthetic.nii.gz", seq.slug()),
+        ExportKind::Uncertainty { .. } => {
+            format!("{subject}_{}_synthetic_uncertainty.nii.gz", seq.slug())
+        }
+    }
 }
 
 /// Write synthesized volumes as float32 NIfTI on the study's source grid (affine, pixdim
@@ -219,6 +240,16 @@ pub fn export_synthetic(
     requests: &[ExportRequest<'_>],
     out: &Path,
 ) -> Result<Vec<PathBuf>> {
+    export_volumes(study, requests, ExportKind::Synthesized, out)
+}
+
+/// [`export_synthetic`] for volumes of another [`ExportKind`] (e.g. uncertainty maps).
+pub fn export_volumes(
+    study: &Study,
+    requests: &[ExportRequest<'_>],
+    kind: ExportKind,
+    out: &Path,
+) -> Result<Vec<PathBuf>> {
     if requests.len() > 1 && !out.is_dir() {
         return Err(IoError::Write {
             path: out.into(),
@@ -230,7 +261,7 @@ pub fn export_synthetic(
     }
     let mut pending = Vec::with_capacity(requests.len());
     for request in requests {
-        match export_pending(study, request, out) {
+        match export_pending(study, request, kind, out) {
             Ok(p) => pending.push(p),
             Err(e) => {
                 pending.into_iter().for_each(PendingFile::discard);
@@ -257,8 +288,13 @@ pub fn export_synthetic(
 }
 
 /// One synthesized volume checked and written to its temp file.
-fn export_pending(study: &Study, request: &ExportRequest<'_>, out: &Path) -> Result<PendingFile> {
-    let target = export_path(study, request.sequence, out);
+fn export_pending(
+    study: &Study,
+    request: &ExportRequest<'_>,
+    kind: ExportKind,
+    out: &Path,
+) -> Result<PendingFile> {
+    let target = export_path(study, request.sequence, kind, out);
     if target.exists() && !target.is_file() {
         return Err(IoError::Write {
             path: target,
@@ -303,11 +339,18 @@ fn export_pending(study: &Study, request: &ExportRequest<'_>, out: &Path) -> Res
     let reference = study.reference_volume();
     let mut header = reference.header.clone();
     let sources: Vec<&str> = request.sources.iter().map(|s| s.name()).collect();
-    let description = format!(
-        "SYNTHETIC {}, MM-GAN from {}",
-        request.sequence.name(),
-        sources.join(",")
-    );
+    let description = match kind {
+        ExportKind::Synthesized => format!(
+            "SYNTHETIC {}, MM-GAN from {}",
+            request.sequence.name(),
+            sources.join(",")
+        ),
+        ExportKind::Uncertainty { passes } => format!(
+            "SYNTHETIC {} uncertainty: SD of {passes} MM-GAN dropout passes from {}",
+            request.sequence.name(),
+            sources.join(",")
+        ),
+    };
     header
         .set_description(description.as_bytes()[..description.len().min(79)].to_vec())
         .map_err(|e| IoError::InvalidData {
@@ -325,14 +368,14 @@ fn export_pending(study: &Study, request: &ExportRequest<'_>, out: &Path) -> Res
     write_nifti_pending(&target, &header, &source_order)
 }
 
-fn export_path(study: &Study, seq: Sequence, out: &Path) -> PathBuf {
+fn export_path(study: &Study, seq: Sequence, kind: ExportKind, out: &Path) -> PathBuf {
     if out.is_dir() {
-        return out.join(default_export_name(&study.subject, seq));
+        return out.join(export_name(&study.subject, seq, kind));
     }
     let name = out
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| default_export_name(&study.subject, seq));
+        .unwrap_or_else(|| export_name(&study.subject, seq, kind));
     let (stem, ext) = if let Some(s) = name.strip_suffix(".nii.gz") {
         (s.to_string(), ".nii.gz")
     } else if let Some(s) = name.strip_suffix(".nii") {

@@ -16,8 +16,9 @@ mod study;
 
 pub use error::IoError;
 pub use export::{
-    default_export_name, export_synthetic, remove_live_temporaries, replace_atomically,
-    write_atomic, write_nifti_atomic, write_pending, ExportRequest, PendingFile,
+    default_export_name, export_synthetic, export_volumes, remove_live_temporaries,
+    replace_atomically, write_atomic, write_nifti_atomic, write_pending, ExportKind, ExportRequest,
+    PendingFile,
 };
 pub use intensity::{display_window, percentile_in_place, BrainRange, IntensityStats};
 pub use nifti_read::{read_volume, Volume};

@@ -27,6 +27,10 @@ pub struct WeightsMeta {
     pub imputation: Imputation,
     /// How a synthesized sequence gets its study's intensity units back.
     pub output_scale: OutputScale,
+    /// The output's intensity distribution matched to acquired volumes (`mmgan
+    /// calibrate`); absent: the output is used as it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::data::OutputCalibration>,
     pub training: TrainingInfo,
     /// Brain PSNR/SSIM (challenge definition) of each sequence missing alone, averaged over
     /// the validation subjects (`mmgan eval`), channel order: what `mmgan check` compares
@@ -44,6 +48,9 @@ pub struct TrainingInfo {
     pub epochs: usize,
     pub curriculum: bool,
     pub seed: u64,
+    /// Training subjects the output calibration was fitted on (`mmgan calibrate`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub calibrated_on: Vec<String>,
     /// Fine-tuning: the weights this run started from, and their own training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_from: Option<Box<StartedFrom>>,
@@ -109,6 +116,16 @@ impl WeightsMeta {
             ));
         }
         self.generator.check(self.side)?;
+        if let Some(c) = &self.calibration {
+            let monotone = c.curves.iter().all(|k| {
+                k.iter().flatten().all(|v| v.is_finite() && v.abs() < 1e3)
+                    && k.windows(2)
+                        .all(|w| w[1][0] > w[0][0] && w[1][1] >= w[0][1])
+            });
+            if !monotone {
+                return Err("calibration.curves must be finite, increasing knots".into());
+            }
+        }
         let scale = &self.output_scale;
         if scale
             .log_hi_ratio

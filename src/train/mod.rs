@@ -484,8 +484,10 @@ pub fn train(
             curriculum: c.curriculum,
             seed: c.seed,
             started_from: started_from.clone(),
+            calibrated_on: Vec::new(),
         },
         validation: None,
+        calibration: None,
         code_version: code_version(),
     };
 

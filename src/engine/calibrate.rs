@@ -1,0 +1,68 @@
+//! Fitting the output calibration of a weights folder (see [`OutputCalibration`]): each
+//! sequence synthesized alone (from the other three) on training subjects, the quantiles of
+//! the model's output in the brain matched to those of the acquired volume.
+
+use std::sync::atomic::AtomicBool;
+
+use super::synthesizer::{EngineError, Synthesizer};
+use crate::data::{brain_mask, quantiles, OutputCalibration};
+use crate::io::{BrainRange, Sequence, Study};
+use crate::model::Scenario;
+
+impl Synthesizer {
+    /// Fit the calibration on `studies` (each with all four sequences; use training
+    /// subjects: fitting on the validation subjects would flatter their figures). The
+    /// synthesizer's own calibration is set aside while fitting and replaced by the result.
+    pub fn fit_calibration(
+        &mut self,
+        studies: &[Study],
+        progress: &mut dyn FnMut(&str),
+    ) -> Result<OutputCalibration, EngineError> {
+        self.set_calibration(None);
+        let cancel = AtomicBool::new(false);
+        let mut pairs: [Vec<(Vec<f32>, Vec<f32>)>; 4] = Default::default();
+        for study in studies {
+            let brain = brain_mask(
+                Sequence::ALL
+                    .iter()
+                    .filter_map(|s| study.volume(*s))
+                    .map(|v| v.data.view()),
+            );
+            for seq in Sequence::ALL {
+                let Some(truth) = study.volume(seq) else {
+                    continue;
+                };
+                progress(&format!("{}: {seq}", study.subject));
+                let scenario =
+                    Scenario::with_missing(&[seq]).map_err(|e| EngineError::Scenario {
+                        missing: seq.name().into(),
+                        reason: e.to_string(),
+                    })?;
+                let prepared = self.prepare(study, scenario)?;
+                let out = self.synthesize_volume(&prepared, &mut |_, _| {}, &cancel)?;
+                let (Some(predicted), Some(acquired)) = (
+                    prepared.range(seq),
+                    BrainRange::of(truth.data.view(), brain.view()),
+                ) else {
+                    continue;
+                };
+                let span = (predicted.hi - predicted.lo).max(f32::MIN_POSITIVE);
+                let (mut model, mut target) = (Vec::new(), Vec::new());
+                ndarray::Zip::from(&brain)
+                    .and(&out[0].data)
+                    .and(&truth.data)
+                    .for_each(|&inside, &v, &t| {
+                        if inside {
+                            // Back to model space: the inverse of the predicted range.
+                            model.push((v - predicted.lo) / span);
+                            target.push(acquired.to_unit(t));
+                        }
+                    });
+                pairs[seq.index()].push((quantiles(&mut model), quantiles(&mut target)));
+            }
+        }
+        let calibration = OutputCalibration::fit(&pairs);
+        self.set_calibration(Some(calibration.clone()));
+        Ok(calibration)
+    }
+}

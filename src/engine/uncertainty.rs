@@ -1,0 +1,135 @@
+//! Where a synthesis is unsure: the per-voxel spread of several Monte Carlo dropout passes.
+//!
+//! The generator was trained with dropout 0.2 on its inner blocks; kept on at inference,
+//! each pass draws another sub-network (Gal and Ghahramani, 2016). The standard deviation
+//! of the passes, in the study's intensity units, is the uncertainty of each voxel.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use burn::module::Module;
+use ndarray::Axis;
+
+use super::synthesizer::{EngineError, Prepared, Synthesized, Synthesizer};
+
+impl Synthesizer {
+    /// Standard deviation over `passes` dropout passes of every missing sequence, on the
+    /// study grid in study units, zero outside the brain. `progress(done, total)` after
+    /// each batch; `cancel` is checked between batches.
+    pub fn uncertainty_volume(
+        &self,
+        prepared: &Prepared,
+        passes: usize,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<Synthesized>, EngineError> {
+        // Dropout acts only on an autodiff device with the training flags on; no backward
+        // pass is run, the graph is dropped with each output.
+        let device = self.device.clone().autodiff();
+        let generator = self.generator.clone().to_device(&device).train();
+        let passes = passes.max(2);
+        let side = self.meta().side;
+        let n = side * side;
+        let missing = prepared.scenario.missing();
+        let mut out = Self::empty_volumes(prepared);
+        let zs = prepared.brain_slices();
+        progress(0, zs.len());
+        let mut done = 0;
+        for chunk in zs.chunks(self.batch.max(1)) {
+            if cancel.load(Ordering::Relaxed) {
+                return Err(EngineError::Cancelled);
+            }
+            let x = self.input_batch(prepared, chunk, &device);
+            let mut sum = vec![0f64; chunk.len() * 4 * n];
+            let mut squares = vec![0f64; chunk.len() * 4 * n];
+            for _ in 0..passes {
+                let y = self.read_output(generator.forward(x.clone()))?;
+                for ((s, q), v) in sum.iter_mut().zip(squares.iter_mut()).zip(&y) {
+                    let v = f64::from(*v);
+                    *s += v;
+                    *q += v * v;
+                }
+            }
+            let k = passes as f64;
+            for (b, &z) in chunk.iter().enumerate() {
+                for (seq, volume) in missing.iter().zip(out.iter_mut()) {
+                    let o = (b * 4 + seq.index()) * n;
+                    let sd: Vec<f32> = (o..o + n)
+                        .map(|i| {
+                            let mean = sum[i] / k;
+                            ((squares[i] / k - mean * mean).max(0.0).sqrt()) as f32
+                        })
+                        .collect();
+                    let mut slice = volume.index_axis_mut(Axis(2), z);
+                    prepared.geometry.to_study(&sd, slice.view_mut());
+                    let span = Self::output_span(prepared, *seq);
+                    let brain = prepared.brain.index_axis(Axis(2), z);
+                    ndarray::Zip::from(&mut slice)
+                        .and(&brain)
+                        .for_each(|v, &inside| *v = if inside { *v * span } else { 0.0 });
+                }
+            }
+            done += chunk.len();
+            progress(done, zs.len());
+        }
+        Ok(missing
+            .into_iter()
+            .zip(out)
+            .map(|(sequence, data)| Synthesized { sequence, data })
+            .collect())
+    }
+}
+
+/// Spearman's rank correlation of two equally long samples (average ranks for ties).
+pub fn spearman(a: &[f32], b: &[f32]) -> f64 {
+    fn ranks(v: &[f32]) -> Vec<f64> {
+        let mut order: Vec<usize> = (0..v.len()).collect();
+        order.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+        let mut r = vec![0.0; v.len()];
+        let mut i = 0;
+        while i < order.len() {
+            let mut j = i;
+            while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
+                j += 1;
+            }
+            let rank = (i + j) as f64 / 2.0;
+            for &k in &order[i..=j] {
+                r[k] = rank;
+            }
+            i = j + 1;
+        }
+        r
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    if n < 2.0 {
+        return 0.0;
+    }
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        cov += (x - ma) * (y - mb);
+        va += (x - ma) * (x - ma);
+        vb += (y - mb) * (y - mb);
+    }
+    if va == 0.0 || vb == 0.0 {
+        0.0
+    } else {
+        cov / (va * vb).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spearman;
+
+    #[test]
+    fn spearman_is_one_for_monotonic_and_minus_one_reversed() {
+        let a = [1.0, 2.0, 3.0, 10.0, 11.0];
+        let b = [0.1, 0.2, 0.25, 5.0, 100.0];
+        assert!((spearman(&a, &b) - 1.0).abs() < 1e-12);
+        let c: Vec<f32> = b.iter().map(|v| -v).collect();
+        assert!((spearman(&a, &c) + 1.0).abs() < 1e-12);
+        // Ties get average ranks: scipy.stats.spearmanr([1,2,2,3],[1,3,2,4]) = 0.9486833
+        assert!((spearman(&[1.0, 2.0, 2.0, 3.0], &[1.0, 3.0, 2.0, 4.0]) - 0.9486833).abs() < 1e-6);
+    }
+}
