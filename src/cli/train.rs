@@ -100,6 +100,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
         })?;
     }
     let bar = progress_bar(0, "batches");
+    let mut first_batch: Option<usize> = None;
     let done = train(
         &config,
         &a.out,
@@ -124,6 +125,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                 }
             }
             TrainEvent::EpochStart { epoch, batches } => {
+                first_batch = None;
                 bar.reset();
                 bar.set_length(batches as u64);
                 bar.set_prefix(format!("epoch {epoch}/{}", a.epochs));
@@ -133,6 +135,8 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                 done,
                 losses,
             } => {
+                // A resumed epoch starts part-way: time only the batches run here.
+                let first = *first_batch.get_or_insert(done);
                 bar.set_position(done as u64);
                 let text = format!(
                     "G {:.4} (adv {:.4}, L1 {:.4}) D {:.4}",
@@ -145,7 +149,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                         format!(
                             "epoch {epoch}: batch {done}/{}, {text}, {:.2} s/batch",
                             bar.length().unwrap_or(0),
-                            bar.elapsed().as_secs_f64() / done.max(1) as f64
+                            bar.elapsed().as_secs_f64() / (done + 1 - first).max(1) as f64
                         ),
                     );
                 }

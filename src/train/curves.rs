@@ -106,6 +106,8 @@ fn chart<DB: DrawingBackend>(
         .map_err(err)?;
     c.configure_mesh()
         .x_desc("epoch")
+        .x_labels(((x1 - x0) as usize + 2).min(12))
+        .x_label_formatter(&|x| format!("{x:.0}"))
         .y_desc(y_label)
         .label_style(("sans-serif", 14))
         .draw()
@@ -123,6 +125,7 @@ fn chart<DB: DrawingBackend>(
             .map_err(err)?;
     }
     c.configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))
