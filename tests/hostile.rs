@@ -162,13 +162,15 @@ fn non_finite_affines_are_refused_and_odd_headers_warned() {
         v.warnings
     );
     // bitpix disagreeing with the datatype, and scl_inter NaN: read, warned.
-    let mut bytes = RawNifti::new(
-        n,
-        INT16,
-        diag_affine([1.0; 3], [0.0; 3]),
-        values(n, |i, _, _| i as f64),
-    )
-    .bytes();
+    let ramp = || {
+        RawNifti::new(
+            n,
+            INT16,
+            diag_affine([1.0; 3], [0.0; 3]),
+            values(n, |i, _, _| i as f64),
+        )
+    };
+    let mut bytes = ramp().bytes();
     bytes[72..74].copy_from_slice(&8i16.to_le_bytes());
     bytes[112..116].copy_from_slice(&2f32.to_le_bytes());
     bytes[116..120].copy_from_slice(&f32::NAN.to_le_bytes());
@@ -186,13 +188,7 @@ fn non_finite_affines_are_refused_and_odd_headers_warned() {
         v.warnings
     );
     // dim[0] out of range is reported as written, not byte-swapped.
-    let mut bytes = RawNifti::new(
-        n,
-        INT16,
-        diag_affine([1.0; 3], [0.0; 3]),
-        values(n, |i, _, _| i as f64),
-    )
-    .bytes();
+    let mut bytes = ramp().bytes();
     bytes[40..42].copy_from_slice(&8i16.to_le_bytes());
     let p = d.path().join("dim0.nii");
     std::fs::write(&p, &bytes).unwrap();

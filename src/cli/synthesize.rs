@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
-use mmgan::engine::{BackendChoice, Synthesizer};
+use mmgan::engine::{BackendChoice, Synthesized, Synthesizer};
 use mmgan::io::{export_synthetic, export_volumes, ExportKind, ExportRequest, Sequence};
 use mmgan::model::Scenario;
 
@@ -56,35 +56,17 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
     );
     let prepared = synth.prepare(&study, scenario)?;
     let bar = progress_bar(0, "slices");
-    let volumes = synth.synthesize_volume(
-        &prepared,
-        &mut |done, total| {
-            bar.set_length(total as u64);
-            bar.set_position(done as u64);
-        },
-        &AtomicBool::new(false),
-    )?;
+    let volumes = synth.synthesize_volume(&prepared, &mut track(&bar), &AtomicBool::new(false))?;
     bar.finish_and_clear();
     let sources = scenario.available();
-    let requests: Vec<ExportRequest> = volumes
-        .iter()
-        .map(|v| ExportRequest {
-            sequence: v.sequence,
-            data: v.data.view(),
-            sources: &sources,
-        })
-        .collect();
-    let mut written = export_synthetic(&study, &requests, &a.out)?;
+    let mut written = export_synthetic(&study, &requests(&volumes, &sources), &a.out)?;
     if let Some(passes) = a.uncertainty {
         let started = std::time::Instant::now();
         let bar = progress_bar(0, "slices (uncertainty)");
         let maps = synth.uncertainty_volume(
             &prepared,
             passes,
-            &mut |done, total| {
-                bar.set_length(total as u64);
-                bar.set_position(done as u64);
-            },
+            &mut track(&bar),
             &AtomicBool::new(false),
         )?;
         bar.finish_and_clear();
@@ -108,17 +90,9 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
                 );
             }
         }
-        let requests: Vec<ExportRequest> = maps
-            .iter()
-            .map(|v| ExportRequest {
-                sequence: v.sequence,
-                data: v.data.view(),
-                sources: &sources,
-            })
-            .collect();
         written.extend(export_volumes(
             &study,
-            &requests,
+            &requests(&maps, &sources),
             ExportKind::Uncertainty {
                 passes: passes.max(2),
             },
@@ -129,4 +103,24 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
         println!("{}", path.display());
     }
     Ok(())
+}
+
+/// One export request per volume, all made from `sources`.
+fn requests<'a>(volumes: &'a [Synthesized], sources: &'a [Sequence]) -> Vec<ExportRequest<'a>> {
+    volumes
+        .iter()
+        .map(|v| ExportRequest {
+            sequence: v.sequence,
+            data: v.data.view(),
+            sources,
+        })
+        .collect()
+}
+
+/// A progress callback `(done, total)` that moves `bar`.
+fn track(bar: &indicatif::ProgressBar) -> impl FnMut(usize, usize) + '_ {
+    |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
+    }
 }

@@ -115,6 +115,9 @@ pub struct OutputCalibration {
     pub curves: [Vec<[f32; 2]>; 4],
 }
 
+/// One subject's quantile lists of a sequence: (model output, acquired truth).
+pub type QuantilePair = (Vec<f32>, Vec<f32>);
+
 /// Quantiles (0, 1, ..., 100 %) of `values` (reordered).
 pub fn quantiles(values: &mut [f32]) -> Vec<f32> {
     values.sort_by(f32::total_cmp);
@@ -133,7 +136,7 @@ pub fn quantiles(values: &mut [f32]) -> Vec<f32> {
 impl OutputCalibration {
     /// Fit from, per sequence, pairs of quantile lists (model output, acquired truth) of
     /// several subjects: their means become the knots, made monotone.
-    pub fn fit(pairs: &[Vec<(Vec<f32>, Vec<f32>)>; 4]) -> OutputCalibration {
+    pub fn fit(pairs: &[Vec<QuantilePair>; 4]) -> OutputCalibration {
         OutputCalibration {
             curves: std::array::from_fn(|c| {
                 let subjects = &pairs[c];
@@ -141,7 +144,7 @@ impl OutputCalibration {
                     return Vec::new();
                 }
                 let k = subjects[0].0.len();
-                let mean = |f: &dyn Fn(&(Vec<f32>, Vec<f32>)) -> f32| -> f32 {
+                let mean = |f: &dyn Fn(&QuantilePair) -> f32| -> f32 {
                     subjects.iter().map(f).sum::<f32>() / subjects.len() as f32
                 };
                 let mut knots: Vec<[f32; 2]> = Vec::with_capacity(k);
@@ -223,7 +226,7 @@ mod tests {
         // Outputs compressed into [0.2, 0.6] where the truth spans [0, 1].
         let out: Vec<f32> = (0..=100).map(|i| 0.2 + 0.4 * i as f32 / 100.0).collect();
         let truth: Vec<f32> = (0..=100).map(|i| i as f32 / 100.0).collect();
-        let mut pairs: [Vec<(Vec<f32>, Vec<f32>)>; 4] = Default::default();
+        let mut pairs: [Vec<QuantilePair>; 4] = Default::default();
         pairs[1] = vec![(out.clone(), truth.clone()), (out, truth)];
         let c = OutputCalibration::fit(&pairs);
         assert!((c.apply(Sequence::T1c, 0.4) - 0.5).abs() < 1e-5);
@@ -234,7 +237,7 @@ mod tests {
         );
         assert_eq!(c.apply(Sequence::T1, 0.4), 0.4, "no curve: unchanged");
         // Monotone even when the data are not.
-        let mut bumpy: [Vec<(Vec<f32>, Vec<f32>)>; 4] = Default::default();
+        let mut bumpy: [Vec<QuantilePair>; 4] = Default::default();
         bumpy[0] = vec![(vec![0.0, 0.5, 0.5, 1.0], vec![0.0, 0.6, 0.4, 1.0])];
         let c = OutputCalibration::fit(&bumpy);
         assert!(c.curves[0]

@@ -12,4 +12,4 @@ mod intensity;
 
 pub use dataset::{discover_subjects, split_subjects, subject_key, Split, SubjectSlices};
 pub use geometry::{brain_mask, Fit, SliceGeometry};
-pub use intensity::{model_volume, quantiles, OutputCalibration, OutputScale};
+pub use intensity::{model_volume, quantiles, OutputCalibration, OutputScale, QuantilePair};

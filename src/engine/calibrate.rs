@@ -5,7 +5,7 @@
 use std::sync::atomic::AtomicBool;
 
 use super::synthesizer::{EngineError, Synthesizer};
-use crate::data::{brain_mask, quantiles, OutputCalibration};
+use crate::data::{brain_mask, quantiles, OutputCalibration, QuantilePair};
 use crate::io::{BrainRange, Sequence, Study};
 use crate::model::Scenario;
 
@@ -20,7 +20,7 @@ impl Synthesizer {
     ) -> Result<OutputCalibration, EngineError> {
         self.set_calibration(None);
         let cancel = AtomicBool::new(false);
-        let mut pairs: [Vec<(Vec<f32>, Vec<f32>)>; 4] = Default::default();
+        let mut pairs: [Vec<QuantilePair>; 4] = Default::default();
         for study in studies {
             let brain = brain_mask(
                 Sequence::ALL
