@@ -27,9 +27,13 @@ pub struct EvalArgs {
     pub out: PathBuf,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// Test-time flip: average with the synthesis of the mirrored study
-    #[arg(long)]
+    /// Test-time flip on: average with the synthesis of the mirrored study (twice the
+    /// time; default: as the weights' sidecar says)
+    #[arg(long, conflicts_with = "no_flip")]
     pub flip: bool,
+    /// Test-time flip off
+    #[arg(long)]
+    pub no_flip: bool,
 }
 
 pub fn parse_scenarios(s: &str) -> anyhow::Result<Vec<Scenario>> {
@@ -47,7 +51,9 @@ pub fn parse_scenarios(s: &str) -> anyhow::Result<Vec<Scenario>> {
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let scenarios = parse_scenarios(&a.scenarios)?;
     let mut synth = Synthesizer::load(&super::weights_dir(&a.weights)?, a.backend)?;
-    synth.flip_average = a.flip;
+    if a.flip || a.no_flip {
+        synth.flip_average = a.flip;
+    }
     let mut studies = Vec::new();
     for dir in discover_subjects(&a.data).map_err(anyhow::Error::msg)? {
         let study = Study::open(&dir)?;

@@ -26,9 +26,13 @@ pub struct SynthesizeArgs {
     pub weights: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// Test-time flip: average with the synthesis of the mirrored study (twice the time)
-    #[arg(long)]
+    /// Test-time flip on: average with the synthesis of the mirrored study (twice the
+    /// time; default: as the weights' sidecar says)
+    #[arg(long, conflicts_with = "no_flip")]
     pub flip: bool,
+    /// Test-time flip off
+    #[arg(long)]
+    pub no_flip: bool,
     /// Also write each sequence's uncertainty (SD of this many dropout passes, default 8)
     /// as <subject>_<seq>_synthetic_uncertainty.nii.gz
     #[arg(long, num_args = 0..=1, default_missing_value = "8", value_name = "PASSES")]
@@ -47,7 +51,9 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
     // The output folder is made and checked before minutes of inference.
     super::writable_folder(&a.out)?;
     let mut synth = Synthesizer::load(&super::weights_dir(&a.weights)?, a.backend)?;
-    synth.flip_average = a.flip;
+    if a.flip || a.no_flip {
+        synth.flip_average = a.flip;
+    }
     eprintln!(
         "{} | {} | {}",
         study.subject,

@@ -83,7 +83,7 @@ pub struct Synthesizer {
     /// Slices per forward pass.
     pub batch: usize,
     /// Average the output with that of the left-right mirrored input (test-time flip,
-    /// as SynthSR does): twice the compute.
+    /// as SynthSR does): twice the compute. Starts as the sidecar's `test_time_flip`.
     pub flip_average: bool,
 }
 
@@ -94,6 +94,7 @@ impl Synthesizer {
         WeightsMeta::load(weights_dir)?;
         let selected = select_device(backend).map_err(EngineError::Device)?;
         let (generator, meta) = load_generator(weights_dir, &selected.device)?;
+        let flip_average = meta.test_time_flip;
         Ok(Synthesizer {
             generator,
             meta,
@@ -104,7 +105,7 @@ impl Synthesizer {
                 .display()
                 .to_string(),
             batch: 4,
-            flip_average: false,
+            flip_average,
         })
     }
 

@@ -27,6 +27,11 @@ pub struct WeightsMeta {
     pub imputation: Imputation,
     /// How a synthesized sequence gets its study's intensity units back.
     pub output_scale: OutputScale,
+    /// Average each output with that of the left-right mirrored input by default
+    /// (test-time flip; `--flip`/`--no-flip` override). Set where it measured better on
+    /// the validation subjects.
+    #[serde(default)]
+    pub test_time_flip: bool,
     /// The output's intensity distribution matched to acquired volumes (`mmgan
     /// calibrate`); absent: the output is used as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
