@@ -137,6 +137,8 @@ impl Synthesizer {
 
     /// Check the scenario against the study and precompute what every slice needs.
     pub fn prepare(&self, study: &Study, scenario: Scenario) -> Result<Prepared, EngineError> {
+        let names = |seqs: &[Sequence]| seqs.iter().map(|s| s.name()).collect::<Vec<_>>().join(",");
+        let missing_names = || names(&scenario.missing());
         let absent: Vec<Sequence> = scenario
             .available()
             .into_iter()
@@ -144,19 +146,10 @@ impl Synthesizer {
             .collect();
         if !absent.is_empty() {
             return Err(EngineError::Scenario {
-                missing: scenario
-                    .missing()
-                    .iter()
-                    .map(|s| s.name())
-                    .collect::<Vec<_>>()
-                    .join(","),
+                missing: missing_names(),
                 reason: format!(
                     "the model would need {} as input, which the study does not have",
-                    absent
-                        .iter()
-                        .map(|s| s.name())
-                        .collect::<Vec<_>>()
-                        .join(",")
+                    names(&absent)
                 ),
             });
         }
@@ -165,14 +158,6 @@ impl Synthesizer {
             .into_iter()
             .filter_map(|s| study.volume(s))
             .collect();
-        let missing_names = || {
-            scenario
-                .missing()
-                .iter()
-                .map(|s| s.name())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
         // An empty input would be taken as an acquired black image.
         if let Some(empty) = available
             .iter()
