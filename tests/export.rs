@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use mmgan::io::{export_synthetic, read_volume, ExportRequest, Sequence, Study};
-use std::process::Command;
 
 /// A small LPS study whose voxel values encode their world position.
 fn lps_study(dir: &std::path::Path) -> Study {
@@ -79,18 +78,7 @@ i, j, k = np.meshgrid(np.arange(6), np.arange(5), np.arange(4), indexing='ij')
 assert np.array_equal(a, (i + 10*j + 100*k).astype(np.float32) + 0.25)
 print('ok')
 "#;
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(script)
-        .arg(&path)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        out.status.success(),
-        "nibabel check failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "ok");
+    assert_eq!(python(script, &[&path]).trim(), "ok");
 }
 
 #[test]
@@ -214,20 +202,7 @@ for name in ['t1', 't1c', 't2']:
     nib.save(img, f'{out}/obl_{name}.nii.gz')
 print('ok')
 "#;
-    let run = |script: &str, args: &[&std::path::Path]| {
-        let out = Command::new("python3")
-            .arg("-c")
-            .arg(script)
-            .args(args)
-            .output()
-            .expect("python3 runs");
-        assert!(
-            out.status.success(),
-            "nibabel: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    run(make, &[d.path()]);
+    python(make, &[d.path()]);
     let s = Study::open(d.path()).unwrap();
     let t1 = s.volume(Sequence::T1).unwrap();
     assert!(
@@ -257,7 +232,7 @@ for f in ['quatern_b', 'quatern_c', 'quatern_d', 'qoffset_x', 'qoffset_y', 'qoff
 assert np.array_equal(np.asarray(b.dataobj), np.asarray(a.dataobj).astype(np.float32) + 0.25)
 print('ok')
 "#;
-    run(check, &[&d.path().join("obl_t1.nii.gz"), &path]);
+    python(check, &[&d.path().join("obl_t1.nii.gz"), &path]);
 }
 
 /// Without sform or qform the pixdim diagonal is the affine; two files whose origins differ

@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
+use mmgan::io::row_major;
 use mmgan::io::{Sequence, Study};
-use mmgan::metrics::row_major;
 use mmgan::ui::gpu::{render_offscreen, Layer, PanelPaint};
 use mmgan::ui::render::{compose, Difference, LabelStyle, Look, SliceLayers};
 use ndarray::Axis;

@@ -126,7 +126,7 @@ fn training_resumes_exactly_and_writes_usable_weights() {
         vec![Sequence::T2, Sequence::Flair]
     );
     assert_eq!(vols[0].data.shape(), &[56, 60, 10]);
-    let slice = synth.synthesize_slice(&prepared, 5).unwrap();
+    let slice = synth.synthesize_slices(&prepared, &[5]).unwrap().remove(0);
     let from_volume = vols[1].data.index_axis(ndarray::Axis(2), 5);
     let max = slice[1]
         .1

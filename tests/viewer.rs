@@ -5,6 +5,8 @@
 //! Uses the shipped weights (weights/) unless MMGAN_TEST_WEIGHTS names another folder.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -20,6 +22,37 @@ fn weights() -> PathBuf {
     std::env::var_os("MMGAN_TEST_WEIGHTS")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("weights"))
+}
+
+/// The viewer on `study` (none: empty window) with `missing` marked, on the CPU.
+fn viewer(
+    study: Option<PathBuf>,
+    missing: Vec<Sequence>,
+    size: [f32; 2],
+) -> Harness<'static, ViewerApp> {
+    let options = ViewerOptions {
+        study,
+        weights: weights(),
+        backend: BackendChoice::Cpu,
+        frames: None,
+        screenshot: None,
+        missing,
+    };
+    Harness::builder()
+        .with_size(size)
+        .build_eframe(|cc| ViewerApp::new(cc, options))
+}
+
+/// Type `folder` as the export folder and press "Export synthesized"; it must succeed.
+fn export_through_the_ui(h: &mut Harness<'_, ViewerApp>, folder: &std::path::Path) {
+    h.state_mut().set_export_path(folder);
+    h.get_by_label("Export synthesized").click();
+    run_until(h, "the export", |a| {
+        a.message()
+            .is_some_and(|(m, _)| m.starts_with("exported") || m.starts_with("export failed"))
+    });
+    let (m, error) = h.state().message().unwrap();
+    assert!(!error, "{m}");
 }
 
 /// Step the UI (the worker runs on its own thread) until `done` or the timeout.
@@ -72,17 +105,11 @@ fn drag(h: &mut Harness<'_, ViewerApp>, from: Pos2, by: Vec2, b: PointerButton) 
 
 #[test]
 fn mark_flair_missing_synthesize_compare_scrub_export() {
-    let options = ViewerOptions {
-        study: Some(mmgan::shipped::demo_study().unwrap()),
-        weights: weights(),
-        backend: BackendChoice::Cpu,
-        frames: None,
-        screenshot: None,
-        missing: vec![],
-    };
-    let mut h = Harness::builder()
-        .with_size([1200.0, 860.0])
-        .build_eframe(|cc| ViewerApp::new(cc, options));
+    let mut h = viewer(
+        Some(mmgan::shipped::demo_study().unwrap()),
+        vec![],
+        [1200.0, 860.0],
+    );
     run_until(&mut h, "the demo study", |a| a.has_study());
     assert!(
         h.query_by_label_contains("SYNTHETIC").is_none(),
@@ -213,17 +240,154 @@ fn mark_flair_missing_synthesize_compare_scrub_export() {
 
     // Export writes a NIfTI marked synthetic that reads back on the study grid.
     let out = tempfile::tempdir().unwrap();
-    h.state_mut().set_export_path(out.path());
-    h.get_by_label("Export synthesized").click();
-    run_until(&mut h, "the export", |a| {
-        a.message()
-            .is_some_and(|(m, _)| m.starts_with("exported") || m.starts_with("export failed"))
-    });
-    let (m, error) = h.state().message().unwrap();
-    assert!(!error, "{m}");
+    export_through_the_ui(&mut h, out.path());
     let file = out.path().join("Phantom-2026-000_flair_synthetic.nii.gz");
     let v = mmgan::io::read_volume(&file).unwrap();
     assert_eq!(v.dims(), [240, 240, 155]);
     assert!(String::from_utf8_lossy(&v.header.descrip)
         .starts_with("SYNTHETIC FLAIR, MM-GAN from T1,T1c,T2"));
+}
+
+/// A file dropped on the window, as the platform integration hands it over.
+#[derive(Debug)]
+struct Dropped(PathBuf);
+
+impl eframe::egui::DroppedFile for Dropped {
+    fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    fn bytes(&self) -> Result<Vec<u8>, String> {
+        std::fs::read(&self.0).map_err(|e| e.to_string())
+    }
+}
+
+#[test]
+fn dropped_files_open_unticking_cancels_and_file_save_screenshot_writes_the_window() {
+    let mut h = viewer(None, vec![Sequence::T2], [1000.0, 760.0]);
+    h.run_steps(2);
+    assert!(!h.state().has_study());
+
+    // The demo's four files (not its folder) dropped on the window open as one study.
+    let demo = mmgan::shipped::demo_study().unwrap();
+    let files: Vec<PathBuf> = std::fs::read_dir(&demo)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".nii.gz"))
+        .collect();
+    assert!(files.len() >= 4, "{files:?}");
+    for f in files {
+        h.input_mut()
+            .dropped_files
+            .push(std::sync::Arc::new(Dropped(f)));
+    }
+    run_until(&mut h, "the dropped study", |a| a.has_study());
+
+    // T2 was asked missing at start: its first slice arrives, then the user unticks it
+    // mid-synthesis: marking, slices and progress are gone at once, and late answers of
+    // that request never bring them back.
+    run_until(&mut h, "the first synthesized T2 slice", |a| {
+        a.is_synthetic_shown(Sequence::T2)
+    });
+    h.get_by_label("T2 missing").click();
+    h.run_steps(2);
+    assert!(!h.state().is_synthetic_shown(Sequence::T2));
+    assert!(!h.state().is_synthesizing());
+    for _ in 0..30 {
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!h.state().is_synthetic_shown(Sequence::T2));
+    assert!(!h.state().synthesized(Sequence::T2));
+    assert!(h.query_by_label_contains("SYNTHETIC").is_none());
+
+    // Ticked again, then File > Save screenshot (PNG): the window lands in the export
+    // folder, named synthetic because a synthesized panel is on screen.
+    h.get_by_label("T2 missing").click();
+    run_until(&mut h, "T2 again", |a| a.is_synthetic_shown(Sequence::T2));
+    let out = tempfile::tempdir().unwrap();
+    h.state_mut().set_export_path(out.path());
+    h.get_by_label("File").click();
+    h.run_steps(2);
+    h.get_by_label("Save screenshot (PNG)").click();
+    run_until(&mut h, "the screenshot", |a| {
+        a.message()
+            .is_some_and(|(m, _)| m.starts_with("screenshot"))
+    });
+    let (m, error) = h.state().message().unwrap();
+    assert!(!error, "{m}");
+    let shots: Vec<PathBuf> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(shots.len(), 1, "{shots:?}");
+    let name = shots[0].file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.ends_with("_view_synthetic.png"), "{name}");
+    let image = image::open(&shots[0]).unwrap().to_rgba8();
+    assert!(
+        image.width() >= 900 && image.height() >= 700,
+        "{:?}",
+        image.dimensions()
+    );
+}
+
+#[test]
+fn export_of_a_real_lps_study_through_the_ui_equals_the_synthesizer_checked_by_nibabel() {
+    let study_dir =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/data/real/tcga-du-7294");
+    assert!(study_dir.is_dir(), "{} is missing", study_dir.display());
+    let mut h = viewer(
+        Some(study_dir.clone()),
+        vec![Sequence::Flair],
+        [1000.0, 760.0],
+    );
+    run_until(&mut h, "the FLAIR synthesis", |a| {
+        a.synthesized(Sequence::Flair)
+    });
+    let ui_out = tempfile::tempdir().unwrap();
+    export_through_the_ui(&mut h, ui_out.path());
+
+    // The same synthesis without the viewer, exported the same way.
+    let study = mmgan::io::Study::open(&study_dir).unwrap();
+    let synth = mmgan::engine::Synthesizer::load(&weights(), BackendChoice::Cpu).unwrap();
+    let scenario = mmgan::model::Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    let prepared = synth.prepare(&study, scenario).unwrap();
+    let direct = synth
+        .synthesize_volume(
+            &prepared,
+            &mut |_, _| {},
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .unwrap();
+    let direct_out = tempfile::tempdir().unwrap();
+    let request = mmgan::io::ExportRequest {
+        sequence: Sequence::Flair,
+        data: direct[0].data.view(),
+        sources: &[Sequence::T1, Sequence::T1c, Sequence::T2],
+    };
+    let direct_file = mmgan::io::export_synthetic(&study, &[request], direct_out.path())
+        .unwrap()
+        .remove(0);
+    let ui_file = ui_out.path().join(direct_file.file_name().unwrap());
+    assert!(ui_file.is_file(), "{} not written", ui_file.display());
+
+    // nibabel: the UI's file has the source FLAIR's affine (LPS), codes and voxels equal to
+    // the Synthesizer's, and signal inside the acquired brain.
+    let script = r#"
+import sys, nibabel as nib, numpy as np
+ui, direct, source = (nib.load(p) for p in sys.argv[1:4])
+assert nib.aff2axcodes(ui.affine) == ('L', 'P', 'S'), nib.aff2axcodes(ui.affine)
+assert np.allclose(ui.affine, source.affine, atol=1e-5), (ui.affine, source.affine)
+assert ui.header['sform_code'] == source.header['sform_code']
+assert ui.header['qform_code'] == source.header['qform_code']
+a, b, s = (np.asarray(i.dataobj, dtype=np.float64) for i in (ui, direct, source))
+assert a.shape == s.shape, (a.shape, s.shape)
+assert np.array_equal(a, b), np.abs(a - b).max()
+assert ui.header['descrip'].tobytes().startswith(b'SYNTHETIC FLAIR')
+brain = s > 0
+assert (a[brain] != 0).mean() > 0.9, (a[brain] != 0).mean()
+print('ok')
+"#;
+    let source = study_dir.join("TCGA-DU-7294_fla_bet.nii.gz");
+    common::python(script, &[&ui_file, &direct_file, &source]);
 }

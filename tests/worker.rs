@@ -76,6 +76,9 @@ fn focus_slice_first_then_the_volume_matching_the_direct_path() {
         other => panic!("{other:?}"),
     };
     assert!(total > 2);
+    // The receiver assembles the volumes from the slices (the worker keeps none).
+    let mut volumes = vec![ndarray::Array3::<f32>::zeros((56, 60, 10)); 2];
+    let mut received = std::collections::BTreeSet::new();
     match next(&worker) {
         Response::Slice {
             generation: 2,
@@ -88,19 +91,31 @@ fn focus_slice_first_then_the_volume_matching_the_direct_path() {
                 vec![Sequence::T2, Sequence::Flair]
             );
             assert_eq!(slices[0].1.shape(), &[56, 60]);
+            received.insert(z);
+            for ((_, slice), v) in slices.iter().zip(volumes.iter_mut()) {
+                v.index_axis_mut(ndarray::Axis(2), z).assign(slice);
+            }
         }
         other => panic!("{other:?}"),
     }
-    let volumes = loop {
+    loop {
         match next(&worker) {
-            Response::Done {
+            Response::Done { generation: 2 } => break,
+            Response::Slice {
                 generation: 2,
-                volumes,
-            } => break volumes,
-            Response::Slice { generation: 2, .. } | Response::Progress { generation: 2, .. } => {}
+                z,
+                slices,
+            } => {
+                assert!(received.insert(z), "slice {z} sent twice");
+                for ((_, slice), v) in slices.iter().zip(volumes.iter_mut()) {
+                    v.index_axis_mut(ndarray::Axis(2), z).assign(slice);
+                }
+            }
+            Response::Progress { generation: 2, .. } => {}
             other => panic!("{other:?}"),
         }
-    };
+    }
+    assert_eq!(received.len(), total, "every brain slice once");
     let direct = Synthesizer::load(&w, BackendChoice::Cpu).unwrap();
     let prepared = direct.prepare(&study, scenario).unwrap();
     let expected = direct
@@ -113,15 +128,150 @@ fn focus_slice_first_then_the_volume_matching_the_direct_path() {
     );
     assert!(!volumes.is_empty());
     for (a, b) in volumes.iter().zip(&expected) {
-        assert_eq!(a.sequence, b.sequence);
         let max = a
-            .data
             .iter()
             .zip(b.data.iter())
             .map(|(x, y)| (x - y).abs())
             .fold(0.0f32, f32::max);
         assert!(max < 1e-3, "{max}");
     }
+}
+
+/// The worker waits after each response until the test lets it go on, so that requests
+/// sent meanwhile are read between its batches, deterministically.
+struct Gated {
+    worker: SynthesisWorker,
+    go: crossbeam_channel::Sender<()>,
+}
+
+impl Gated {
+    fn spawn(w: std::path::PathBuf) -> Gated {
+        let (go, gate) = crossbeam_channel::unbounded::<()>();
+        let worker = SynthesisWorker::spawn(
+            move || Synthesizer::load(&w, BackendChoice::Cpu),
+            move || {
+                let _ = gate.recv_timeout(Duration::from_secs(60));
+            },
+        );
+        Gated { worker, go }
+    }
+
+    /// The next response; the worker stays paused until `release`.
+    fn next(&self) -> Response {
+        next(&self.worker)
+    }
+
+    fn release(&self) {
+        self.go.send(()).unwrap();
+    }
+
+    fn next_released(&self) -> Response {
+        let r = self.next();
+        self.release();
+        r
+    }
+}
+
+#[test]
+fn focus_changes_reorder_cancel_stops_and_a_new_request_runs_after_slices_came() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = weights(dir.path());
+    common::write_toy_subject(&dir.path().join("s"), [56, 60, 20], 3);
+    let study = Arc::new(Study::open(&dir.path().join("s")).unwrap());
+    let scenario = Scenario::with_missing(&[Sequence::T1c]).unwrap();
+    let brain = Synthesizer::load(&w, BackendChoice::Cpu)
+        .unwrap()
+        .prepare(&study, scenario)
+        .unwrap()
+        .brain_slices();
+    assert!(brain.len() > 6, "{brain:?}");
+    let (first, later) = (brain[1], brain[brain.len() - 2]);
+
+    let g = Gated::spawn(w);
+    assert!(matches!(g.next_released(), Response::Ready { .. }));
+    g.worker.send(Request::Synthesize {
+        generation: 1,
+        study: study.clone(),
+        scenario,
+        focus: first,
+    });
+    assert!(matches!(
+        g.next_released(),
+        Response::Started { generation: 1, .. }
+    ));
+    match g.next() {
+        Response::Slice {
+            generation: 1, z, ..
+        } => assert_eq!(z, first),
+        other => panic!("{other:?}"),
+    }
+    // The user scrolls far away while the first slice is shown: that slice comes next.
+    g.worker.send(Request::Focus {
+        generation: 1,
+        z: later,
+    });
+    // A focus of an older request is ignored.
+    g.worker.send(Request::Focus {
+        generation: 0,
+        z: first + 1,
+    });
+    g.release();
+    assert!(matches!(
+        g.next_released(),
+        Response::Progress {
+            generation: 1,
+            done: 1,
+            ..
+        }
+    ));
+    match g.next() {
+        Response::Slice {
+            generation: 1, z, ..
+        } => assert_eq!(z, later, "refocused"),
+        other => panic!("{other:?}"),
+    }
+    // Cancelled after two slices: no more slices of that request.
+    g.worker.send(Request::Cancel);
+    g.release();
+    assert!(matches!(
+        g.next_released(),
+        Response::Progress {
+            generation: 1,
+            done: 2,
+            ..
+        }
+    ));
+    assert!(matches!(
+        g.next_released(),
+        Response::Cancelled { generation: 1 }
+    ));
+
+    // A new request after several slices came back runs to the end on its own.
+    g.worker.send(Request::Synthesize {
+        generation: 2,
+        study,
+        scenario,
+        focus: later,
+    });
+    let mut slices = Vec::new();
+    loop {
+        match g.next_released() {
+            Response::Started {
+                generation: 2,
+                total,
+                ..
+            } => assert_eq!(total, brain.len()),
+            Response::Slice {
+                generation: 2, z, ..
+            } => slices.push(z),
+            Response::Progress { generation: 2, .. } => {}
+            Response::Done { generation: 2 } => break,
+            other => panic!("an answer to the cancelled request: {other:?}"),
+        }
+    }
+    assert_eq!(slices[0], later, "the focus slice first");
+    slices.sort_unstable();
+    assert_eq!(slices, brain, "every brain slice once");
 }
 
 #[test]
@@ -158,13 +308,7 @@ fn failures_come_back_as_messages_and_the_worker_lives_on() {
     });
     loop {
         match next(&worker) {
-            Response::Done {
-                generation: 2,
-                volumes,
-            } => {
-                assert_eq!(volumes.len(), 1);
-                break;
-            }
+            Response::Done { generation: 2 } => break,
             Response::Failed { message, .. } => panic!("{message}"),
             _ => {}
         }

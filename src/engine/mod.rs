@@ -14,6 +14,6 @@ mod uncertainty;
 mod worker;
 
 pub use backend::{select_device, BackendChoice, SelectedDevice};
-pub use synthesizer::{EngineError, Prepared, Synthesized, Synthesizer};
+pub use synthesizer::{EngineError, Prepared, SliceSet, Synthesized, Synthesizer};
 pub use uncertainty::spearman;
 pub use worker::{Request, Response, SynthesisWorker};

@@ -32,6 +32,9 @@ pub enum EngineError {
 /// Smallest axial plane the model is run on: below it there is no anatomy to speak of.
 const MIN_AXIAL: usize = 16;
 
+/// One axial slice of every missing sequence, in [`Scenario::missing`] order.
+pub type SliceSet = Vec<(Sequence, Array2<f32>)>;
+
 /// A synthesized sequence on the study grid (canonical RAS), in study intensity units.
 #[derive(Debug, Clone)]
 pub struct Synthesized {
@@ -296,72 +299,56 @@ impl Synthesizer {
         });
     }
 
-    /// Synthesize the missing sequences of one axial slice `z` (fast path for the viewer).
-    pub fn synthesize_slice(
-        &self,
-        prepared: &Prepared,
-        z: usize,
-    ) -> Result<Vec<(Sequence, Array2<f32>)>, EngineError> {
-        if z >= prepared.depth {
-            return Err(EngineError::SliceOutOfRange {
-                z,
-                depth: prepared.depth,
-            });
-        }
-        let [nx, ny] = prepared.geometry.grid;
-        let missing = prepared.scenario.missing();
-        if !prepared.brain.index_axis(Axis(2), z).iter().any(|b| *b) {
-            return Ok(missing
-                .into_iter()
-                .map(|s| (s, Array2::zeros((nx, ny))))
-                .collect());
-        }
-        let out = self.run(prepared, &[z])?;
-        Ok(missing
-            .into_iter()
-            .zip(&out[0])
-            .map(|(seq, model)| {
-                let mut slice = Array2::zeros((nx, ny));
-                self.to_study(prepared, z, seq, model, slice.view_mut());
-                (seq, slice)
-            })
-            .collect())
-    }
-
-    /// Zeroed volumes for the missing sequences of `prepared`, in [`Scenario::missing`]
-    /// order, on the study grid: what [`Self::synthesize_into`] fills.
-    pub fn empty_volumes(prepared: &Prepared) -> Vec<Array3<f32>> {
-        let [nx, ny] = prepared.geometry.grid;
-        prepared
-            .scenario
-            .missing()
-            .iter()
-            .map(|_| Array3::zeros(ndarray::ShapeBuilder::f((nx, ny, prepared.depth))))
-            .collect()
-    }
-
-    /// Synthesize the slices `zs` (one forward pass) into `volumes` (from
-    /// [`Self::empty_volumes`]).
-    pub fn synthesize_into(
+    /// The missing sequences of the axial slices `zs` (in [`Scenario::missing`] order per
+    /// slice, slices in `zs` order), from one forward pass over those with brain; slices
+    /// without brain are zero without running the model. The viewer's worker sends these
+    /// as they come; [`Self::synthesize_volume`] assembles them.
+    pub fn synthesize_slices(
         &self,
         prepared: &Prepared,
         zs: &[usize],
-        volumes: &mut [Array3<f32>],
-    ) -> Result<(), EngineError> {
+    ) -> Result<Vec<SliceSet>, EngineError> {
         if let Some(&z) = zs.iter().find(|&&z| z >= prepared.depth) {
             return Err(EngineError::SliceOutOfRange {
                 z,
                 depth: prepared.depth,
             });
         }
+        let has_brain = |z: usize| prepared.brain.index_axis(Axis(2), z).iter().any(|b| *b);
+        let with_brain: Vec<usize> = zs.iter().copied().filter(|&z| has_brain(z)).collect();
+        let outputs = if with_brain.is_empty() {
+            Vec::new()
+        } else {
+            self.run(prepared, &with_brain)?
+        };
+        let [nx, ny] = prepared.geometry.grid;
         let missing = prepared.scenario.missing();
-        let result = self.run(prepared, zs)?;
-        for (&z, per_seq) in zs.iter().zip(&result) {
-            for ((seq, model), vol) in missing.iter().zip(per_seq).zip(volumes.iter_mut()) {
-                self.to_study(prepared, z, *seq, model, vol.index_axis_mut(Axis(2), z));
-            }
-        }
-        Ok(())
+        Ok(zs
+            .iter()
+            .map(|&z| {
+                let output = with_brain.iter().position(|&b| b == z).map(|i| &outputs[i]);
+                missing
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &seq)| {
+                        let mut slice = Array2::zeros((nx, ny));
+                        if let Some(per_seq) = output {
+                            self.to_study(prepared, z, seq, &per_seq[k], slice.view_mut());
+                        }
+                        (seq, slice)
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// Zeroed volumes for the missing sequences of `prepared`, in [`Scenario::missing`]
+    /// order, on the study grid (Fortran order, as the study's volumes).
+    pub(crate) fn empty_volumes(prepared: &Prepared) -> Vec<Array3<f32>> {
+        let [nx, ny] = prepared.geometry.grid;
+        let shape = ndarray::ShapeBuilder::f((nx, ny, prepared.depth));
+        let missing = prepared.scenario.missing();
+        missing.iter().map(|_| Array3::zeros(shape)).collect()
     }
 
     /// Synthesize every missing sequence of the whole volume, `batch` slices per pass.
@@ -373,6 +360,7 @@ impl Synthesizer {
         progress: &mut dyn FnMut(usize, usize),
         cancel: &AtomicBool,
     ) -> Result<Vec<Synthesized>, EngineError> {
+        let missing = prepared.scenario.missing();
         let mut out = Self::empty_volumes(prepared);
         let zs = prepared.brain_slices();
         let total = zs.len();
@@ -382,13 +370,15 @@ impl Synthesizer {
             if cancel.load(Ordering::Relaxed) {
                 return Err(EngineError::Cancelled);
             }
-            self.synthesize_into(prepared, chunk, &mut out)?;
+            for (&z, slices) in chunk.iter().zip(self.synthesize_slices(prepared, chunk)?) {
+                for ((_, slice), volume) in slices.into_iter().zip(out.iter_mut()) {
+                    volume.index_axis_mut(Axis(2), z).assign(&slice);
+                }
+            }
             done += chunk.len();
             progress(done, total);
         }
-        Ok(prepared
-            .scenario
-            .missing()
+        Ok(missing
             .into_iter()
             .zip(out)
             .map(|(sequence, data)| Synthesized { sequence, data })

@@ -2,7 +2,9 @@
 //! the UI through typed crossbeam-channel messages, so the UI never waits on the model.
 //!
 //! On a request it synthesizes the slice the user looks at first, then the rest of the
-//! volume batch by batch, nearest the focus first. Between batches it reads its inbox: a
+//! volume batch by batch, nearest the focus first. It sends slices and keeps no volume:
+//! the receiver assembles the one copy (slices it never receives have no brain and are
+//! zero, as in [`Synthesizer::synthesize_volume`]). Between batches it reads its inbox: a
 //! new request supersedes the current one, a focus change reorders what is left, a cancel
 //! stops. Every failure, panics included, comes back as a [`Response::Failed`]; the study
 //! itself is only read, so a failed synthesis leaves it as it was.
@@ -10,12 +12,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender, TryRecvError};
-use ndarray::{Array2, Array3, Axis};
-
-use super::{EngineError, Prepared, Synthesized, Synthesizer};
-use crate::io::{Sequence, Study};
+use super::{EngineError, Prepared, SliceSet, Synthesizer};
+use crate::io::Study;
 use crate::model::Scenario;
+use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 /// What the UI asks for. `generation` numbers requests so that late answers to an old one
 /// can be told apart.
@@ -52,16 +52,16 @@ pub enum Response {
     Slice {
         generation: u64,
         z: usize,
-        slices: Vec<(Sequence, Array2<f32>)>,
+        slices: SliceSet,
     },
     Progress {
         generation: u64,
         done: usize,
         total: usize,
     },
+    /// Every slice with brain has been sent; the others are zero.
     Done {
         generation: u64,
-        volumes: Vec<Synthesized>,
     },
     Cancelled {
         generation: u64,
@@ -129,7 +129,6 @@ impl Drop for SynthesisWorker {
 struct Job {
     generation: u64,
     prepared: Prepared,
-    volumes: Vec<Array3<f32>>,
     pending: BTreeSet<usize>,
     focus: usize,
     total: usize,
@@ -221,7 +220,6 @@ fn run(
                         });
                         job = Some(Job {
                             generation,
-                            volumes: Synthesizer::empty_volumes(&prepared),
                             prepared,
                             pending,
                             focus,
@@ -253,30 +251,15 @@ fn run(
         };
         if batch.is_empty() {
             let done = job.take().expect("a job is running");
-            let volumes = done
-                .prepared
-                .scenario
-                .missing()
-                .into_iter()
-                .zip(done.volumes)
-                .map(|(sequence, data)| Synthesized { sequence, data })
-                .collect();
             send(Response::Done {
                 generation: done.generation,
-                volumes,
             });
             continue;
         }
-        match guarded(|| synth.synthesize_into(&j.prepared, &batch, &mut j.volumes)) {
-            Ok(()) => {
-                let missing = j.prepared.scenario.missing();
-                for &z in &batch {
+        match guarded(|| synth.synthesize_slices(&j.prepared, &batch)) {
+            Ok(sets) => {
+                for (&z, slices) in batch.iter().zip(sets) {
                     j.pending.remove(&z);
-                    let slices = missing
-                        .iter()
-                        .zip(&j.volumes)
-                        .map(|(s, v)| (*s, v.index_axis(Axis(2), z).to_owned()))
-                        .collect();
                     send(Response::Slice {
                         generation: j.generation,
                         z,

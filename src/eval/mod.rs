@@ -9,8 +9,9 @@ use ndarray::Array3;
 
 use crate::data::brain_mask;
 use crate::engine::{EngineError, Synthesizer};
-use crate::io::{Sequence, Study};
-use crate::metrics::{challenge_volume, paper_volume, Quality, RegionQuality};
+use crate::io::{row_major, Sequence, Study};
+use crate::metrics::{challenge_volume, paper_slice, paper_volume};
+pub use crate::metrics::{Quality, RegionQuality};
 use crate::model::Scenario;
 
 /// Which image is compared with the truth.
@@ -259,6 +260,13 @@ pub fn volume_quality(
         brain.view(),
         study.label.as_ref().map(|l| l.data.view()),
     ))
+}
+
+/// A synthesized axial slice against the acquired one, the paper's way (the viewer's
+/// per-slice figures; [`volume_quality`] gives the whole volume's).
+pub fn slice_quality(pred: ndarray::ArrayView2<f32>, truth: ndarray::ArrayView2<f32>) -> Quality {
+    let (w, h) = truth.dim();
+    paper_slice(&row_major(pred), &row_major(truth), w, h)
 }
 
 /// How well an uncertainty map predicts the real error: Spearman's rank correlation, over

@@ -23,7 +23,8 @@ pub use export::{
 pub use intensity::{display_window, percentile_in_place, BrainRange, IntensityStats};
 pub use nifti_read::{read_volume, Volume};
 pub use orientation::{
-    affine_from_header, Affine, AffineSource, Orientation, Reorientation, GRID_TOLERANCE_MM,
+    affine_from_header, row_major, Affine, AffineSource, Orientation, Reorientation,
+    GRID_TOLERANCE_MM,
 };
 pub use sequence::{Role, Sequence};
 pub use study::{Grid, Study, StudyFiles};

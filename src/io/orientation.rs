@@ -390,6 +390,12 @@ fn permute_flip(
     ndarray::Array3::from_shape_vec(out_dims.f(), out).expect("shape matches element count")
 }
 
+/// An (x, y) slice as a row-major buffer (x fastest): the order of images, GPU textures
+/// and the paper's slice metrics.
+pub fn row_major(s: ndarray::ArrayView2<f32>) -> Vec<f32> {
+    s.t().iter().copied().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

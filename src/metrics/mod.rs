@@ -10,7 +10,7 @@ pub use ssim::{ssim_2d, ssim_map_2d, SsimParams};
 
 use ndarray::{ArrayView3, Axis};
 
-use crate::io::BrainRange;
+use crate::io::{row_major, BrainRange};
 
 /// MSE, PSNR (dB) and SSIM of one comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -163,11 +163,6 @@ fn clip_to_unit(v: ArrayView3<f32>, brain: ArrayView3<bool>) -> ndarray::Array3<
 fn dims<T>(v: &ArrayView3<T>) -> [usize; 3] {
     let s = v.shape();
     [s[0], s[1], s[2]]
-}
-
-/// An (x, y) slice as a row-major buffer (x fastest).
-pub fn row_major(s: ndarray::ArrayView2<f32>) -> Vec<f32> {
-    s.t().iter().copied().collect()
 }
 
 #[cfg(test)]

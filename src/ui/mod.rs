@@ -2,20 +2,35 @@
 //! background synthesis with the synthetic result unmistakably marked, comparison with the
 //! ground truth, crosshair, zoom/pan, window/level, label overlay, export and screenshots.
 //!
-//! A thin egui layer over a state model ([`app::ViewerApp`]): volumes come from
-//! [`crate::io`], synthesis from the [`crate::engine`] worker through messages; the UI
-//! never touches tensors and never waits on the model. [`view`] is the panel geometry,
-//! [`render`] what a panel looks like (and its CPU drawing), [`gpu`] the same look drawn
-//! by `shaders/slice.wgsl`.
+//! A thin egui layer over a state model, as rerun's viewer and egui's demo app are built:
+//! - [`settings`]: what persists between runs;
+//! - [`session`]: the open study and what is known about it (no egui), fed the synthesis
+//!   worker's responses;
+//! - `panels` and `bars`: drawing and input; they read the state and push [`command`]s,
+//!   which `app` runs at the end of the frame;
+//! - `tasks`: opening, dialogs, export, screenshots and measuring on background threads;
+//! - [`view`]: panel geometry, [`render`]: what a panel looks like (and its CPU drawing),
+//!   [`gpu`]: the same look drawn by `shaders/slice.wgsl`.
+//!
+//! Volumes come from [`crate::io`], synthesis from the [`crate::engine`] worker and the
+//! figures from [`crate::eval`]; the UI never touches tensors and never waits on the model.
 
 mod app;
+mod bars;
+pub mod command;
 pub mod gpu;
+mod panels;
 pub mod render;
+pub mod session;
+pub mod settings;
+mod stats;
+mod tasks;
 pub mod view;
 
 use std::path::Path;
 
 pub use app::{ViewerApp, ViewerOptions};
+pub use panels::T1C_NOTE;
 
 /// Open the viewer window. Returns when the window is closed (or after `frames` frames).
 pub fn run(options: ViewerOptions) -> anyhow::Result<()> {

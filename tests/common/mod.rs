@@ -310,3 +310,20 @@ pub fn toy_data(dir: &Path, n: usize) -> PathBuf {
     }
     data
 }
+
+/// Run a Python script (nibabel, numpy: the independent references) with `args`; fails
+/// the test with its stderr unless it succeeds. Returns its stdout.
+pub fn python(script: &str, args: &[&Path]) -> String {
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python check failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

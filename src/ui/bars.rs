@@ -1,0 +1,139 @@
+//! The menu bar and the status bar. Display choices ([`Settings`]) and the export folder
+//! are edited in place; everything else is a [`Command`].
+
+use std::path::PathBuf;
+
+use eframe::egui::{self, Color32};
+
+use super::command::{Command, Pick};
+use super::render::{Difference, LabelStyle};
+use super::session::Session;
+use super::settings::Settings;
+use super::view::ViewState;
+
+/// What the status bar reports besides the study.
+pub struct Status<'a> {
+    /// Where the model runs.
+    pub device: &'a str,
+    /// What draws the slices.
+    pub renderer: &'a str,
+    /// The last message, and whether it is an error.
+    pub message: Option<(&'a str, bool)>,
+}
+
+pub fn menu_ui(ui: &mut egui::Ui, settings: &mut Settings, commands: &mut Vec<Command>) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("Open study folder...").clicked() {
+                commands.push(Command::Dialog(Pick::StudyFolder));
+            }
+            if ui.button("Open study files...").clicked() {
+                commands.push(Command::Dialog(Pick::StudyFiles));
+            }
+            if !settings.recent.is_empty() {
+                ui.separator();
+                for r in &settings.recent {
+                    if ui.button(r).clicked() {
+                        commands.push(Command::Open(vec![PathBuf::from(r)]));
+                    }
+                }
+            }
+            ui.separator();
+            if ui.button("Export synthesized...").clicked() {
+                commands.push(Command::Dialog(Pick::ExportFolder { export: true }));
+            }
+            if ui.button("Choose export folder...").clicked() {
+                commands.push(Command::Dialog(Pick::ExportFolder { export: false }));
+            }
+            if ui.button("Save screenshot (PNG)").clicked() {
+                commands.push(Command::Screenshot);
+            }
+        });
+        ui.menu_button("View", |ui| {
+            ui.checkbox(
+                &mut settings.radiological,
+                "Radiological (patient's right on the left)",
+            );
+            if ui.button("Reset zoom and pan").clicked() {
+                commands.push(Command::SetView(ViewState::default()));
+            }
+            if ui.button("Reset window/level").clicked() {
+                commands.push(Command::ResetWindows);
+            }
+            ui.separator();
+            ui.label("Tumour labels");
+            ui.radio_value(&mut settings.labels, LabelStyle::Off, "Off");
+            ui.radio_value(&mut settings.labels, LabelStyle::Outline, "Outline");
+            ui.radio_value(&mut settings.labels, LabelStyle::Filled, "Filled");
+            ui.add(egui::Slider::new(&mut settings.label_opacity, 0.0..=1.0).text("label opacity"));
+        });
+    });
+}
+
+pub fn status_ui(
+    ui: &mut egui::Ui,
+    session: Option<&Session>,
+    settings: &mut Settings,
+    export_folder: &mut String,
+    status: &Status,
+    commands: &mut Vec<Command>,
+) {
+    ui.horizontal(|ui| {
+        if let Some(s) = session {
+            let mut z = s.slice();
+            ui.label(&s.study.subject);
+            let slider =
+                egui::Slider::new(&mut z, 0..=s.depth().saturating_sub(1)).text("axial slice");
+            if ui.add(slider).changed() {
+                commands.push(Command::SetSlice(z));
+            }
+        }
+        if let Some((done, total)) = session.and_then(Session::progress) {
+            ui.add(
+                egui::ProgressBar::new(done as f32 / total.max(1) as f32)
+                    .desired_width(200.0)
+                    .text(format!("synthesizing {done}/{total}")),
+            );
+        }
+        ui.label(
+            egui::RichText::new(format!(
+                "model: {}  |  slices: {}",
+                status.device, status.renderer
+            ))
+            .weak(),
+        );
+    });
+    ui.horizontal(|ui| {
+        ui.label("Compare with ground truth:");
+        let d = &mut settings.difference;
+        ui.selectable_value(d, Difference::Off, "Off");
+        ui.selectable_value(d, Difference::Signed, "Signed difference");
+        ui.selectable_value(d, Difference::Absolute, "Absolute error");
+        ui.selectable_value(d, Difference::SideBySide, "Side by side");
+        ui.add_enabled(
+            matches!(*d, Difference::Signed | Difference::Absolute),
+            egui::Slider::new(&mut settings.difference_opacity, 0.0..=1.0).text("overlay opacity"),
+        );
+    });
+    ui.horizontal(|ui| {
+        let text = session
+            .and_then(Session::crosshair_status)
+            .unwrap_or_else(|| "click a panel to place the crosshair".into());
+        ui.label(egui::RichText::new(text).monospace());
+    });
+    ui.horizontal(|ui| {
+        let label = ui.label("Export folder:");
+        ui.text_edit_singleline(export_folder).labelled_by(label.id);
+        if ui.button("Export synthesized").clicked() {
+            commands.push(Command::Export);
+        }
+        if let Some((m, error)) = status.message {
+            let colour = if error {
+                Color32::LIGHT_RED
+            } else {
+                Color32::LIGHT_GRAY
+            };
+            ui.colored_label(colour, m);
+        }
+    });
+}

@@ -1,0 +1,39 @@
+//! What panels, menus and keys ask the app to do. They push these during the frame; the
+//! app runs them at its end, so no widget calls back into the app.
+
+use std::path::PathBuf;
+
+use super::view::ViewState;
+use crate::io::Sequence;
+
+/// What a file dialog is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick {
+    StudyFolder,
+    StudyFiles,
+    /// The export folder; export into it right away when `export`.
+    ExportFolder {
+        export: bool,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// A study folder, or a set of NIfTI files whose names give their roles.
+    Open(Vec<PathBuf>),
+    Dialog(Pick),
+    /// Export the finished synthesized volumes into the export folder.
+    Export,
+    /// Save a screenshot of the window into the export folder.
+    Screenshot,
+    SetMissing(Sequence, bool),
+    SetSlice(usize),
+    /// Move the slice by this many steps (keys, wheel).
+    StepSlice(isize),
+    SetCrosshair([usize; 2]),
+    /// A sequence's window/level (`None`: automatic).
+    SetWindow(Sequence, Option<(f32, f32)>),
+    ResetWindows,
+    /// Zoom and pan of all panels.
+    SetView(ViewState),
+}

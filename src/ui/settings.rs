@@ -1,0 +1,111 @@
+//! What the viewer keeps between runs (eframe's storage): display choices, recent studies
+//! and the window/level set on each of them. Volumes, GPU resources and worker handles are
+//! never persisted.
+
+use super::render::{Difference, LabelStyle};
+use super::view::ViewState;
+
+/// A user-set window per sequence, in [`crate::io::Sequence::ALL`] order (`None`:
+/// automatic).
+pub type Windows = [Option<(f32, f32)>; 4];
+
+/// How many recent studies (and their windows) are remembered.
+const RECENT: usize = 8;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub recent: Vec<String>,
+    pub radiological: bool,
+    pub difference: Difference,
+    pub difference_opacity: f32,
+    pub labels: LabelStyle,
+    pub label_opacity: f32,
+    pub view: ViewState,
+    /// The last window/level of each recent study (by folder).
+    pub windows: Vec<(String, Windows)>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            recent: Vec::new(),
+            radiological: true,
+            difference: Difference::Off,
+            difference_opacity: 0.7,
+            labels: LabelStyle::Off,
+            label_opacity: 0.5,
+            view: ViewState::default(),
+            windows: Vec::new(),
+        }
+    }
+}
+
+impl Settings {
+    /// Put `study` first in the recent list.
+    pub fn remember_recent(&mut self, study: &str) {
+        self.recent.retain(|r| r != study);
+        self.recent.insert(0, study.to_string());
+        self.recent.truncate(RECENT);
+    }
+
+    /// The windows last used on `study` (all automatic if none).
+    pub fn windows_of(&self, study: &str) -> Windows {
+        self.windows
+            .iter()
+            .find(|(s, _)| s == study)
+            .map(|(_, w)| *w)
+            .unwrap_or_default()
+    }
+
+    /// Keep the windows of `study`; all automatic forgets them.
+    pub fn remember_windows(&mut self, study: &str, windows: Windows) {
+        self.windows.retain(|(k, _)| k != study);
+        if windows.iter().any(Option::is_some) {
+            self.windows.insert(0, (study.to_string(), windows));
+            self.windows.truncate(RECENT);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_studies_and_their_windows_are_kept_most_recent_first() {
+        let mut s = Settings::default();
+        for i in 0..10 {
+            s.remember_recent(&format!("/s{i}"));
+        }
+        s.remember_recent("/s3");
+        assert_eq!(s.recent.len(), RECENT);
+        assert_eq!(s.recent[0], "/s3");
+        assert_eq!(s.recent.iter().filter(|r| *r == "/s3").count(), 1);
+
+        let w: Windows = [Some((0.0, 10.0)), None, None, None];
+        s.remember_windows("/a", w);
+        s.remember_windows("/b", [None; 4]);
+        assert_eq!(s.windows_of("/a"), w);
+        assert_eq!(s.windows_of("/b"), [None; 4]);
+        assert_eq!(s.windows.len(), 1, "all-automatic windows are not stored");
+        s.remember_windows("/a", [None; 4]);
+        assert!(s.windows.is_empty());
+    }
+
+    #[test]
+    fn settings_round_trip_and_old_files_fill_in_defaults() {
+        let mut s = Settings {
+            radiological: false,
+            ..Settings::default()
+        };
+        s.remember_windows("/a", [None, Some((1.0, 2.0)), None, None]);
+        let json = serde_json::to_string(&s).unwrap_or_default();
+        let back: Settings = serde_json::from_str(&json).unwrap_or_default();
+        assert_eq!(back, s);
+        let partial: Settings =
+            serde_json::from_str(r#"{"radiological": false}"#).unwrap_or_default();
+        assert!(!partial.radiological);
+        assert_eq!(partial.difference_opacity, 0.7);
+    }
+}

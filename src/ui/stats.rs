@@ -1,0 +1,101 @@
+//! How the viewer performs as a user sees it: UI time per frame (overall and while
+//! synthesizing) and the time from ticking "missing" to the first synthesized slice on
+//! screen. Printed by `--frames` runs (CI reads the line).
+
+use std::time::Instant;
+
+#[derive(Default)]
+pub struct FrameStats {
+    frames: u64,
+    /// Time spent in `ui()` per frame (ms), and whether synthesis was running meanwhile.
+    times: Vec<(f32, bool)>,
+    /// When the current synthesis was requested (until its first slice is on screen).
+    requested: Option<Instant>,
+    first_slice_ms: Vec<f32>,
+}
+
+impl FrameStats {
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    pub fn frame(&mut self, started: Instant, synthesizing: bool) {
+        self.frames += 1;
+        self.times
+            .push((started.elapsed().as_secs_f32() * 1e3, synthesizing));
+    }
+
+    pub fn requested(&mut self) {
+        self.requested = Some(Instant::now());
+    }
+
+    /// The slice on screen arrived.
+    pub fn focus_shown(&mut self) {
+        if let Some(t) = self.requested.take() {
+            self.first_slice_ms.push(t.elapsed().as_secs_f32() * 1e3);
+        }
+    }
+
+    /// Median and worst UI time per frame, overall and while synthesis was running, and
+    /// which frame was the worst (the first ones build fonts and pipelines).
+    pub fn report(&self, renderer: &str) -> String {
+        let stats = |busy: Option<bool>| {
+            let mut v: Vec<(f32, usize)> = self
+                .times
+                .iter()
+                .enumerate()
+                .filter(|(_, (_, b))| busy.is_none_or(|x| x == *b))
+                .map(|(i, (t, _))| (*t, i + 1))
+                .collect();
+            v.sort_by(|a, b| a.0.total_cmp(&b.0));
+            match v.len() {
+                0 => "no frames".to_string(),
+                n => format!(
+                    "{n} frames, median {:.2} ms, max {:.2} ms (frame {})",
+                    v[n / 2].0,
+                    v[n - 1].0,
+                    v[n - 1].1
+                ),
+            }
+        };
+        let first: Vec<String> = self
+            .first_slice_ms
+            .iter()
+            .map(|t| format!("{t:.0} ms"))
+            .collect();
+        format!(
+            "UI time per frame: all {}; while synthesizing {} (slices drawn by {renderer}); first synthesized slice on screen after {}",
+            stats(None),
+            stats(Some(true)),
+            if first.is_empty() { "-".into() } else { first.join(", ") }
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_report_gives_medians_and_the_first_slice_latency() {
+        let mut s = FrameStats::default();
+        assert!(s.report("x").contains("all no frames"));
+        let start = Instant::now();
+        for busy in [false, true, true] {
+            s.frame(start, busy);
+        }
+        s.focus_shown();
+        assert!(s.report("x").ends_with("after -"), "{}", s.report("x"));
+        s.requested();
+        s.focus_shown();
+        s.focus_shown();
+        let r = s.report("wgpu");
+        assert!(
+            r.contains("all 3 frames") && r.contains("synthesizing 2 frames"),
+            "{r}"
+        );
+        assert!(r.contains("(slices drawn by wgpu)"), "{r}");
+        assert_eq!(s.first_slice_ms.len(), 1, "one latency per request");
+        assert_eq!(s.frames(), 3);
+    }
+}
