@@ -37,6 +37,7 @@ fn viewer(
         frames: None,
         screenshot: None,
         missing,
+        plane: mmgan::ui::view::Plane::Axial,
     };
     Harness::builder()
         .with_size(size)
@@ -158,7 +159,7 @@ fn mark_flair_missing_synthesize_compare_scrub_export() {
     // the synthesized one labelled.
     let t1 = h.state().panel_rect(Sequence::T1).unwrap();
     click(&mut h, t1.center(), PointerButton::Primary);
-    let [x, y] = h.state().crosshair().expect("a click places the crosshair");
+    let [x, y, _] = h.state().crosshair().expect("a click places the crosshair");
     assert!(
         (100..140).contains(&x) && (100..140).contains(&y),
         "{x} {y}"
@@ -181,7 +182,7 @@ fn mark_flair_missing_synthesize_compare_scrub_export() {
         h.state().zoom()
     );
     click(&mut h, t1.center(), PointerButton::Primary);
-    assert_eq!(h.state().crosshair(), Some([x, y]));
+    assert_eq!(h.state().crosshair().map(|[x, y, _]| [x, y]), Some([x, y]));
 
     // Right-drag sets the window of that sequence only; "auto W/L" resets it.
     drag(
@@ -390,4 +391,58 @@ print('ok')
 "#;
     let source = study_dir.join("TCGA-DU-7294_fla_bet.nii.gz");
     common::python(script, &[&ui_file, &direct_file, &source]);
+}
+
+#[test]
+fn coronal_and_sagittal_planes_follow_the_crosshair_and_show_the_synthesis() {
+    use mmgan::ui::view::Plane;
+    let demo = mmgan::shipped::demo_study().unwrap();
+    let mut h = viewer(Some(demo), vec![Sequence::Flair], [1000.0, 760.0]);
+    run_until(&mut h, "the FLAIR synthesis", |a| {
+        a.synthesized(Sequence::Flair) && !a.is_synthesizing()
+    });
+    let z = h.state().slice();
+
+    // C switches to coronal: the slice is the crosshair's y, the synthesized panel stays
+    // marked, and its figures are measured on the coronal slice.
+    h.key_press(eframe::egui::Key::C);
+    h.run_steps(3);
+    assert_eq!(h.state().plane(), Plane::Coronal);
+    assert!(h.state().is_synthetic_shown(Sequence::Flair));
+    assert!(h.query_by_label_contains("SYNTHETIC").is_some());
+    run_until(&mut h, "coronal slice figures", |a| {
+        a.slice_quality(Sequence::Flair).is_some()
+    });
+
+    // A click on the coronal T2 panel places the crosshair in x and z; y stays the slice.
+    let y = h.state().slice();
+    let r = h.state().panel_rect(Sequence::T2).unwrap();
+    click(
+        &mut h,
+        r.center() + Vec2::new(0.0, -r.height() / 8.0),
+        PointerButton::Primary,
+    );
+    let [x, cy, cz] = h.state().crosshair().expect("a click places the crosshair");
+    assert_eq!(cy, y);
+    assert!(cz > z, "above the centre is superior: {cz} > {z}");
+
+    // The sagittal plane shows the crosshair's x; the axial plane its z.
+    h.get_by_label("Sagittal").click();
+    h.run_steps(2);
+    assert_eq!((h.state().plane(), h.state().slice()), (Plane::Sagittal, x));
+    h.key_press(eframe::egui::Key::A);
+    h.run_steps(2);
+    assert_eq!((h.state().plane(), h.state().slice()), (Plane::Axial, cz));
+    // Scrolling in coronal moves y only; the report names the switches.
+    h.key_press(eframe::egui::Key::C);
+    h.key_press(eframe::egui::Key::ArrowUp);
+    h.run_steps(2);
+    assert_eq!(h.state().crosshair(), Some([x, y + 1, cz]));
+    // Both figures in, so the snapshot does not depend on timing.
+    run_until(&mut h, "the figures of the new slice", |a| {
+        a.slice_quality(Sequence::Flair).is_some() && a.volume_quality(Sequence::Flair).is_some()
+    });
+    h.snapshot("viewer_demo_coronal");
+    let report = h.state().frame_report();
+    assert!(!report.ends_with("drawn in -"), "{report}");
 }

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use mmgan::engine::BackendChoice;
 use mmgan::io::Sequence;
+use mmgan::ui::view::Plane;
 use mmgan::ui::ViewerOptions;
 
 #[derive(clap::Args, Debug, Default)]
@@ -18,6 +19,9 @@ pub struct ViewArgs {
     /// Sequences to mark missing at start, e.g. "flair"
     #[arg(long, value_delimiter = ',')]
     pub missing: Vec<Sequence>,
+    /// The plane shown at start (A, C and S switch in the viewer)
+    #[arg(long, value_enum, default_value_t = Plane::Axial)]
+    pub plane: Plane,
     /// Close after this many frames (smoke tests, screenshots)
     #[arg(long)]
     pub frames: Option<u64>,
@@ -38,5 +42,6 @@ pub fn run(a: ViewArgs) -> anyhow::Result<()> {
         frames: a.frames,
         screenshot: a.screenshot,
         missing: a.missing,
+        plane: a.plane,
     })
 }

@@ -17,6 +17,7 @@ use super::session::Session;
 use super::settings::Settings;
 use super::stats::FrameStats;
 use super::tasks::{Chore, Tasks};
+use super::view::Plane;
 use crate::engine::{BackendChoice, Request, Response, SynthesisWorker, Synthesizer};
 use crate::eval::{Quality, RegionQuality};
 use crate::io::{Sequence, Study};
@@ -31,6 +32,8 @@ pub struct ViewerOptions {
     pub frames: Option<u64>,
     /// Sequences to mark missing at start.
     pub missing: Vec<Sequence>,
+    /// The plane shown at start.
+    pub plane: Plane,
     /// With `frames`: save a screenshot of the window here (PNG) at that frame, and close
     /// once it is written (CI's check of the real window).
     pub screenshot: Option<PathBuf>,
@@ -118,7 +121,11 @@ impl ViewerApp {
             .as_deref()
             .map(|k| self.settings.windows_of(k))
             .unwrap_or_default();
-        let mut session = Session::new(study, &self.options.missing, windows);
+        let plane = self
+            .session
+            .as_ref()
+            .map_or(self.options.plane, Session::plane);
+        let mut session = Session::new(study, plane, &self.options.missing, windows);
         self.export_folder = session.default_export_folder().display().to_string();
         if let Some(k) = key {
             self.settings.remember_recent(&k);
@@ -300,7 +307,15 @@ impl ViewerApp {
                     self.worker.send(r);
                 }
             }
-            Command::SetCrosshair(v) => s.crosshair = Some(v),
+            Command::SetCrosshair(v) => {
+                if let Some(r) = s.set_crosshair(v) {
+                    self.worker.send(r);
+                }
+            }
+            Command::SetPlane(plane) if plane != s.plane() => {
+                s.set_plane(plane);
+                self.stats.plane_switched();
+            }
             Command::SetWindow(seq, w) => s.windows[seq.index()] = w,
             _ => {}
         }
@@ -327,8 +342,9 @@ impl ViewerApp {
         let s = self.session.as_ref()?;
         let synthetic = Sequence::ALL.iter().any(|q| s.is_synthetic_shown(*q));
         let name = format!(
-            "{}_axial{:03}_view{}.png",
+            "{}_{}{:03}_view{}.png",
             s.study.subject,
+            s.plane().name(),
             s.slice(),
             if synthetic { "_synthetic" } else { "" }
         );
@@ -361,10 +377,24 @@ impl ViewerApp {
         }
     }
 
-    /// Arrows step one slice, Page Up/Down ten.
+    /// Arrows step one slice, Page Up/Down ten; A, C and S switch to the axial, coronal
+    /// and sagittal plane.
     fn keys(ctx: &egui::Context, commands: &mut Vec<Command>) {
         if ctx.egui_wants_keyboard_input() {
             return;
+        }
+        let plane = ctx.input(|i| {
+            [
+                (egui::Key::A, Plane::Axial),
+                (egui::Key::C, Plane::Coronal),
+                (egui::Key::S, Plane::Sagittal),
+            ]
+            .into_iter()
+            .find(|(k, _)| i.key_pressed(*k) && i.modifiers.is_none())
+            .map(|(_, p)| p)
+        });
+        if let Some(p) = plane {
+            commands.push(Command::SetPlane(p));
         }
         let step = ctx.input(|i| {
             let pressed = |keys: &[egui::Key]| keys.iter().any(|k| i.key_pressed(*k));
@@ -422,12 +452,18 @@ impl ViewerApp {
         self.session.is_some()
     }
 
-    /// Current slice index.
+    /// Current slice index (in the current plane).
     pub fn slice(&self) -> usize {
         self.session.as_ref().map_or(0, Session::slice)
     }
 
-    /// Show axial slice `z` (clamped), as scrubbing does.
+    pub fn plane(&self) -> Plane {
+        self.session
+            .as_ref()
+            .map_or(self.options.plane, Session::plane)
+    }
+
+    /// Show slice `z` of the current plane (clamped), as scrubbing does.
     pub fn set_slice(&mut self, z: usize) {
         self.run(Command::SetSlice(z));
     }
@@ -471,9 +507,9 @@ impl ViewerApp {
         self.panels.showing_labels(seq)
     }
 
-    /// The crosshair's voxel (x, y) on the current slice.
-    pub fn crosshair(&self) -> Option<[usize; 2]> {
-        self.session.as_ref().and_then(|s| s.crosshair)
+    /// The crosshair's voxel [x, y, z].
+    pub fn crosshair(&self) -> Option<[usize; 3]> {
+        self.session.as_ref().and_then(Session::crosshair)
     }
 
     pub fn crosshair_status(&self) -> Option<String> {

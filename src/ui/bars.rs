@@ -9,7 +9,7 @@ use super::command::{Command, Pick};
 use super::render::{Difference, LabelStyle};
 use super::session::Session;
 use super::settings::Settings;
-use super::view::ViewState;
+use super::view::{Plane, ViewState};
 
 /// What the status bar reports besides the study.
 pub struct Status<'a> {
@@ -80,12 +80,19 @@ pub fn status_ui(
 ) {
     ui.horizontal(|ui| {
         if let Some(s) = session {
-            let mut z = s.slice();
             ui.label(&s.study.subject);
-            let slider =
-                egui::Slider::new(&mut z, 0..=s.depth().saturating_sub(1)).text("axial slice");
+            for plane in Plane::ALL {
+                let name = plane.name();
+                let label = format!("{}{}", name[..1].to_uppercase(), &name[1..]);
+                if ui.selectable_label(s.plane() == plane, label).clicked() {
+                    commands.push(Command::SetPlane(plane));
+                }
+            }
+            let mut index = s.slice();
+            let slider = egui::Slider::new(&mut index, 0..=s.depth().saturating_sub(1))
+                .text(format!("{} slice", s.plane().name()));
             if ui.add(slider).changed() {
-                commands.push(Command::SetSlice(z));
+                commands.push(Command::SetSlice(index));
             }
         }
         if let Some((done, total)) = session.and_then(Session::progress) {

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::view::ViewState;
+use super::view::{Plane, ViewState};
 use crate::io::Sequence;
 
 /// What a file dialog is for.
@@ -27,10 +27,13 @@ pub enum Command {
     /// Save a screenshot of the window into the export folder.
     Screenshot,
     SetMissing(Sequence, bool),
+    SetPlane(Plane),
+    /// Show this slice of the current plane.
     SetSlice(usize),
     /// Move the slice by this many steps (keys, wheel).
     StepSlice(isize),
-    SetCrosshair([usize; 2]),
+    /// Place the crosshair on a voxel [x, y, z].
+    SetCrosshair([usize; 3]),
     /// A sequence's window/level (`None`: automatic).
     SetWindow(Sequence, Option<(f32, f32)>),
     ResetWindows,

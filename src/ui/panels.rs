@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
-use ndarray::{ArrayView2, Axis};
+use ndarray::ArrayView2;
 
 use super::command::Command;
 use super::gpu::{Layer, PanelPaint};
@@ -153,15 +153,20 @@ impl Panels {
         let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
         self.rects[seq.index()] = Some(rect);
         let side_by_side = synthetic && present && settings.difference == Difference::SideBySide;
-        let [nx, ny, _] = study.grid.dims;
-        let vs = study.grid.voxel_size();
-        let extent = Vec2::new((nx as f64 * vs[0]) as f32, (ny as f64 * vs[1]) as f32);
+        let plane = session.plane();
+        let [a, b] = plane.in_plane();
+        let (dims, vs) = (study.grid.dims, study.grid.voxel_size());
+        let extent = Vec2::new(
+            (dims[a] as f64 * vs[a]) as f32,
+            (dims[b] as f64 * vs[b]) as f32,
+        );
+        let flipped = plane.flipped(settings.radiological);
         let half = |r: Rect, truth: bool| Half {
             rect: r,
             mapping: SliceMapping {
                 image: settings.view.image_rect(r, extent),
-                dims: [nx, ny],
-                radiological: settings.radiological,
+                dims: [dims[a], dims[b]],
+                radiological: flipped,
             },
             truth,
         };
@@ -183,7 +188,7 @@ impl Panels {
             self.refresh_slot(session, settings, seq, h.truth, slot);
             let look = Look {
                 window: session.window_of(seq, h.truth),
-                radiological: settings.radiological,
+                radiological: flipped,
                 difference: if h.truth {
                     Difference::Off
                 } else {
@@ -207,8 +212,8 @@ impl Panels {
                     Color32::GRAY,
                 );
             }
-            if let Some(c) = session.crosshair {
-                let p = h.mapping.screen_of(c);
+            if let Some(c) = session.crosshair() {
+                let p = h.mapping.screen_of(plane.project(c));
                 let stroke = Stroke::new(1.0, CROSSHAIR_COLOUR.gamma_multiply(0.8));
                 half_painter.hline(h.rect.x_range(), p.y, stroke);
                 half_painter.vline(p.x, h.rect.y_range(), stroke);
@@ -229,7 +234,7 @@ impl Panels {
                 );
             }
         }
-        orientation_letters(&painter, rect, settings.radiological);
+        orientation_letters(&painter, rect, plane.letters(settings.radiological));
         if synthetic {
             synthetic_marks(&painter, rect, session, seq);
         }
@@ -249,9 +254,9 @@ impl Panels {
         let present = study.has(seq);
         let with_truth = synthetic && present && settings.difference != Difference::Off;
         let with_label = settings.labels != LabelStyle::Off && study.label.is_some();
-        let z = session.slice();
         let key = content_key(&[
-            z as u64,
+            session.plane().axis() as u64,
+            session.slice() as u64,
             session.version(seq),
             u64::from(synthetic),
             u64::from(truth_half),
@@ -264,9 +269,9 @@ impl Panels {
         let base = if synthetic {
             session
                 .synthesized_volume(seq)
-                .map(|v| v.data.index_axis(Axis(2), z))
+                .map(|v| session.plane_slice(&v.data))
         } else if present && (truth_half || !session.is_marked(seq)) {
-            study.volume(seq).map(|v| v.data.index_axis(Axis(2), z))
+            study.volume(seq).map(|v| session.plane_slice(&v.data))
         } else {
             None
         };
@@ -276,10 +281,10 @@ impl Panels {
         };
         let (nx, ny) = base.dim();
         let truth = with_truth
-            .then(|| study.volume(seq).map(|v| v.data.index_axis(Axis(2), z)))
+            .then(|| study.volume(seq).map(|v| session.plane_slice(&v.data)))
             .flatten();
         let label = with_label
-            .then(|| study.label.as_ref().map(|l| l.data.index_axis(Axis(2), z)))
+            .then(|| study.label.as_ref().map(|l| session.plane_slice(&l.data)))
             .flatten();
         self.slots[slot] = Some(Slot {
             data: SlotData {
@@ -397,8 +402,9 @@ fn panel_input(
             commands.push(Command::SetView(view));
         }
     } else if response.clicked() || response.dragged_by(egui::PointerButton::Primary) {
-        if let Some(v) = pointer.zip(under).and_then(|(p, h)| h.mapping.voxel_at(p)) {
-            commands.push(Command::SetCrosshair(v));
+        if let Some(uv) = pointer.zip(under).and_then(|(p, h)| h.mapping.voxel_at(p)) {
+            let plane = session.plane();
+            commands.push(Command::SetCrosshair(plane.voxel(uv, session.slice())));
         }
     }
     if response.dragged_by(egui::PointerButton::Secondary) {
@@ -412,8 +418,9 @@ fn panel_input(
     }
 }
 
-fn orientation_letters(painter: &egui::Painter, rect: Rect, radiological: bool) {
-    let (left, right) = if radiological { ("R", "L") } else { ("L", "R") };
+/// The patient directions at the panel's edges (`Plane::letters`).
+fn orientation_letters(painter: &egui::Painter, rect: Rect, letters: [&str; 4]) {
+    let [left, right, top, bottom] = letters;
     let font = egui::FontId::proportional(14.0);
     for (pos, align, text) in [
         (
@@ -429,12 +436,12 @@ fn orientation_letters(painter: &egui::Painter, rect: Rect, radiological: bool) 
         (
             rect.center_top() + Vec2::new(0.0, 4.0),
             egui::Align2::CENTER_TOP,
-            "A",
+            top,
         ),
         (
             rect.center_bottom() - Vec2::new(0.0, 4.0),
             egui::Align2::CENTER_BOTTOM,
-            "P",
+            bottom,
         ),
     ] {
         painter.text(pos, align, text, font.clone(), Color32::YELLOW);
@@ -475,8 +482,10 @@ fn synthetic_marks(painter: &egui::Painter, rect: Rect, session: &Session, seq: 
     let mut lines = Vec::new();
     if let Some(q) = session.slice_quality(seq) {
         lines.push(format!(
-            "this slice (paper definition): PSNR {:.2} dB, SSIM {:.3}",
-            q.psnr, q.ssim
+            "this {} slice (paper definition): PSNR {:.2} dB, SSIM {:.3}",
+            session.plane().name(),
+            q.psnr,
+            q.ssim
         ));
     }
     match session.volume_quality(seq) {

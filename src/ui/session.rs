@@ -1,5 +1,5 @@
-//! One open study and everything the viewer knows about it: the slice shown, the sequences
-//! marked missing, the synthesized volumes as they fill in, window/level, crosshair and the
+//! One open study and everything the viewer knows about it: the plane and the cursor (the
+//! voxel every plane's slice passes through), the sequences marked missing, the synthesized volumes as they fill in, window/level, crosshair and the
 //! quality figures. No egui here: the panels read a `Session`, the app feeds it the
 //! worker's [`Response`]s through [`Session::apply`] and sends the [`Request`]s it returns.
 //!
@@ -12,6 +12,7 @@ use std::sync::Arc;
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 
 use super::settings::Windows;
+use super::view::Plane;
 use crate::engine::{Request, Response};
 use crate::eval::{Quality, RegionQuality};
 use crate::io::{display_window, Sequence, Study};
@@ -67,12 +68,16 @@ pub struct SliceJob {
 /// Finished synthesized volumes, shared with the thread that exports them.
 pub type Finished = Vec<(Sequence, Arc<Array3<f32>>)>;
 
-/// The (slice, content version) a slice figure was measured on.
-pub type QualityKey = (usize, u64);
+/// The (plane, slice, content version) a slice figure was measured on.
+pub type QualityKey = (Plane, usize, u64);
 
 pub struct Session {
     pub study: Arc<Study>,
-    z: usize,
+    plane: Plane,
+    /// The voxel [x, y, z] the shown slices pass through (the crosshair's when placed).
+    cursor: [usize; 3],
+    /// Whether the user placed the crosshair.
+    crosshair: bool,
     /// Marked missing by the user (absent sequences are always missing).
     marked: [bool; 4],
     synth: [Option<SynthVolume>; 4],
@@ -81,21 +86,22 @@ pub struct Session {
     generation: u64,
     progress: Option<(usize, usize)>,
     pub windows: Windows,
-    pub crosshair: Option<[usize; 2]>,
-    /// Slice figures per panel, keyed by (slice, version); `None` while measuring.
+    /// Slice figures per panel, keyed by (plane, slice, version); `None` while measuring.
     slice_qualities: [Option<(QualityKey, Option<Quality>)>; 4],
     volume_qualities: [Option<RegionQuality>; 4],
 }
 
 impl Session {
-    /// A study opened on its middle slice, with `missing` marked (those it has).
-    pub fn new(study: Study, missing: &[Sequence], windows: Windows) -> Session {
+    /// A study opened in `plane` through its centre, with `missing` marked (those it has).
+    pub fn new(study: Study, plane: Plane, missing: &[Sequence], windows: Windows) -> Session {
         let mut marked = [false; 4];
         for s in missing {
             marked[s.index()] = study.has(*s);
         }
         Session {
-            z: study.grid.dims[2] / 2,
+            plane,
+            cursor: study.grid.dims.map(|n| n / 2),
+            crosshair: false,
             study: Arc::new(study),
             marked,
             synth: Default::default(),
@@ -103,7 +109,6 @@ impl Session {
             generation: 0,
             progress: None,
             windows,
-            crosshair: None,
             slice_qualities: Default::default(),
             volume_qualities: Default::default(),
         }
@@ -129,12 +134,37 @@ impl Session {
         }
     }
 
-    pub fn slice(&self) -> usize {
-        self.z
+    pub fn plane(&self) -> Plane {
+        self.plane
     }
 
+    pub fn set_plane(&mut self, plane: Plane) {
+        self.plane = plane;
+    }
+
+    /// The index of the shown slice in the current plane.
+    pub fn slice(&self) -> usize {
+        self.cursor[self.plane.axis()]
+    }
+
+    /// How many slices the current plane has.
     pub fn depth(&self) -> usize {
-        self.study.grid.dims[2]
+        self.study.grid.dims[self.plane.axis()]
+    }
+
+    /// The axial slice through the cursor: what the worker synthesizes first.
+    fn axial(&self) -> usize {
+        self.cursor[2]
+    }
+
+    /// The crosshair's voxel [x, y, z], once placed.
+    pub fn crosshair(&self) -> Option<[usize; 3]> {
+        self.crosshair.then_some(self.cursor)
+    }
+
+    /// The cursor's voxel [x, y, z] (the centre until the crosshair is placed).
+    pub fn cursor(&self) -> [usize; 3] {
+        self.cursor
     }
 
     pub fn generation(&self) -> u64 {
@@ -180,7 +210,7 @@ impl Session {
             generation: self.generation,
             study: self.study.clone(),
             scenario,
-            focus: self.z,
+            focus: self.axial(),
         })
     }
 
@@ -193,16 +223,29 @@ impl Session {
         Some(self.synthesis_request())
     }
 
-    /// Show axial slice `z` (clamped); the focus request for the worker if it moved.
-    pub fn set_slice(&mut self, z: usize) -> Option<Request> {
-        let z = z.min(self.depth().saturating_sub(1));
-        if z == self.z {
-            return None;
-        }
-        self.z = z;
-        Some(Request::Focus {
+    /// Show slice `index` of the current plane (clamped); the worker's new focus if the
+    /// axial slice through the cursor moved.
+    pub fn set_slice(&mut self, index: usize) -> Option<Request> {
+        let mut cursor = self.cursor;
+        cursor[self.plane.axis()] = index;
+        self.move_cursor(cursor)
+    }
+
+    /// Place the crosshair on `voxel` (clamped to the grid); the worker's new focus if the
+    /// axial slice moved.
+    pub fn set_crosshair(&mut self, voxel: [usize; 3]) -> Option<Request> {
+        self.crosshair = true;
+        self.move_cursor(voxel)
+    }
+
+    fn move_cursor(&mut self, to: [usize; 3]) -> Option<Request> {
+        let dims = self.study.grid.dims;
+        let to: [usize; 3] = std::array::from_fn(|i| to[i].min(dims[i].saturating_sub(1)));
+        let z = self.axial();
+        self.cursor = to;
+        (to[2] != z).then_some(Request::Focus {
             generation: self.generation,
-            z,
+            z: to[2],
         })
     }
 
@@ -221,7 +264,7 @@ impl Session {
                 for (seq, slice) in slices {
                     self.put_slice(seq, z, slice.view());
                 }
-                outcome.focus_shown = z == self.z;
+                outcome.focus_shown = z == self.axial();
             }
             Response::Progress {
                 generation,
@@ -275,7 +318,8 @@ impl Session {
             .index_axis_mut(Axis(2), z)
             .assign(&slice);
         entry.have[z] = true;
-        if z == self.z {
+        // Every arriving axial slice adds a row to coronal and sagittal slices.
+        if z == self.axial() || self.plane != Plane::Axial {
             self.version[seq.index()] = next_id();
         }
     }
@@ -291,12 +335,20 @@ impl Session {
             .is_some_and(SynthVolume::is_complete)
     }
 
-    /// Whether the panel of `seq` shows a synthesized slice at the current position.
+    /// Whether the panel of `seq` shows a synthesized slice at the current position (in
+    /// coronal and sagittal, as soon as any row arrived).
     pub fn is_synthetic_shown(&self, seq: Sequence) -> bool {
+        let arrived = |v: &SynthVolume| match self.plane {
+            Plane::Axial => v.has_slice(self.axial()),
+            _ => v.complete || v.have.iter().any(|h| *h),
+        };
         (!self.study.has(seq) || self.marked[seq.index()])
-            && self
-                .synthesized_volume(seq)
-                .is_some_and(|v| v.has_slice(self.z))
+            && self.synthesized_volume(seq).is_some_and(arrived)
+    }
+
+    /// The shown slice of a volume: [width, height] as on screen before flipping.
+    pub fn plane_slice<'a>(&self, volume: &'a Array3<f32>) -> ArrayView2<'a, f32> {
+        volume.index_axis(Axis(self.plane.axis()), self.slice())
     }
 
     /// The finished volumes to export and the acquired sequences they came from.
@@ -362,30 +414,38 @@ impl Session {
     /// measured.
     pub fn slice_quality(&self, seq: Sequence) -> Option<Quality> {
         self.slice_qualities[seq.index()]
-            .filter(|(k, _)| *k == (self.z, self.version[seq.index()]))
+            .filter(|(k, _)| *k == self.quality_key(seq))
             .and_then(|(_, q)| q)
     }
 
+    fn quality_key(&self, seq: Sequence) -> QualityKey {
+        (self.plane, self.slice(), self.version[seq.index()])
+    }
+
     /// The slices on screen whose figures are not measured yet (each returned once per
-    /// slice and content): synthesized ones with a ground truth.
+    /// slice and content): synthesized ones with a ground truth, whole (a coronal or
+    /// sagittal slice only once the volume is complete).
     pub fn slices_to_measure(&mut self) -> Vec<SliceJob> {
         let mut jobs = Vec::new();
         for seq in Sequence::ALL {
-            let key = (self.z, self.version[seq.index()]);
+            let key = self.quality_key(seq);
             let known = self.slice_qualities[seq.index()].is_some_and(|(k, _)| k == key);
             let (Some(truth), true, false) =
                 (self.study.volume(seq), self.is_synthetic_shown(seq), known)
             else {
                 continue;
             };
-            let Some(v) = self.synthesized_volume(seq) else {
+            let Some(v) = self
+                .synthesized_volume(seq)
+                .filter(|v| v.complete || self.plane == Plane::Axial)
+            else {
                 continue;
             };
             jobs.push(SliceJob {
                 sequence: seq,
                 key,
-                synthesized: v.data.index_axis(Axis(2), self.z).to_owned(),
-                truth: truth.data.index_axis(Axis(2), self.z).to_owned(),
+                synthesized: self.plane_slice(&v.data).to_owned(),
+                truth: self.plane_slice(&truth.data).to_owned(),
             });
             self.slice_qualities[seq.index()] = Some((key, None));
         }
@@ -395,7 +455,7 @@ impl Session {
     /// The status bar's crosshair line: the voxel, its world position and every sequence's
     /// value there, each labelled.
     pub fn crosshair_status(&self) -> Option<String> {
-        let ([x, y], z, study) = (self.crosshair?, self.z, &self.study);
+        let ([x, y, z], study) = (self.crosshair()?, &self.study);
         let a = study.grid.affine;
         let world: Vec<f64> = (0..3)
             .map(|r| a[r][0] * x as f64 + a[r][1] * y as f64 + a[r][2] * z as f64 + a[r][3])
@@ -462,7 +522,7 @@ mod tests {
 
     #[test]
     fn ticking_asks_for_the_missing_set_and_unticking_cancels_and_clears() {
-        let mut s = Session::new(demo(), &[], [None; 4]);
+        let mut s = Session::new(demo(), Plane::Axial, &[], [None; 4]);
         assert!(s.missing().is_empty());
         let r = s.set_marked(Sequence::Flair, true).unwrap().unwrap();
         let Request::Synthesize {
@@ -489,7 +549,7 @@ mod tests {
 
     #[test]
     fn late_answers_of_an_old_request_are_ignored() {
-        let mut s = Session::new(demo(), &[Sequence::T2], [None; 4]);
+        let mut s = Session::new(demo(), Plane::Axial, &[Sequence::T2], [None; 4]);
         let old = generation_of(&s.synthesis_request().unwrap());
         let new = generation_of(&s.set_marked(Sequence::Flair, true).unwrap().unwrap());
         assert_ne!(old, new);
@@ -521,7 +581,12 @@ mod tests {
 
     #[test]
     fn done_completes_every_missing_volume_once_and_keeps_the_slices() {
-        let mut s = Session::new(demo(), &[Sequence::T1, Sequence::T1c], [None; 4]);
+        let mut s = Session::new(
+            demo(),
+            Plane::Axial,
+            &[Sequence::T1, Sequence::T1c],
+            [None; 4],
+        );
         let g = generation_of(&s.synthesis_request().unwrap());
         assert_eq!(
             s.apply(Response::Started {
@@ -558,7 +623,7 @@ mod tests {
 
     #[test]
     fn scrubbing_refocuses_the_worker_and_slice_figures_are_measured_once() {
-        let mut s = Session::new(demo(), &[Sequence::Flair], [None; 4]);
+        let mut s = Session::new(demo(), Plane::Axial, &[Sequence::Flair], [None; 4]);
         let g = generation_of(&s.synthesis_request().unwrap());
         let z = s.slice();
         assert!(s.set_slice(z).is_none());
@@ -587,10 +652,58 @@ mod tests {
     }
 
     #[test]
-    fn the_crosshair_line_labels_synthetic_values() {
-        let mut s = Session::new(demo(), &[Sequence::T2], [None; 4]);
+    fn coronal_and_sagittal_slices_follow_the_cursor_and_fill_row_by_row() {
+        let mut s = Session::new(demo(), Plane::Axial, &[Sequence::Flair], [None; 4]);
         let g = generation_of(&s.synthesis_request().unwrap());
-        s.crosshair = Some([120, 120]);
+        let [nx, ny, nz] = s.study.grid.dims;
+        s.set_plane(Plane::Coronal);
+        assert_eq!((s.slice(), s.depth()), (ny / 2, ny));
+        // Another coronal slice: the axial focus stays.
+        assert!(s.set_slice(ny / 2 + 5).is_none());
+        assert_eq!(s.cursor(), [nx / 2, ny / 2 + 5, nz / 2]);
+        // A click in the coronal panel moves the axial slice: the worker is refocused.
+        match s.set_crosshair([10, ny / 2 + 5, 30]) {
+            Some(Request::Focus { z: 30, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(s.crosshair(), Some([10, ny / 2 + 5, 30]));
+        assert!(!s.is_synthetic_shown(Sequence::Flair));
+        let before = s.version(Sequence::Flair);
+        s.apply(slice(&s, g, 70, 2.0));
+        assert!(s.is_synthetic_shown(Sequence::Flair), "a row arrived");
+        assert_ne!(
+            s.version(Sequence::Flair),
+            before,
+            "the coronal slice changed"
+        );
+        let v = s.synthesized_volume(Sequence::Flair).unwrap();
+        let shown = s.plane_slice(&v.data);
+        assert_eq!(shown.dim(), (nx, nz));
+        assert_eq!((shown[[3, 70]], shown[[3, 71]]), (2.0, 0.0));
+        assert!(
+            s.slices_to_measure().is_empty(),
+            "a partial coronal slice is not scored"
+        );
+        s.apply(Response::Done { generation: g });
+        assert_eq!(s.slices_to_measure().len(), 1);
+        s.set_plane(Plane::Sagittal);
+        assert_eq!((s.slice(), s.depth()), (10, nx));
+        assert_eq!(s.plane_slice(&v_data(&s)).dim(), (ny, nz));
+    }
+
+    fn v_data(s: &Session) -> Array3<f32> {
+        s.synthesized_volume(Sequence::Flair)
+            .unwrap()
+            .data
+            .as_ref()
+            .clone()
+    }
+
+    #[test]
+    fn the_crosshair_line_labels_synthetic_values() {
+        let mut s = Session::new(demo(), Plane::Axial, &[Sequence::T2], [None; 4]);
+        let g = generation_of(&s.synthesis_request().unwrap());
+        s.set_crosshair([120, 120, s.slice()]);
         let pending = s.crosshair_status().unwrap();
         assert!(pending.contains("T2 pending"), "{pending}");
         s.apply(slice(&s, g, s.slice(), 4.5));

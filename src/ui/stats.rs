@@ -12,6 +12,9 @@ pub struct FrameStats {
     /// When the current synthesis was requested (until its first slice is on screen).
     requested: Option<Instant>,
     first_slice_ms: Vec<f32>,
+    /// Whether the plane changed at the end of the last frame (the next one redraws).
+    switching: bool,
+    plane_switch_ms: Vec<f32>,
 }
 
 impl FrameStats {
@@ -20,9 +23,17 @@ impl FrameStats {
     }
 
     pub fn frame(&mut self, started: Instant, synthesizing: bool) {
+        let ms = started.elapsed().as_secs_f32() * 1e3;
         self.frames += 1;
-        self.times
-            .push((started.elapsed().as_secs_f32() * 1e3, synthesizing));
+        self.times.push((ms, synthesizing));
+        if std::mem::take(&mut self.switching) {
+            self.plane_switch_ms.push(ms);
+        }
+    }
+
+    /// The plane changed: the next frame draws every panel anew.
+    pub fn plane_switched(&mut self) {
+        self.switching = true;
     }
 
     pub fn requested(&mut self) {
@@ -58,16 +69,20 @@ impl FrameStats {
                 ),
             }
         };
-        let first: Vec<String> = self
-            .first_slice_ms
-            .iter()
-            .map(|t| format!("{t:.0} ms"))
-            .collect();
+        let list = |v: &[f32]| match v {
+            [] => "-".to_string(),
+            v => v
+                .iter()
+                .map(|t| format!("{t:.0} ms"))
+                .collect::<Vec<_>>()
+                .join(", "),
+        };
         format!(
-            "UI time per frame: all {}; while synthesizing {} (slices drawn by {renderer}); first synthesized slice on screen after {}",
+            "UI time per frame: all {}; while synthesizing {} (slices drawn by {renderer}); first synthesized slice on screen after {}; plane switches drawn in {}",
             stats(None),
             stats(Some(true)),
-            if first.is_empty() { "-".into() } else { first.join(", ") }
+            list(&self.first_slice_ms),
+            list(&self.plane_switch_ms),
         )
     }
 }
@@ -85,17 +100,20 @@ mod tests {
             s.frame(start, busy);
         }
         s.focus_shown();
-        assert!(s.report("x").ends_with("after -"), "{}", s.report("x"));
+        assert!(s.report("x").contains("after -;"), "{}", s.report("x"));
+        s.plane_switched();
+        s.frame(start, false);
+        assert!(!s.report("x").ends_with("drawn in -"), "{}", s.report("x"));
         s.requested();
         s.focus_shown();
         s.focus_shown();
         let r = s.report("wgpu");
         assert!(
-            r.contains("all 3 frames") && r.contains("synthesizing 2 frames"),
+            r.contains("all 4 frames") && r.contains("synthesizing 2 frames"),
             "{r}"
         );
         assert!(r.contains("(slices drawn by wgpu)"), "{r}");
         assert_eq!(s.first_slice_ms.len(), 1, "one latency per request");
-        assert_eq!(s.frames(), 3);
+        assert_eq!(s.frames(), 4);
     }
 }

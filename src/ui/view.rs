@@ -1,8 +1,83 @@
-//! Where a slice sits in a panel and how the mouse moves it: linked zoom and pan, the
-//! screen <-> voxel mapping (radiological or neurological, voxel size aware), and
-//! window/level by dragging. Pure geometry, no drawing.
+//! Where a slice sits in a panel and how the mouse moves it: the three planes, linked zoom
+//! and pan, the screen <-> voxel mapping (radiological or neurological, voxel size aware),
+//! and window/level by dragging. Pure geometry, no drawing.
 
 use eframe::egui::{Pos2, Rect, Vec2};
+
+/// The plane the panels show, through the study's canonical RAS grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Plane {
+    #[default]
+    Axial,
+    Coronal,
+    Sagittal,
+}
+
+impl Plane {
+    pub const ALL: [Plane; 3] = [Plane::Axial, Plane::Coronal, Plane::Sagittal];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Plane::Axial => "axial",
+            Plane::Coronal => "coronal",
+            Plane::Sagittal => "sagittal",
+        }
+    }
+
+    /// The volume axis across the plane (the slice index runs along it).
+    pub fn axis(self) -> usize {
+        match self {
+            Plane::Axial => 2,
+            Plane::Coronal => 1,
+            Plane::Sagittal => 0,
+        }
+    }
+
+    /// The volume axes along the screen's width and height: R->L or A->P across, and up
+    /// towards anterior (axial) or superior (coronal, sagittal).
+    pub fn in_plane(self) -> [usize; 2] {
+        match self {
+            Plane::Axial => [0, 1],
+            Plane::Coronal => [0, 2],
+            Plane::Sagittal => [1, 2],
+        }
+    }
+
+    /// Whether the first in-plane axis runs right to left on screen: the patient's right
+    /// on the left when radiological; sagittal always with the face to the left.
+    pub fn flipped(self, radiological: bool) -> bool {
+        match self {
+            Plane::Axial | Plane::Coronal => radiological,
+            Plane::Sagittal => true,
+        }
+    }
+
+    /// The letters at the panel's left, right, top and bottom edges.
+    pub fn letters(self, radiological: bool) -> [&'static str; 4] {
+        let (left, right) = if radiological { ("R", "L") } else { ("L", "R") };
+        match self {
+            Plane::Axial => [left, right, "A", "P"],
+            Plane::Coronal => [left, right, "S", "I"],
+            Plane::Sagittal => ["A", "P", "S", "I"],
+        }
+    }
+
+    /// The volume voxel at in-plane position `uv` of slice `slice`.
+    pub fn voxel(self, uv: [usize; 2], slice: usize) -> [usize; 3] {
+        let mut v = [0; 3];
+        let [a, b] = self.in_plane();
+        v[a] = uv[0];
+        v[b] = uv[1];
+        v[self.axis()] = slice;
+        v
+    }
+
+    /// The in-plane position of a volume voxel.
+    pub fn project(self, voxel: [usize; 3]) -> [usize; 2] {
+        let [a, b] = self.in_plane();
+        [voxel[a], voxel[b]]
+    }
+}
 
 /// Zoom and pan shared by the four panels.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -173,6 +248,23 @@ mod tests {
             assert_eq!(x, [if radiological { 29 } else { 0 }, 19]);
             assert_eq!(m.voxel_at(Pos2::new(-1.0, 1.0)), None);
         }
+    }
+
+    #[test]
+    fn planes_map_between_screen_and_volume() {
+        for plane in Plane::ALL {
+            let v = [3, 5, 7];
+            let uv = plane.project(v);
+            assert_eq!(plane.voxel(uv, v[plane.axis()]), v, "{plane:?}");
+            let mut axes = plane.in_plane().to_vec();
+            axes.push(plane.axis());
+            axes.sort_unstable();
+            assert_eq!(axes, vec![0, 1, 2], "{plane:?}");
+        }
+        assert_eq!(Plane::Coronal.project([3, 5, 7]), [3, 7]);
+        assert_eq!(Plane::Sagittal.letters(false), ["A", "P", "S", "I"]);
+        assert_eq!(Plane::Coronal.letters(true), ["R", "L", "S", "I"]);
+        assert!(Plane::Sagittal.flipped(false) && !Plane::Axial.flipped(false));
     }
 
     #[test]
