@@ -1,8 +1,10 @@
 """Check the viewer's --screenshot PNG panel by panel (CI's window check).
 
-argv: PNG SYNTHETIC_SEQUENCES (comma-separated, e.g. FLAIR)
+argv: PNG SYNTHETIC_SEQUENCES (comma-separated, e.g. FLAIR) [overlay]
 Reads PNG.panels.json (written by the viewer beside the screenshot): each panel must show
-brain signal, and exactly the named sequences must carry the orange SYNTHETIC border.
+brain signal, and exactly the named sequences must carry the orange SYNTHETIC border. With
+"overlay", the synthesized panels must carry a coloured overlay (the uncertainty map) and
+the acquired ones none.
 Exit status 1 with the reason when a check fails.
 """
 import json
@@ -12,6 +14,7 @@ import sys
 import numpy as np
 
 png, expected = sys.argv[1], set(filter(None, sys.argv[2].split(",")))
+overlay = len(sys.argv) > 3 and sys.argv[3] == "overlay"
 ppm = subprocess.run(["convert", png, "ppm:-"], check=True, capture_output=True).stdout
 # P6 header: magic, width, height, maxval, each separated by whitespace.
 fields, pos = [], 0
@@ -37,7 +40,14 @@ for p in panels:
          image[y0:y1, x0 : x0 + 3].reshape(-1, 3), image[y0:y1, x1 - 3 : x1].reshape(-1, 3)]
     ).astype(int)
     orange = np.mean((np.abs(band[:, 0] - 255) < 40) & (np.abs(band[:, 1] - 170) < 40) & (band[:, 2] < 60))
-    print(f"{p['sequence']}: rect {p['rect']}, centre grey spread {signal:.1f}, orange border {orange:.2f}, synthetic {p['synthetic']}")
+    rgb = image[y0 + h // 5 : y1 - h // 5, x0 + w // 5 : x1 - w // 5].astype(int)
+    # Grey has r = g = b; the overlay's colours do not.
+    colour = np.mean((rgb.max(axis=2) - rgb.min(axis=2)) > 40)
+    print(f"{p['sequence']}: rect {p['rect']}, centre grey spread {signal:.1f}, orange border {orange:.2f}, coloured {colour:.3f}, synthetic {p['synthetic']}")
+    if overlay and p["synthetic"] and colour < 0.01:
+        failures.append(f"{p['sequence']} is synthetic but shows no overlay ({colour:.3f} coloured)")
+    if overlay and not p["synthetic"] and colour > 0.001:
+        failures.append(f"{p['sequence']} is acquired but shows colour ({colour:.3f})")
     if signal < 10:
         failures.append(f"{p['sequence']} panel has no brain signal (grey spread {signal:.1f})")
     if p["synthetic"]:

@@ -1,6 +1,7 @@
-// One axial slice panel: window/level to grey, an optional difference overlay against the
-// ground truth (signed, blue-white-red centred on 0, or absolute error, hot), and an
-// optional tumour label overlay (filled or outlined). The CPU reference of this shader is
+// One slice panel: window/level to grey, an optional difference overlay against the
+// ground truth (signed, blue-white-red centred on 0, or absolute error, hot) or uncertainty
+// overlay (inferno, fading in with the uncertainty), and an optional tumour label overlay
+// (filled or outlined). The CPU reference of this shader is
 // `ui::render::compose`; a test renders both and compares them pixel by pixel.
 //
 // Textures hold raw voxel values (r32float, x along the width, y along the height, as
@@ -9,7 +10,8 @@
 struct Params {
     dims: vec2<u32>,
     radiological: u32,
-    // 0: grey only; 1: signed difference overlay; 2: absolute error overlay.
+    // 0: grey only; 1: signed difference overlay; 2: absolute error overlay;
+    // 3: uncertainty overlay (the `truth` texture holds the uncertainty).
     mode: u32,
     window: vec2<f32>,
     // Divisors that bring the slice and the truth to one scale before differencing.
@@ -36,6 +38,21 @@ struct Params {
 fn vs_main(@builtin(vertex_index) i: u32) -> @builtin(position) vec4<f32> {
     let uv = vec2<f32>(f32((i << 1u) & 2u), f32(i & 2u));
     return vec4<f32>(uv.x * 2.0 - 1.0, 1.0 - uv.y * 2.0, 0.0, 1.0);
+}
+
+// The "inferno" colour map: Matt Zucker's degree-6 polynomial fit (public domain), the
+// same constants as `ui::render::inferno`.
+fn inferno(t_in: f32) -> vec3<f32> {
+    let t = clamp(t_in, 0.0, 1.0);
+    let c0 = vec3<f32>(0.00021894, 0.001651005, -0.0194809);
+    let c1 = vec3<f32>(0.10651342, 0.56395644, 3.9327124);
+    let c2 = vec3<f32>(11.602493, -3.972854, -15.942394);
+    let c3 = vec3<f32>(-41.703995, 17.4364, 44.354145);
+    let c4 = vec3<f32>(77.16294, -33.40236, -81.80731);
+    let c5 = vec3<f32>(-71.31943, 32.626064, 73.20952);
+    let c6 = vec3<f32>(25.131126, -12.242669, -23.070325);
+    let c = c0 + t * (c1 + t * (c2 + t * (c3 + t * (c4 + t * (c5 + t * c6)))));
+    return clamp(c, vec3<f32>(0.0), vec3<f32>(1.0));
 }
 
 fn label_at(x: i32, y: i32) -> i32 {
@@ -71,7 +88,11 @@ fn fs_main(@builtin(position) frag: vec4<f32>) -> @location(0) vec4<f32> {
 
     let t = textureLoad(truth, at, 0).r;
     // Outside the head (both empty) there is nothing to compare: leave it black.
-    if p.mode != 0u && (v != 0.0 || t != 0.0) {
+    if p.mode == 3u && t > 0.0 {
+        let u = t / p.means.x / max(p.diff_scale, 1e-6);
+        let alpha = p.diff_opacity * clamp(u * 2.0, 0.0, 1.0);
+        rgb = mix(rgb, inferno(u), alpha);
+    } else if (p.mode == 1u || p.mode == 2u) && (v != 0.0 || t != 0.0) {
         let d = clamp((v / p.means.x - t / p.means.y) / max(p.diff_scale, 1e-6), -1.0, 1.0);
         var c: vec3<f32>;
         if p.mode == 1u {

@@ -71,6 +71,14 @@ fn shader_matches_the_cpu_reference() {
             label_opacity: 0.4,
             ..Look::grey(window, true)
         },
+        // The T2 slice standing in for an uncertainty map: the whole colour map is used.
+        Look {
+            difference: Difference::Uncertainty,
+            means: (mean(truth) * 2.0, 1.0),
+            diff_scale: mmgan::ui::render::UNCERTAINTY_SCALE,
+            diff_opacity: 0.8,
+            ..Look::grey(window, false)
+        },
     ];
     let layer = |key, s: ndarray::ArrayView2<f32>| Layer {
         key,

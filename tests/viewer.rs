@@ -38,6 +38,7 @@ fn viewer(
         screenshot: None,
         missing,
         plane: mmgan::ui::view::Plane::Axial,
+        overlay: Some(mmgan::ui::render::Difference::Off),
     };
     Harness::builder()
         .with_size(size)
@@ -445,4 +446,61 @@ fn coronal_and_sagittal_planes_follow_the_crosshair_and_show_the_synthesis() {
     h.snapshot("viewer_demo_coronal");
     let report = h.state().frame_report();
     assert!(!report.ends_with("drawn in -"), "{report}");
+}
+
+#[test]
+fn the_uncertainty_overlay_arrives_in_the_background_and_keys_toggle_and_hide_it() {
+    use eframe::egui::Key;
+    let demo = mmgan::shipped::demo_study().unwrap();
+    let mut h = viewer(Some(demo), vec![Sequence::Flair], [1000.0, 760.0]);
+    run_until(&mut h, "the FLAIR synthesis", |a| {
+        a.synthesized(Sequence::Flair) && !a.is_synthesizing()
+    });
+    assert!(
+        !h.state().uncertainty_ready(Sequence::Flair),
+        "not asked yet"
+    );
+    h.get_by_label("Uncertainty").click();
+    h.run_steps(2);
+    run_until(&mut h, "the uncertainty", |a| {
+        a.uncertainty_ready(Sequence::Flair) && !a.is_synthesizing()
+    });
+    h.run_steps(2);
+    assert!(h.state().showing_uncertainty(Sequence::Flair));
+    assert!(
+        !h.state().showing_uncertainty(Sequence::T1),
+        "T1 is acquired"
+    );
+    assert!(!h.state().showing_difference(Sequence::Flair));
+
+    // O turns it off and on again; H held hides it.
+    let key = |h: &mut Harness<'_, ViewerApp>, key: Key, pressed: bool| {
+        h.input_mut().events.push(Event::Key {
+            key,
+            physical_key: None,
+            pressed,
+            repeat: false,
+            modifiers: Modifiers::NONE,
+        });
+        h.run_steps(2);
+    };
+    h.key_press(Key::O);
+    h.run_steps(2);
+    assert!(!h.state().showing_uncertainty(Sequence::Flair));
+    h.key_press(Key::O);
+    h.run_steps(2);
+    assert!(h.state().showing_uncertainty(Sequence::Flair));
+    key(&mut h, Key::H, true);
+    assert!(
+        !h.state().showing_uncertainty(Sequence::Flair),
+        "hidden while H is held"
+    );
+    key(&mut h, Key::H, false);
+    assert!(h.state().showing_uncertainty(Sequence::Flair));
+
+    // Unticked: the synthesis and its uncertainty are gone with it.
+    h.get_by_label("FLAIR missing").click();
+    h.run_steps(2);
+    assert!(!h.state().uncertainty_ready(Sequence::Flair));
+    assert!(!h.state().showing_uncertainty(Sequence::Flair));
 }

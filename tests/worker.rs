@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use burn::tensor::Device;
-use mmgan::engine::{BackendChoice, Request, Response, SynthesisWorker, Synthesizer};
+use mmgan::engine::{BackendChoice, Request, Response, Stage, SynthesisWorker, Synthesizer};
 use mmgan::io::{Sequence, Study};
 use mmgan::model::{save_generator, GeneratorConfig, Scenario};
 
@@ -100,7 +100,10 @@ fn focus_slice_first_then_the_volume_matching_the_direct_path() {
     }
     loop {
         match next(&worker) {
-            Response::Done { generation: 2 } => break,
+            Response::Done {
+                generation: 2,
+                stage: Stage::Synthesis,
+            } => break,
             Response::Slice {
                 generation: 2,
                 z,
@@ -265,13 +268,65 @@ fn focus_changes_reorder_cancel_stops_and_a_new_request_runs_after_slices_came()
                 generation: 2, z, ..
             } => slices.push(z),
             Response::Progress { generation: 2, .. } => {}
-            Response::Done { generation: 2 } => break,
+            Response::Done {
+                generation: 2,
+                stage: Stage::Synthesis,
+            } => break,
             other => panic!("an answer to the cancelled request: {other:?}"),
         }
     }
     assert_eq!(slices[0], later, "the focus slice first");
     slices.sort_unstable();
     assert_eq!(slices, brain, "every brain slice once");
+
+    // The uncertainty of the finished synthesis, asked after it: every brain slice once,
+    // the focus first, a spread (non-negative, zero outside the brain, not all zero).
+    g.worker.send(Request::Uncertainty {
+        generation: 2,
+        passes: 3,
+    });
+    let mut zs = Vec::new();
+    let mut spread = 0.0f32;
+    loop {
+        match g.next_released() {
+            Response::Uncertainty {
+                generation: 2,
+                z,
+                slices,
+            } => {
+                zs.push(z);
+                assert_eq!(slices.len(), 1);
+                let (seq, u) = &slices[0];
+                assert_eq!(*seq, Sequence::T1c);
+                assert_eq!(u.shape(), &[56, 60]);
+                assert!(u.iter().all(|v| *v >= 0.0 && v.is_finite()));
+                assert_eq!(u[[0, 0]], 0.0, "outside the brain");
+                spread = spread.max(u.iter().copied().fold(0.0, f32::max));
+            }
+            Response::Progress {
+                generation: 2,
+                stage: Stage::Uncertainty,
+                ..
+            } => {}
+            Response::Done {
+                generation: 2,
+                stage: Stage::Uncertainty,
+            } => break,
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(zs[0], later, "the focus slice first");
+    zs.sort_unstable();
+    assert_eq!(zs, brain);
+    assert!(spread > 0.0, "dropout passes differ");
+    // Asked for an older synthesis, nothing happens (the worker stays idle and answers
+    // the next request).
+    g.worker.send(Request::Uncertainty {
+        generation: 1,
+        passes: 3,
+    });
+    g.worker.send(Request::Cancel);
+    assert!(g.worker.recv_timeout(Duration::from_millis(300)).is_none());
 }
 
 #[test]
@@ -308,7 +363,10 @@ fn failures_come_back_as_messages_and_the_worker_lives_on() {
     });
     loop {
         match next(&worker) {
-            Response::Done { generation: 2 } => break,
+            Response::Done {
+                generation: 2,
+                stage: Stage::Synthesis,
+            } => break,
             Response::Failed { message, .. } => panic!("{message}"),
             _ => {}
         }

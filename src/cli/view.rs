@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use mmgan::engine::BackendChoice;
 use mmgan::io::Sequence;
+use mmgan::ui::render::Difference;
 use mmgan::ui::view::Plane;
 use mmgan::ui::ViewerOptions;
 
@@ -22,12 +23,23 @@ pub struct ViewArgs {
     /// The plane shown at start (A, C and S switch in the viewer)
     #[arg(long, value_enum, default_value_t = Plane::Axial)]
     pub plane: Plane,
+    /// The overlay at start: the signed difference to the ground truth or the synthesis'
+    /// uncertainty (O toggles it, H held hides it)
+    #[arg(long, value_enum)]
+    pub overlay: Option<Overlay>,
     /// Close after this many frames (smoke tests, screenshots)
     #[arg(long)]
     pub frames: Option<u64>,
     /// With --frames: save a PNG screenshot of the window at that frame, then close
     #[arg(long, requires = "frames")]
     pub screenshot: Option<PathBuf>,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum Overlay {
+    None,
+    Difference,
+    Uncertainty,
 }
 
 pub fn run(a: ViewArgs) -> anyhow::Result<()> {
@@ -43,5 +55,10 @@ pub fn run(a: ViewArgs) -> anyhow::Result<()> {
         screenshot: a.screenshot,
         missing: a.missing,
         plane: a.plane,
+        overlay: a.overlay.map(|o| match o {
+            Overlay::None => Difference::Off,
+            Overlay::Difference => Difference::Signed,
+            Overlay::Uncertainty => Difference::Uncertainty,
+        }),
     })
 }

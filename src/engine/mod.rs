@@ -16,4 +16,4 @@ mod worker;
 pub use backend::{select_device, BackendChoice, SelectedDevice};
 pub use synthesizer::{EngineError, Prepared, SliceSet, Synthesized, Synthesizer};
 pub use uncertainty::spearman;
-pub use worker::{Request, Response, SynthesisWorker};
+pub use worker::{Request, Response, Stage, SynthesisWorker};

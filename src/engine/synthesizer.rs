@@ -62,6 +62,17 @@ impl Prepared {
         self.depth
     }
 
+    /// An error naming the first of `zs` past the last slice.
+    pub(crate) fn check_slices(&self, zs: &[usize]) -> Result<(), EngineError> {
+        match zs.iter().find(|&&z| z >= self.depth) {
+            Some(&z) => Err(EngineError::SliceOutOfRange {
+                z,
+                depth: self.depth,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// The range a synthesized (missing) sequence is given, or an input's own range.
     pub fn range(&self, seq: Sequence) -> Option<BrainRange> {
         self.ranges[seq.index()]
@@ -308,12 +319,7 @@ impl Synthesizer {
         prepared: &Prepared,
         zs: &[usize],
     ) -> Result<Vec<SliceSet>, EngineError> {
-        if let Some(&z) = zs.iter().find(|&&z| z >= prepared.depth) {
-            return Err(EngineError::SliceOutOfRange {
-                z,
-                depth: prepared.depth,
-            });
-        }
+        prepared.check_slices(zs)?;
         let has_brain = |z: usize| prepared.brain.index_axis(Axis(2), z).iter().any(|b| *b);
         let with_brain: Vec<usize> = zs.iter().copied().filter(|&z| has_brain(z)).collect();
         let outputs = if with_brain.is_empty() {
@@ -370,11 +376,7 @@ impl Synthesizer {
             if cancel.load(Ordering::Relaxed) {
                 return Err(EngineError::Cancelled);
             }
-            for (&z, slices) in chunk.iter().zip(self.synthesize_slices(prepared, chunk)?) {
-                for ((_, slice), volume) in slices.into_iter().zip(out.iter_mut()) {
-                    volume.index_axis_mut(Axis(2), z).assign(&slice);
-                }
-            }
+            place(chunk, self.synthesize_slices(prepared, chunk)?, &mut out);
             done += chunk.len();
             progress(done, total);
         }
@@ -383,5 +385,14 @@ impl Synthesizer {
             .zip(out)
             .map(|(sequence, data)| Synthesized { sequence, data })
             .collect())
+    }
+}
+
+/// Put the slice sets of the axial slices `zs` into `volumes` (one per missing sequence).
+pub(crate) fn place(zs: &[usize], sets: Vec<SliceSet>, volumes: &mut [Array3<f32>]) {
+    for (&z, slices) in zs.iter().zip(sets) {
+        for ((_, slice), volume) in slices.into_iter().zip(volumes.iter_mut()) {
+            volume.index_axis_mut(Axis(2), z).assign(&slice);
+        }
     }
 }

@@ -7,21 +7,22 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::module::Module;
-use ndarray::Axis;
+use ndarray::{Array2, Axis};
 
-use super::synthesizer::{EngineError, Prepared, Synthesized, Synthesizer};
+use super::synthesizer::{place, EngineError, Prepared, SliceSet, Synthesized, Synthesizer};
 
 impl Synthesizer {
-    /// Standard deviation over `passes` dropout passes of every missing sequence, on the
-    /// study grid in study units, zero outside the brain. `progress(done, total)` after
-    /// each batch; `cancel` is checked between batches.
-    pub fn uncertainty_volume(
+    /// Standard deviation over `passes` dropout passes (at least 2) of every missing
+    /// sequence on the axial slices `zs`, on the study grid in study units, zero outside
+    /// the brain; in [`Scenario::missing`](crate::model::Scenario::missing) order per slice,
+    /// slices in `zs` order. The viewer's worker sends these as they come.
+    pub fn uncertainty_slices(
         &self,
         prepared: &Prepared,
+        zs: &[usize],
         passes: usize,
-        progress: &mut dyn FnMut(usize, usize),
-        cancel: &AtomicBool,
-    ) -> Result<Vec<Synthesized>, EngineError> {
+    ) -> Result<Vec<SliceSet>, EngineError> {
+        prepared.check_slices(zs)?;
         // Dropout acts only on an autodiff device with the training flags on; no backward
         // pass is run, the graph is dropped with each output.
         let device = self.device.clone().autodiff();
@@ -29,6 +30,57 @@ impl Synthesizer {
         let passes = passes.max(2);
         let side = self.meta().side;
         let n = side * side;
+        let missing = prepared.scenario.missing();
+        let [nx, ny] = prepared.geometry.grid;
+        let x = self.input_batch(prepared, zs, &device);
+        let mut sum = vec![0f64; zs.len() * 4 * n];
+        let mut squares = vec![0f64; zs.len() * 4 * n];
+        for _ in 0..passes {
+            let y = self.read_output(generator.forward(x.clone()))?;
+            for ((s, q), v) in sum.iter_mut().zip(squares.iter_mut()).zip(&y) {
+                let v = f64::from(*v);
+                *s += v;
+                *q += v * v;
+            }
+        }
+        let k = passes as f64;
+        Ok(zs
+            .iter()
+            .enumerate()
+            .map(|(b, &z)| {
+                missing
+                    .iter()
+                    .map(|seq| {
+                        let o = (b * 4 + seq.index()) * n;
+                        let sd: Vec<f32> = (o..o + n)
+                            .map(|i| {
+                                let mean = sum[i] / k;
+                                ((squares[i] / k - mean * mean).max(0.0).sqrt()) as f32
+                            })
+                            .collect();
+                        let mut slice = Array2::zeros((nx, ny));
+                        prepared.geometry.to_study(&sd, slice.view_mut());
+                        let span = Self::output_span(prepared, *seq);
+                        let brain = prepared.brain.index_axis(Axis(2), z);
+                        ndarray::Zip::from(&mut slice)
+                            .and(&brain)
+                            .for_each(|v, &inside| *v = if inside { *v * span } else { 0.0 });
+                        (*seq, slice)
+                    })
+                    .collect()
+            })
+            .collect())
+    }
+
+    /// [`Self::uncertainty_slices`] of every brain slice, as volumes. `progress(done,
+    /// total)` after each batch; `cancel` is checked between batches.
+    pub fn uncertainty_volume(
+        &self,
+        prepared: &Prepared,
+        passes: usize,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+    ) -> Result<Vec<Synthesized>, EngineError> {
         let missing = prepared.scenario.missing();
         let mut out = Self::empty_volumes(prepared);
         let zs = prepared.brain_slices();
@@ -38,36 +90,11 @@ impl Synthesizer {
             if cancel.load(Ordering::Relaxed) {
                 return Err(EngineError::Cancelled);
             }
-            let x = self.input_batch(prepared, chunk, &device);
-            let mut sum = vec![0f64; chunk.len() * 4 * n];
-            let mut squares = vec![0f64; chunk.len() * 4 * n];
-            for _ in 0..passes {
-                let y = self.read_output(generator.forward(x.clone()))?;
-                for ((s, q), v) in sum.iter_mut().zip(squares.iter_mut()).zip(&y) {
-                    let v = f64::from(*v);
-                    *s += v;
-                    *q += v * v;
-                }
-            }
-            let k = passes as f64;
-            for (b, &z) in chunk.iter().enumerate() {
-                for (seq, volume) in missing.iter().zip(out.iter_mut()) {
-                    let o = (b * 4 + seq.index()) * n;
-                    let sd: Vec<f32> = (o..o + n)
-                        .map(|i| {
-                            let mean = sum[i] / k;
-                            ((squares[i] / k - mean * mean).max(0.0).sqrt()) as f32
-                        })
-                        .collect();
-                    let mut slice = volume.index_axis_mut(Axis(2), z);
-                    prepared.geometry.to_study(&sd, slice.view_mut());
-                    let span = Self::output_span(prepared, *seq);
-                    let brain = prepared.brain.index_axis(Axis(2), z);
-                    ndarray::Zip::from(&mut slice)
-                        .and(&brain)
-                        .for_each(|v, &inside| *v = if inside { *v * span } else { 0.0 });
-                }
-            }
+            place(
+                chunk,
+                self.uncertainty_slices(prepared, chunk, passes)?,
+                &mut out,
+            );
             done += chunk.len();
             progress(done, zs.len());
         }

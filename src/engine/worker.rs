@@ -6,7 +6,8 @@
 //! the receiver assembles the one copy (slices it never receives have no brain and are
 //! zero, as in [`Synthesizer::synthesize_volume`]). Between batches it reads its inbox: a
 //! new request supersedes the current one, a focus change reorders what is left, a cancel
-//! stops. Every failure, panics included, comes back as a [`Response::Failed`]; the study
+//! stops. Asked for it, it then computes the synthesis' uncertainty the same way, slice by
+//! slice nearest the focus ([`Synthesizer::uncertainty_slices`]). Every failure, panics included, comes back as a [`Response::Failed`]; the study
 //! itself is only read, so a failed synthesis leaves it as it was.
 
 use std::collections::BTreeSet;
@@ -27,6 +28,12 @@ pub enum Request {
         scenario: Scenario,
         focus: usize,
     },
+    /// The per-voxel uncertainty of synthesis `generation` from `passes` dropout passes,
+    /// once (or as soon as) its slices are done.
+    Uncertainty {
+        generation: u64,
+        passes: usize,
+    },
     /// The user scrolled: synthesize slice `z` next.
     Focus {
         generation: u64,
@@ -34,6 +41,13 @@ pub enum Request {
     },
     Cancel,
     Shutdown,
+}
+
+/// What a job is computing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Synthesis,
+    Uncertainty,
 }
 
 /// What the worker reports. The worker asks the UI to repaint after each one.
@@ -54,14 +68,22 @@ pub enum Response {
         z: usize,
         slices: SliceSet,
     },
+    /// The uncertainty of one axial slice of every missing sequence.
+    Uncertainty {
+        generation: u64,
+        z: usize,
+        slices: SliceSet,
+    },
     Progress {
         generation: u64,
+        stage: Stage,
         done: usize,
         total: usize,
     },
-    /// Every slice with brain has been sent; the others are zero.
+    /// Every slice with brain has been sent (for the stage); the others are zero.
     Done {
         generation: u64,
+        stage: Stage,
     },
     Cancelled {
         generation: u64,
@@ -128,10 +150,41 @@ impl Drop for SynthesisWorker {
 /// A request being worked on.
 struct Job {
     generation: u64,
+    stage: Stage,
     prepared: Prepared,
     pending: BTreeSet<usize>,
     focus: usize,
     total: usize,
+    /// Dropout passes of an uncertainty stage (asked for, or running).
+    passes: Option<usize>,
+}
+
+impl Job {
+    fn new(generation: u64, stage: Stage, prepared: Prepared, focus: usize) -> Job {
+        let pending: BTreeSet<usize> = prepared.brain_slices().into_iter().collect();
+        Job {
+            generation,
+            stage,
+            total: pending.len(),
+            prepared,
+            pending,
+            focus,
+            passes: None,
+        }
+    }
+
+    /// The focus slice alone first (it is what the user is looking at), then batches
+    /// nearest the focus.
+    fn next_batch(&self, size: usize) -> Vec<usize> {
+        if self.pending.contains(&self.focus) {
+            return vec![self.focus];
+        }
+        let mut by_distance: Vec<usize> = self.pending.iter().copied().collect();
+        by_distance.sort_by_key(|z| z.abs_diff(self.focus));
+        by_distance.truncate(size.max(1));
+        by_distance.sort_unstable();
+        by_distance
+    }
 }
 
 fn run(
@@ -160,6 +213,8 @@ fn run(
         }
     };
     let mut job: Option<Job> = None;
+    // The last finished synthesis, kept for an uncertainty request that comes after it.
+    let mut finished: Option<Job> = None;
     loop {
         // Block when idle; otherwise only look at the inbox between batches.
         let next = if job.is_some() {
@@ -185,8 +240,22 @@ fn run(
                 continue;
             }
             Some(Request::Focus { generation, z }) => {
-                if let Some(j) = job.as_mut().filter(|j| j.generation == generation) {
-                    j.focus = z;
+                for j in [job.as_mut(), finished.as_mut()].into_iter().flatten() {
+                    if j.generation == generation {
+                        j.focus = z;
+                    }
+                }
+                continue;
+            }
+            Some(Request::Uncertainty { generation, passes }) => {
+                match (job.as_mut(), finished.take()) {
+                    (Some(j), _) if j.generation == generation => j.passes = Some(passes),
+                    (None, Some(f)) if f.generation == generation => {
+                        let mut j = Job::new(generation, Stage::Uncertainty, f.prepared, f.focus);
+                        j.passes = Some(passes);
+                        job = Some(j);
+                    }
+                    (_, f) => finished = f,
                 }
                 continue;
             }
@@ -196,6 +265,7 @@ fn run(
                 scenario,
                 focus,
             }) => {
+                finished = None;
                 if let Some(old) = job.take() {
                     send(Response::Cancelled {
                         generation: old.generation,
@@ -210,21 +280,13 @@ fn run(
                 };
                 match guarded(|| synth.prepare(&study, scenario)) {
                     Ok(prepared) => {
-                        let pending: BTreeSet<usize> =
-                            prepared.brain_slices().into_iter().collect();
-                        let total = pending.len();
+                        let j = Job::new(generation, Stage::Synthesis, prepared, focus);
                         send(Response::Started {
                             generation,
                             scenario,
-                            total,
+                            total: j.total,
                         });
-                        job = Some(Job {
-                            generation,
-                            prepared,
-                            pending,
-                            focus,
-                            total,
-                        });
+                        job = Some(j);
                     }
                     Err(e) => send(Response::Failed {
                         generation,
@@ -238,36 +300,54 @@ fn run(
         let (Some(j), Some(synth)) = (job.as_mut(), synth.as_ref()) else {
             continue;
         };
-        // The focus slice alone first (it is what the user is looking at), then batches
-        // nearest the focus.
-        let batch: Vec<usize> = if j.pending.contains(&j.focus) {
-            vec![j.focus]
-        } else {
-            let mut by_distance: Vec<usize> = j.pending.iter().copied().collect();
-            by_distance.sort_by_key(|z| z.abs_diff(j.focus));
-            by_distance.truncate(synth.batch.max(1));
-            by_distance.sort_unstable();
-            by_distance
-        };
+        let batch = j.next_batch(synth.batch);
         if batch.is_empty() {
-            let done = job.take().expect("a job is running");
+            let mut done = job.take().expect("a job is running");
             send(Response::Done {
                 generation: done.generation,
+                stage: done.stage,
             });
+            match (done.stage, done.passes) {
+                (Stage::Synthesis, Some(_)) => {
+                    let (g, focus, passes) = (done.generation, done.focus, done.passes);
+                    let mut next = Job::new(g, Stage::Uncertainty, done.prepared, focus);
+                    next.passes = passes;
+                    job = Some(next);
+                }
+                _ => {
+                    done.passes = None;
+                    finished = Some(done);
+                }
+            }
             continue;
         }
-        match guarded(|| synth.synthesize_slices(&j.prepared, &batch)) {
+        let computed = match (j.stage, j.passes) {
+            (Stage::Uncertainty, Some(passes)) => {
+                guarded(|| synth.uncertainty_slices(&j.prepared, &batch, passes))
+            }
+            _ => guarded(|| synth.synthesize_slices(&j.prepared, &batch)),
+        };
+        match computed {
             Ok(sets) => {
                 for (&z, slices) in batch.iter().zip(sets) {
                     j.pending.remove(&z);
-                    send(Response::Slice {
-                        generation: j.generation,
-                        z,
-                        slices,
+                    let generation = j.generation;
+                    send(match j.stage {
+                        Stage::Synthesis => Response::Slice {
+                            generation,
+                            z,
+                            slices,
+                        },
+                        Stage::Uncertainty => Response::Uncertainty {
+                            generation,
+                            z,
+                            slices,
+                        },
                     });
                 }
                 send(Response::Progress {
                     generation: j.generation,
+                    stage: j.stage,
                     done: j.total - j.pending.len(),
                     total: j.total,
                 });

@@ -10,6 +10,7 @@ use super::render::{Difference, LabelStyle};
 use super::session::Session;
 use super::settings::Settings;
 use super::view::{Plane, ViewState};
+use crate::engine::Stage;
 
 /// What the status bar reports besides the study.
 pub struct Status<'a> {
@@ -95,11 +96,15 @@ pub fn status_ui(
                 commands.push(Command::SetSlice(index));
             }
         }
-        if let Some((done, total)) = session.and_then(Session::progress) {
+        if let Some((stage, done, total)) = session.and_then(Session::progress) {
+            let what = match stage {
+                Stage::Synthesis => "synthesizing",
+                Stage::Uncertainty => "uncertainty",
+            };
             ui.add(
                 egui::ProgressBar::new(done as f32 / total.max(1) as f32)
                     .desired_width(200.0)
-                    .text(format!("synthesizing {done}/{total}")),
+                    .text(format!("{what} {done}/{total}")),
             );
         }
         ui.label(
@@ -117,8 +122,10 @@ pub fn status_ui(
         ui.selectable_value(d, Difference::Signed, "Signed difference");
         ui.selectable_value(d, Difference::Absolute, "Absolute error");
         ui.selectable_value(d, Difference::SideBySide, "Side by side");
+        ui.separator();
+        ui.selectable_value(d, Difference::Uncertainty, "Uncertainty");
         ui.add_enabled(
-            matches!(*d, Difference::Signed | Difference::Absolute),
+            d.is_overlay(),
             egui::Slider::new(&mut settings.difference_opacity, 0.0..=1.0).text("overlay opacity"),
         );
     });

@@ -37,6 +37,8 @@ pub enum Command {
     /// A sequence's window/level (`None`: automatic).
     SetWindow(Sequence, Option<(f32, f32)>),
     ResetWindows,
+    /// Turn the overlay off, or back on.
+    ToggleOverlay,
     /// Zoom and pan of all panels.
     SetView(ViewState),
 }

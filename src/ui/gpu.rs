@@ -43,6 +43,7 @@ fn params(p: &PanelPaint, pixels_per_point: f32) -> [u32; 16] {
     let mode = match l.difference {
         Difference::Signed if p.truth.is_some() => 1,
         Difference::Absolute if p.truth.is_some() => 2,
+        Difference::Uncertainty if p.truth.is_some() => 3,
         _ => 0,
     };
     let labels = match (l.labels, p.label.is_some()) {

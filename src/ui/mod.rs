@@ -8,6 +8,7 @@
 //!   worker's responses;
 //! - `panels` and `bars`: drawing and input; they read the state and push [`command`]s,
 //!   which `app` runs at the end of the frame;
+//! - `input`: keys and dropped files, as commands;
 //! - `tasks`: opening, dialogs, export, screenshots and measuring on background threads;
 //! - [`view`]: panel geometry, [`render`]: what a panel looks like (and its CPU drawing),
 //!   [`gpu`]: the same look drawn by `shaders/slice.wgsl`.
@@ -19,6 +20,7 @@ mod app;
 mod bars;
 pub mod command;
 pub mod gpu;
+mod input;
 mod panels;
 pub mod render;
 pub mod session;

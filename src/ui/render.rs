@@ -1,6 +1,7 @@
 //! What a panel shows ([`Look`] over [`SliceLayers`]) and its CPU rendering, [`compose`]:
-//! window/level to grey, the difference overlay against the ground truth, the tumour label
-//! overlay, in the radiological or neurological convention.
+//! window/level to grey, the difference overlay against the ground truth or the
+//! uncertainty overlay, the tumour label overlay, in the radiological or neurological
+//! convention.
 //!
 //! On a wgpu renderer the same look is drawn by `shaders/slice.wgsl` ([`super::gpu`]);
 //! `compose` is its reference (a test compares the two) and the fallback elsewhere.
@@ -20,6 +21,45 @@ pub enum Difference {
     Absolute,
     /// The slice and the ground truth next to each other.
     SideBySide,
+    /// Not a comparison: the synthesis' per-voxel uncertainty (standard deviation of
+    /// dropout passes) over the slice, in the perceptual "inferno" colour map.
+    Uncertainty,
+}
+
+impl Difference {
+    /// Whether this mode draws a coloured layer over the slice.
+    pub fn is_overlay(self) -> bool {
+        matches!(
+            self,
+            Difference::Signed | Difference::Absolute | Difference::Uncertainty
+        )
+    }
+}
+
+/// The uncertainty (in units of the slice's mean brain intensity) at which the overlay's
+/// colour map saturates.
+pub const UNCERTAINTY_SCALE: f32 = 0.1;
+
+/// The "inferno" colour map at `t` in [0, 1]: perceptually uniform, dark to bright, legible
+/// to colour-blind readers. A degree-6 polynomial fit (Matt Zucker's, public domain), the
+/// same constants as `shaders/slice.wgsl`.
+pub fn inferno(t: f32) -> [f32; 3] {
+    const C: [[f32; 3]; 7] = [
+        [0.000_218_94, 0.001_651_005, -0.019_480_9],
+        [0.106_513_42, 0.563_956_44, 3.932_712_4],
+        [11.602_493, -3.972_854, -15.942_394],
+        [-41.703_995, 17.436_4, 44.354_145],
+        [77.162_94, -33.402_36, -81.807_31],
+        [-71.319_43, 32.626_064, 73.209_52],
+        [25.131_126, -12.242_669, -23.070_325],
+    ];
+    let t = t.clamp(0.0, 1.0);
+    std::array::from_fn(|i| {
+        C.iter()
+            .rev()
+            .fold(0.0, |acc, c| acc * t + c[i])
+            .clamp(0.0, 1.0)
+    })
 }
 
 /// How the tumour label map is drawn.
@@ -37,7 +77,8 @@ pub struct Look {
     /// Grey window [lo, hi] in the slice's units.
     pub window: (f32, f32),
     pub radiological: bool,
-    /// `Signed` or `Absolute` overlay the difference (other values draw none).
+    /// `Signed` or `Absolute` overlay the difference, `Uncertainty` the uncertainty (other
+    /// values draw none).
     pub difference: Difference,
     /// Divisors bringing the slice and the truth to one scale before differencing.
     pub means: (f32, f32),
@@ -66,10 +107,16 @@ impl Look {
     pub fn overlays_difference(&self) -> bool {
         matches!(self.difference, Difference::Signed | Difference::Absolute)
     }
+
+    /// How much of the uncertainty colour `t` (in [0, 1]) covers the grey: none where the
+    /// model is sure, so that confident tissue stays readable.
+    pub fn uncertainty_alpha(&self, t: f32) -> f32 {
+        self.diff_opacity * (t * 2.0).clamp(0.0, 1.0)
+    }
 }
 
-/// The voxels of a panel: its slice ([x, y], RAS), and the ground truth and label slices
-/// when the look uses them.
+/// The voxels of a panel: its slice ([x, y], RAS), and the ground truth (or, with
+/// [`Difference::Uncertainty`], the uncertainty) and label slices when the look uses them.
 #[derive(Debug, Clone, Copy)]
 pub struct SliceLayers<'a> {
     pub base: ArrayView2<'a, f32>,
@@ -144,6 +191,12 @@ pub fn compose(layers: &SliceLayers<'_>, look: &Look) -> ColorImage {
                 };
                 rgb = mix(rgb, c, look.diff_opacity);
             }
+            if let (Difference::Uncertainty, Some(u)) = (look.difference, t) {
+                if u > 0.0 {
+                    let t = u / look.means.0 / scale;
+                    rgb = mix(rgb, inferno(t), look.uncertainty_alpha(t.clamp(0.0, 1.0)));
+                }
+            }
             if look.labels != LabelStyle::Off && layers.label.is_some() {
                 let l = label(x, y);
                 let show = l > 0
@@ -167,6 +220,42 @@ pub fn compose(layers: &SliceLayers<'_>, look: &Look) -> ColorImage {
 mod tests {
     use super::*;
     use ndarray::Array2;
+
+    #[test]
+    fn uncertainty_overlays_inferno_where_unsure_and_leaves_sure_tissue_grey() {
+        assert!(inferno(0.0).iter().all(|c| *c < 0.02), "black at 0");
+        let top = inferno(1.0);
+        assert!(top[0] > 0.95 && top[1] > 0.95 && top[2] > 0.5, "{top:?}");
+        let mid = inferno(0.5);
+        assert!(
+            mid[0] > mid[1] && mid[0] > mid[2],
+            "red-orange in the middle: {mid:?}"
+        );
+        // Luminance rises monotonically (perceptual order).
+        let lum = |c: [f32; 3]| 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+        for i in 0..20 {
+            let (a, b) = (i as f32 / 20.0, (i + 1) as f32 / 20.0);
+            assert!(lum(inferno(b)) > lum(inferno(a)), "{a}");
+        }
+        let base = Array2::from_elem((3, 1), 0.5f32);
+        let u = Array2::from_shape_vec((3, 1), vec![0.0, 0.5, 10.0]).unwrap();
+        let look = Look {
+            difference: Difference::Uncertainty,
+            means: (1.0, 1.0),
+            diff_scale: UNCERTAINTY_SCALE,
+            ..Look::grey((0.0, 1.0), false)
+        };
+        let layers = SliceLayers {
+            base: base.view(),
+            truth: Some(u.view()),
+            label: None,
+        };
+        let img = compose(&layers, &look);
+        assert_eq!(img.pixels[0], Color32::from_gray(128), "sure: grey");
+        let saturated = img.pixels[2];
+        assert!(saturated.r() > 200 && saturated.g() > 150, "{saturated:?}");
+        assert_ne!(img.pixels[1], img.pixels[0]);
+    }
 
     #[test]
     fn window_and_orientation() {

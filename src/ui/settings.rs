@@ -42,6 +42,18 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// These settings with no overlay drawn (difference, uncertainty, labels).
+    pub fn without_overlays(&self) -> Settings {
+        Settings {
+            difference: match self.difference {
+                Difference::SideBySide => Difference::SideBySide,
+                _ => Difference::Off,
+            },
+            labels: LabelStyle::Off,
+            ..self.clone()
+        }
+    }
+
     /// Put `study` first in the recent list.
     pub fn remember_recent(&mut self, study: &str) {
         self.recent.retain(|r| r != study);

@@ -8,17 +8,19 @@ use std::sync::Arc;
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
 use ndarray::ArrayView2;
 
+mod marks;
+
+pub use marks::T1C_NOTE;
+use marks::{caption, orientation_letters, synthetic_marks, uncertainty_legend, SYNTHETIC_COLOUR};
+
 use super::command::Command;
 use super::gpu::{Layer, PanelPaint};
-use super::render::{compose, Difference, LabelStyle, Look, SliceLayers};
+use super::render::{compose, Difference, LabelStyle, Look, SliceLayers, UNCERTAINTY_SCALE};
 use super::session::Session;
 use super::settings::Settings;
 use super::view::{drag_window, SliceMapping, ViewState};
 use crate::io::{row_major, Sequence};
 
-pub const SYNTHETIC_COLOUR: Color32 = Color32::from_rgb(255, 170, 0);
-/// Shown on a synthesized T1c panel.
-pub const T1C_NOTE: &str = "enhancement inferred, not observed";
 const CROSSHAIR_COLOUR: Color32 = Color32::from_rgb(0, 220, 120);
 
 /// The voxels one drawn slice needs, row-major, and the key of their content.
@@ -26,7 +28,9 @@ struct SlotData {
     key: u64,
     dims: [usize; 2],
     base: Arc<Vec<f32>>,
+    /// The ground truth, or the uncertainty when `uncertainty`.
     truth: Option<Arc<Vec<f32>>>,
+    uncertainty: bool,
     label: Option<Arc<Vec<f32>>>,
     /// Mean of the positive voxels of base and truth (the difference's common scale).
     means: (f32, f32),
@@ -73,7 +77,14 @@ impl Panels {
     pub fn showing_difference(&self, seq: Sequence) -> bool {
         self.slots[seq.index() * 2]
             .as_ref()
-            .is_some_and(|s| s.data.truth.is_some())
+            .is_some_and(|s| s.data.truth.is_some() && !s.data.uncertainty)
+    }
+
+    /// Whether the panel of `seq` currently draws the synthesis' uncertainty.
+    pub fn showing_uncertainty(&self, seq: Sequence) -> bool {
+        self.slots[seq.index() * 2]
+            .as_ref()
+            .is_some_and(|s| s.data.truth.is_some() && s.data.uncertainty)
     }
 
     /// Whether the panel of `seq` shows the ground truth beside the synthesized slice.
@@ -195,7 +206,11 @@ impl Panels {
                     settings.difference
                 },
                 means: (1.0, 1.0),
-                diff_scale: 1.0,
+                diff_scale: if settings.difference == Difference::Uncertainty {
+                    UNCERTAINTY_SCALE
+                } else {
+                    1.0
+                },
                 diff_opacity: settings.difference_opacity,
                 labels: settings.labels,
                 label_opacity: settings.label_opacity,
@@ -237,6 +252,10 @@ impl Panels {
         orientation_letters(&painter, rect, plane.letters(settings.radiological));
         if synthetic {
             synthetic_marks(&painter, rect, session, seq);
+            if settings.difference == Difference::Uncertainty {
+                let ready = self.showing_uncertainty(seq);
+                uncertainty_legend(&painter, rect, ready);
+            }
         }
     }
 
@@ -252,7 +271,13 @@ impl Panels {
         let study = &session.study;
         let synthetic = !truth_half && session.is_synthetic_shown(seq);
         let present = study.has(seq);
-        let with_truth = synthetic && present && settings.difference != Difference::Off;
+        let with_uncertainty = synthetic && settings.difference == Difference::Uncertainty;
+        let with_truth = synthetic
+            && present
+            && !matches!(
+                settings.difference,
+                Difference::Off | Difference::Uncertainty
+            );
         let with_label = settings.labels != LabelStyle::Off && study.label.is_some();
         let key = content_key(&[
             session.plane().axis() as u64,
@@ -262,6 +287,11 @@ impl Panels {
             u64::from(truth_half),
             u64::from(with_truth),
             u64::from(with_label),
+            if with_uncertainty {
+                session.uncertainty_version(seq)
+            } else {
+                0
+            },
         ]);
         if self.slots[slot].as_ref().is_some_and(|s| s.data.key == key) {
             return;
@@ -280,9 +310,15 @@ impl Panels {
             return;
         };
         let (nx, ny) = base.dim();
-        let truth = with_truth
-            .then(|| study.volume(seq).map(|v| session.plane_slice(&v.data)))
-            .flatten();
+        let truth = if with_uncertainty {
+            session
+                .uncertainty_volume(seq)
+                .map(|u| session.plane_slice(&u.data))
+        } else if with_truth {
+            study.volume(seq).map(|v| session.plane_slice(&v.data))
+        } else {
+            None
+        };
         let label = with_label
             .then(|| study.label.as_ref().map(|l| session.plane_slice(&l.data)))
             .flatten();
@@ -296,6 +332,7 @@ impl Panels {
                 ),
                 base: Arc::new(row_major(base)),
                 truth: truth.map(|t| Arc::new(row_major(t))),
+                uncertainty: with_uncertainty,
                 label: label.map(|l| Arc::new(row_major(l))),
             },
             texture: None,
@@ -416,111 +453,6 @@ fn panel_input(
     if response.double_clicked() {
         commands.push(Command::SetView(ViewState::default()));
     }
-}
-
-/// The patient directions at the panel's edges (`Plane::letters`).
-fn orientation_letters(painter: &egui::Painter, rect: Rect, letters: [&str; 4]) {
-    let [left, right, top, bottom] = letters;
-    let font = egui::FontId::proportional(14.0);
-    for (pos, align, text) in [
-        (
-            rect.left_center() + Vec2::new(6.0, 0.0),
-            egui::Align2::LEFT_CENTER,
-            left,
-        ),
-        (
-            rect.right_center() - Vec2::new(6.0, 0.0),
-            egui::Align2::RIGHT_CENTER,
-            right,
-        ),
-        (
-            rect.center_top() + Vec2::new(0.0, 4.0),
-            egui::Align2::CENTER_TOP,
-            top,
-        ),
-        (
-            rect.center_bottom() - Vec2::new(0.0, 4.0),
-            egui::Align2::CENTER_BOTTOM,
-            bottom,
-        ),
-    ] {
-        painter.text(pos, align, text, font.clone(), Color32::YELLOW);
-    }
-}
-
-/// The synthetic border and title, and the figures against the ground truth.
-fn synthetic_marks(painter: &egui::Painter, rect: Rect, session: &Session, seq: Sequence) {
-    painter.rect_stroke(
-        rect.shrink(1.5),
-        0.0,
-        Stroke::new(3.0, SYNTHETIC_COLOUR),
-        egui::StrokeKind::Inside,
-    );
-    caption(
-        painter,
-        rect.left_top() + Vec2::new(8.0, 8.0),
-        egui::Align2::LEFT_TOP,
-        "SYNTHETIC",
-        18.0,
-        SYNTHETIC_COLOUR,
-    );
-    if seq == Sequence::T1c {
-        // No contrast agent was given for a synthesized T1c: whatever enhances in it is
-        // the model's guess from the other sequences.
-        caption(
-            painter,
-            rect.left_top() + Vec2::new(8.0, 30.0),
-            egui::Align2::LEFT_TOP,
-            T1C_NOTE,
-            13.0,
-            SYNTHETIC_COLOUR,
-        );
-    }
-    if !session.study.has(seq) {
-        return;
-    }
-    let mut lines = Vec::new();
-    if let Some(q) = session.slice_quality(seq) {
-        lines.push(format!(
-            "this {} slice (paper definition): PSNR {:.2} dB, SSIM {:.3}",
-            session.plane().name(),
-            q.psnr,
-            q.ssim
-        ));
-    }
-    match session.volume_quality(seq) {
-        Some(v) => lines.push(format!(
-            "whole volume, in brain (challenge definition): PSNR {:.2} dB, SSIM {:.3}",
-            v.brain.psnr, v.brain.ssim
-        )),
-        None if session.synthesized(seq) => lines.push("whole volume: measuring...".into()),
-        None => {}
-    }
-    if !lines.is_empty() {
-        caption(
-            painter,
-            rect.left_bottom() + Vec2::new(8.0, -8.0),
-            egui::Align2::LEFT_BOTTOM,
-            &lines.join("\n"),
-            13.0,
-            Color32::WHITE,
-        );
-    }
-}
-
-/// Text over an image, on a dark backing so it stays readable on bright tissue.
-fn caption(
-    painter: &egui::Painter,
-    pos: Pos2,
-    align: egui::Align2,
-    text: &str,
-    size: f32,
-    colour: Color32,
-) {
-    let galley = painter.layout_no_wrap(text.into(), egui::FontId::proportional(size), colour);
-    let rect = align.anchor_size(pos, galley.size());
-    painter.rect_filled(rect.expand(3.0), 3.0, Color32::from_black_alpha(170));
-    painter.galley(rect.min, galley, colour);
 }
 
 /// A key naming some content, from its parts.

@@ -13,10 +13,14 @@ use ndarray::{Array2, Array3, ArrayView2, Axis};
 
 use super::settings::Windows;
 use super::view::Plane;
-use crate::engine::{Request, Response};
+use crate::engine::{Request, Response, Stage};
 use crate::eval::{Quality, RegionQuality};
 use crate::io::{display_window, Sequence, Study};
 use crate::model::Scenario;
+
+/// Dropout passes behind the uncertainty overlay: 4 keeps it a few times the synthesis'
+/// cost; the spread of 4 passes already ranks voxels by error as well as 8 did.
+pub const UNCERTAINTY_PASSES: usize = 4;
 
 /// Numbers unique in this process: request generations and content versions never repeat
 /// across studies, so a late answer or a cached drawing of an earlier study cannot match.
@@ -37,6 +41,16 @@ pub struct SynthVolume {
 }
 
 impl SynthVolume {
+    fn new(dims: [usize; 3], window: (f32, f32)) -> SynthVolume {
+        let [nx, ny, nz] = dims;
+        SynthVolume {
+            data: Arc::new(Array3::zeros(ndarray::ShapeBuilder::f((nx, ny, nz)))),
+            have: vec![false; nz],
+            complete: false,
+            window,
+        }
+    }
+
     pub fn has_slice(&self, z: usize) -> bool {
         self.complete || self.have.get(z).copied().unwrap_or(false)
     }
@@ -81,10 +95,14 @@ pub struct Session {
     /// Marked missing by the user (absent sequences are always missing).
     marked: [bool; 4],
     synth: [Option<SynthVolume>; 4],
+    /// The per-voxel uncertainty of each synthesized volume, once asked for.
+    uncertainty: [Option<SynthVolume>; 4],
+    uncertainty_asked: bool,
     /// Changes whenever what a panel shows changes, so its drawing is rebuilt.
     version: [u64; 4],
+    uncertainty_version: [u64; 4],
     generation: u64,
-    progress: Option<(usize, usize)>,
+    progress: Option<(Stage, usize, usize)>,
     pub windows: Windows,
     /// Slice figures per panel, keyed by (plane, slice, version); `None` while measuring.
     slice_qualities: [Option<(QualityKey, Option<Quality>)>; 4],
@@ -105,7 +123,10 @@ impl Session {
             study: Arc::new(study),
             marked,
             synth: Default::default(),
+            uncertainty: Default::default(),
+            uncertainty_asked: false,
             version: [(); 4].map(|()| next_id()),
+            uncertainty_version: [0; 4],
             generation: 0,
             progress: None,
             windows,
@@ -171,7 +192,8 @@ impl Session {
         self.generation
     }
 
-    pub fn progress(&self) -> Option<(usize, usize)> {
+    /// What the worker is computing, and how far it is (slices done, of).
+    pub fn progress(&self) -> Option<(Stage, usize, usize)> {
         self.progress
     }
 
@@ -197,6 +219,8 @@ impl Session {
     /// (the caller cancels the old request and shows why).
     pub fn synthesis_request(&mut self) -> Result<Request, String> {
         self.synth = Default::default();
+        self.uncertainty = Default::default();
+        self.uncertainty_asked = false;
         self.progress = None;
         self.volume_qualities = Default::default();
         self.version = [(); 4].map(|()| next_id());
@@ -211,6 +235,18 @@ impl Session {
             study: self.study.clone(),
             scenario,
             focus: self.axial(),
+        })
+    }
+
+    /// Ask once per synthesis for its uncertainty (the overlay is on).
+    pub fn uncertainty_request(&mut self) -> Option<Request> {
+        if self.uncertainty_asked || self.missing().is_empty() || self.generation == 0 {
+            return None;
+        }
+        self.uncertainty_asked = true;
+        Some(Request::Uncertainty {
+            generation: self.generation,
+            passes: UNCERTAINTY_PASSES,
         })
     }
 
@@ -255,35 +291,46 @@ impl Session {
         match response {
             Response::Started {
                 generation, total, ..
-            } if generation == self.generation => self.progress = Some((0, total)),
+            } if generation == self.generation => {
+                self.progress = Some((Stage::Synthesis, 0, total))
+            }
             Response::Slice {
                 generation,
                 z,
                 slices,
             } if generation == self.generation => {
                 for (seq, slice) in slices {
-                    self.put_slice(seq, z, slice.view());
+                    self.put_slice(Stage::Synthesis, seq, z, slice.view());
                 }
                 outcome.focus_shown = z == self.axial();
             }
+            Response::Uncertainty {
+                generation,
+                z,
+                slices,
+            } if generation == self.generation => {
+                for (seq, slice) in slices {
+                    self.put_slice(Stage::Uncertainty, seq, z, slice.view());
+                }
+            }
             Response::Progress {
                 generation,
+                stage,
                 done,
                 total,
-            } if generation == self.generation => self.progress = Some((done, total)),
-            Response::Done { generation } if generation == self.generation => {
+            } if generation == self.generation => self.progress = Some((stage, done, total)),
+            Response::Done { generation, stage } if generation == self.generation => {
+                let dims = self.study.grid.dims;
                 for seq in self.missing() {
-                    let [nx, ny, nz] = self.study.grid.dims;
                     // Slices without brain never come: they stay zero.
-                    let v = self.synth[seq.index()].get_or_insert_with(|| SynthVolume {
-                        data: Arc::new(Array3::zeros(ndarray::ShapeBuilder::f((nx, ny, nz)))),
-                        have: vec![false; nz],
-                        complete: false,
-                        window: (0.0, 1.0),
-                    });
-                    v.complete = true;
-                    self.version[seq.index()] = next_id();
-                    outcome.completed.push(seq);
+                    let (volumes, versions) = self.layer(stage);
+                    volumes[seq.index()]
+                        .get_or_insert_with(|| SynthVolume::new(dims, (0.0, 1.0)))
+                        .complete = true;
+                    versions[seq.index()] = next_id();
+                    if stage == Stage::Synthesis {
+                        outcome.completed.push(seq);
+                    }
                 }
                 self.progress = None;
             }
@@ -302,26 +349,41 @@ impl Session {
         outcome
     }
 
-    fn put_slice(&mut self, seq: Sequence, z: usize, slice: ArrayView2<f32>) {
-        let [nx, ny, nz] = self.study.grid.dims;
-        if z >= nz || slice.dim() != (nx, ny) || !self.missing().contains(&seq) {
+    /// The volumes a stage fills, and their versions.
+    fn layer(&mut self, stage: Stage) -> (&mut [Option<SynthVolume>; 4], &mut [u64; 4]) {
+        match stage {
+            Stage::Synthesis => (&mut self.synth, &mut self.version),
+            Stage::Uncertainty => (&mut self.uncertainty, &mut self.uncertainty_version),
+        }
+    }
+
+    fn put_slice(&mut self, stage: Stage, seq: Sequence, z: usize, slice: ArrayView2<f32>) {
+        let dims = self.study.grid.dims;
+        if z >= dims[2] || slice.dim() != (dims[0], dims[1]) || !self.missing().contains(&seq) {
             log::warn!("a synthesized slice that does not fit the study was dropped");
             return;
         }
-        let entry = self.synth[seq.index()].get_or_insert_with(|| SynthVolume {
-            data: Arc::new(Array3::zeros(ndarray::ShapeBuilder::f((nx, ny, nz)))),
-            have: vec![false; nz],
-            complete: false,
-            window: window_of_slice(slice),
-        });
+        // Every arriving axial slice adds a row to coronal and sagittal slices.
+        let shown = z == self.axial() || self.plane != Plane::Axial;
+        let (volumes, versions) = self.layer(stage);
+        let entry = volumes[seq.index()]
+            .get_or_insert_with(|| SynthVolume::new(dims, window_of_slice(slice)));
         Arc::make_mut(&mut entry.data)
             .index_axis_mut(Axis(2), z)
             .assign(&slice);
         entry.have[z] = true;
-        // Every arriving axial slice adds a row to coronal and sagittal slices.
-        if z == self.axial() || self.plane != Plane::Axial {
-            self.version[seq.index()] = next_id();
+        if shown {
+            versions[seq.index()] = next_id();
         }
+    }
+
+    /// The uncertainty of the synthesized `seq`, as far as it arrived.
+    pub fn uncertainty_volume(&self, seq: Sequence) -> Option<&SynthVolume> {
+        self.uncertainty[seq.index()].as_ref()
+    }
+
+    pub fn uncertainty_version(&self, seq: Sequence) -> u64 {
+        self.uncertainty_version[seq.index()]
     }
 
     /// The synthesized volume of `seq`, as far as it arrived.
@@ -491,227 +553,4 @@ fn window_of_slice(s: ArrayView2<f32>) -> (f32, f32) {
 }
 
 #[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    fn demo() -> Study {
-        Study::open(&crate::shipped::demo_study().unwrap()).unwrap()
-    }
-
-    /// A slice response for every missing sequence of `s`, all voxels `value`.
-    fn slice(s: &Session, generation: u64, z: usize, value: f32) -> Response {
-        let [nx, ny, _] = s.study.grid.dims;
-        Response::Slice {
-            generation,
-            z,
-            slices: s
-                .missing()
-                .into_iter()
-                .map(|seq| (seq, Array2::from_elem((nx, ny), value)))
-                .collect(),
-        }
-    }
-
-    fn generation_of(r: &Request) -> u64 {
-        match r {
-            Request::Synthesize { generation, .. } => *generation,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn ticking_asks_for_the_missing_set_and_unticking_cancels_and_clears() {
-        let mut s = Session::new(demo(), Plane::Axial, &[], [None; 4]);
-        assert!(s.missing().is_empty());
-        let r = s.set_marked(Sequence::Flair, true).unwrap().unwrap();
-        let Request::Synthesize {
-            scenario, focus, ..
-        } = &r
-        else {
-            panic!("{r:?}")
-        };
-        assert_eq!(scenario.missing(), vec![Sequence::Flair]);
-        assert_eq!(*focus, s.slice());
-        assert!(s.set_marked(Sequence::Flair, true).is_none(), "no change");
-
-        let g = generation_of(&r);
-        s.apply(slice(&s, g, s.slice(), 5.0));
-        assert!(s.is_synthetic_shown(Sequence::Flair));
-
-        // Unticked: the worker is told to stop and the marking and slices are gone.
-        let r = s.set_marked(Sequence::Flair, false).unwrap().unwrap();
-        assert!(matches!(r, Request::Cancel), "{r:?}");
-        assert!(!s.is_synthetic_shown(Sequence::Flair));
-        assert!(s.synthesized_volume(Sequence::Flair).is_none());
-        assert!(s.missing().is_empty());
-    }
-
-    #[test]
-    fn late_answers_of_an_old_request_are_ignored() {
-        let mut s = Session::new(demo(), Plane::Axial, &[Sequence::T2], [None; 4]);
-        let old = generation_of(&s.synthesis_request().unwrap());
-        let new = generation_of(&s.set_marked(Sequence::Flair, true).unwrap().unwrap());
-        assert_ne!(old, new);
-        let z = s.slice();
-        let stale = s.apply(slice(&s, old, z, 9.0));
-        assert!(!stale.focus_shown);
-        assert!(s.synthesized_volume(Sequence::T2).is_none());
-        let stale = s.apply(Response::Done { generation: old });
-        assert!(stale.completed.is_empty());
-        let stale = s.apply(Response::Failed {
-            generation: old,
-            message: "old".into(),
-        });
-        assert!(stale.failed.is_none());
-
-        let fresh = s.apply(slice(&s, new, z, 3.0));
-        assert!(fresh.focus_shown);
-        assert_eq!(
-            s.synthesized_volume(Sequence::T2).unwrap().data[[10, 10, z]],
-            3.0
-        );
-        // The old generation's window and figures do not land either.
-        s.set_synthesized_window(old, Sequence::T2, (7.0, 8.0));
-        assert_ne!(
-            s.synthesized_volume(Sequence::T2).unwrap().window,
-            (7.0, 8.0)
-        );
-    }
-
-    #[test]
-    fn done_completes_every_missing_volume_once_and_keeps_the_slices() {
-        let mut s = Session::new(
-            demo(),
-            Plane::Axial,
-            &[Sequence::T1, Sequence::T1c],
-            [None; 4],
-        );
-        let g = generation_of(&s.synthesis_request().unwrap());
-        assert_eq!(
-            s.apply(Response::Started {
-                generation: g,
-                scenario: Scenario::with_missing(&s.missing()).unwrap(),
-                total: 2,
-            }),
-            Outcome::default()
-        );
-        assert_eq!(s.progress(), Some((0, 2)));
-        s.apply(slice(&s, g, 40, 2.0));
-        assert!(!s.synthesized(Sequence::T1));
-        assert!(s.exportable().0.is_empty(), "nothing to export half done");
-        let done = s.apply(Response::Done { generation: g });
-        assert_eq!(done.completed, vec![Sequence::T1, Sequence::T1c]);
-        assert!(s.synthesized(Sequence::T1) && s.synthesized(Sequence::T1c));
-        assert_eq!(s.progress(), None);
-        let v = s.synthesized_volume(Sequence::T1c).unwrap();
-        assert_eq!(v.data[[5, 5, 40]], 2.0);
-        assert_eq!(v.data[[5, 5, 41]], 0.0, "slices that never came stay zero");
-        let (volumes, sources) = s.exportable();
-        assert_eq!(
-            volumes.iter().map(|v| v.0).collect::<Vec<_>>(),
-            vec![Sequence::T1, Sequence::T1c]
-        );
-        assert_eq!(sources, vec![Sequence::T2, Sequence::Flair]);
-        // A slice of the wrong size (a confused worker) is dropped, not a panic.
-        s.apply(Response::Slice {
-            generation: g,
-            z: 1,
-            slices: vec![(Sequence::T1, Array2::zeros((3, 3)))],
-        });
-    }
-
-    #[test]
-    fn scrubbing_refocuses_the_worker_and_slice_figures_are_measured_once() {
-        let mut s = Session::new(demo(), Plane::Axial, &[Sequence::Flair], [None; 4]);
-        let g = generation_of(&s.synthesis_request().unwrap());
-        let z = s.slice();
-        assert!(s.set_slice(z).is_none());
-        match s.set_slice(z + 3) {
-            Some(Request::Focus { generation, z: to }) => {
-                assert_eq!((generation, to), (g, z + 3))
-            }
-            other => panic!("{other:?}"),
-        }
-        assert!(matches!(
-            s.set_slice(100_000),
-            Some(Request::Focus { z, .. }) if z == s.depth() - 1
-        ));
-        s.set_slice(z);
-        assert!(s.slices_to_measure().is_empty(), "nothing synthesized yet");
-        s.apply(slice(&s, g, z, 1.0));
-        let jobs = s.slices_to_measure();
-        assert_eq!(jobs.len(), 1);
-        assert_eq!(jobs[0].sequence, Sequence::Flair);
-        assert!(s.slices_to_measure().is_empty(), "asked once");
-        let q = crate::eval::slice_quality(jobs[0].synthesized.view(), jobs[0].truth.view());
-        s.set_slice_quality(Sequence::Flair, jobs[0].key, q);
-        assert_eq!(s.slice_quality(Sequence::Flair), Some(q));
-        s.set_slice(z + 1);
-        assert_eq!(s.slice_quality(Sequence::Flair), None, "another slice");
-    }
-
-    #[test]
-    fn coronal_and_sagittal_slices_follow_the_cursor_and_fill_row_by_row() {
-        let mut s = Session::new(demo(), Plane::Axial, &[Sequence::Flair], [None; 4]);
-        let g = generation_of(&s.synthesis_request().unwrap());
-        let [nx, ny, nz] = s.study.grid.dims;
-        s.set_plane(Plane::Coronal);
-        assert_eq!((s.slice(), s.depth()), (ny / 2, ny));
-        // Another coronal slice: the axial focus stays.
-        assert!(s.set_slice(ny / 2 + 5).is_none());
-        assert_eq!(s.cursor(), [nx / 2, ny / 2 + 5, nz / 2]);
-        // A click in the coronal panel moves the axial slice: the worker is refocused.
-        match s.set_crosshair([10, ny / 2 + 5, 30]) {
-            Some(Request::Focus { z: 30, .. }) => {}
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(s.crosshair(), Some([10, ny / 2 + 5, 30]));
-        assert!(!s.is_synthetic_shown(Sequence::Flair));
-        let before = s.version(Sequence::Flair);
-        s.apply(slice(&s, g, 70, 2.0));
-        assert!(s.is_synthetic_shown(Sequence::Flair), "a row arrived");
-        assert_ne!(
-            s.version(Sequence::Flair),
-            before,
-            "the coronal slice changed"
-        );
-        let v = s.synthesized_volume(Sequence::Flair).unwrap();
-        let shown = s.plane_slice(&v.data);
-        assert_eq!(shown.dim(), (nx, nz));
-        assert_eq!((shown[[3, 70]], shown[[3, 71]]), (2.0, 0.0));
-        assert!(
-            s.slices_to_measure().is_empty(),
-            "a partial coronal slice is not scored"
-        );
-        s.apply(Response::Done { generation: g });
-        assert_eq!(s.slices_to_measure().len(), 1);
-        s.set_plane(Plane::Sagittal);
-        assert_eq!((s.slice(), s.depth()), (10, nx));
-        assert_eq!(s.plane_slice(&v_data(&s)).dim(), (ny, nz));
-    }
-
-    fn v_data(s: &Session) -> Array3<f32> {
-        s.synthesized_volume(Sequence::Flair)
-            .unwrap()
-            .data
-            .as_ref()
-            .clone()
-    }
-
-    #[test]
-    fn the_crosshair_line_labels_synthetic_values() {
-        let mut s = Session::new(demo(), Plane::Axial, &[Sequence::T2], [None; 4]);
-        let g = generation_of(&s.synthesis_request().unwrap());
-        s.set_crosshair([120, 120, s.slice()]);
-        let pending = s.crosshair_status().unwrap();
-        assert!(pending.contains("T2 pending"), "{pending}");
-        s.apply(slice(&s, g, s.slice(), 4.5));
-        let line = s.crosshair_status().unwrap();
-        assert!(line.contains("T2 4.5 synthetic (acquired"), "{line}");
-        assert!(
-            line.contains(&format!("voxel (120, 120, {})", s.slice())),
-            "{line}"
-        );
-    }
-}
+mod tests;

@@ -6,20 +6,22 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use eframe::egui::{self, Color32, Rect};
+use eframe::egui;
+
+mod inspect;
 
 use super::bars::{menu_ui, status_ui, Status};
 use super::command::Command;
 use super::gpu::{describe_adapter, SliceGpu};
+use super::input;
 use super::panels::Panels;
-use super::render::LabelStyle;
+use super::render::Difference;
 use super::session::Session;
 use super::settings::Settings;
 use super::stats::FrameStats;
 use super::tasks::{Chore, Tasks};
 use super::view::Plane;
 use crate::engine::{BackendChoice, Request, Response, SynthesisWorker, Synthesizer};
-use crate::eval::{Quality, RegionQuality};
 use crate::io::{Sequence, Study};
 
 /// How the viewer starts.
@@ -34,6 +36,8 @@ pub struct ViewerOptions {
     pub missing: Vec<Sequence>,
     /// The plane shown at start.
     pub plane: Plane,
+    /// The overlay at start (`None`: as last time).
+    pub overlay: Option<Difference>,
     /// With `frames`: save a screenshot of the window here (PNG) at that frame, and close
     /// once it is written (CI's check of the real window).
     pub screenshot: Option<PathBuf>,
@@ -53,14 +57,21 @@ pub struct ViewerApp {
     message: Option<(String, bool)>,
     export_folder: String,
     stats: FrameStats,
+    /// The overlay O brings back after it turned them off.
+    last_overlay: Difference,
+    /// A `--frames` run is ending (its screenshot is being taken).
+    finishing: bool,
 }
 
 impl ViewerApp {
     pub fn new(cc: &eframe::CreationContext<'_>, options: ViewerOptions) -> ViewerApp {
-        let settings: Settings = cc
+        let mut settings: Settings = cc
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
+        if let Some(overlay) = options.overlay {
+            settings.difference = overlay;
+        }
         let (gpu, renderer) = match &cc.wgpu_render_state {
             Some(rs) => {
                 let slices = SliceGpu::new(&rs.device, rs.target_format);
@@ -87,6 +98,8 @@ impl ViewerApp {
             message: None,
             export_folder: String::new(),
             stats: FrameStats::default(),
+            last_overlay: Difference::Uncertainty,
+            finishing: false,
             options,
         };
         if let Some(path) = app.options.study.clone() {
@@ -275,6 +288,10 @@ impl ViewerApp {
                 self.settings.view = view;
                 None
             }
+            Command::ToggleOverlay => {
+                self.toggle_overlay();
+                None
+            }
             c => {
                 self.session_command(c);
                 None
@@ -377,180 +394,15 @@ impl ViewerApp {
         }
     }
 
-    /// Arrows step one slice, Page Up/Down ten; A, C and S switch to the axial, coronal
-    /// and sagittal plane.
-    fn keys(ctx: &egui::Context, commands: &mut Vec<Command>) {
-        if ctx.egui_wants_keyboard_input() {
-            return;
+    /// O turns the overlay off and back on.
+    fn toggle_overlay(&mut self) {
+        let current = self.settings.difference;
+        if current.is_overlay() {
+            self.last_overlay = current;
+            self.settings.difference = Difference::Off;
+        } else {
+            self.settings.difference = self.last_overlay;
         }
-        let plane = ctx.input(|i| {
-            [
-                (egui::Key::A, Plane::Axial),
-                (egui::Key::C, Plane::Coronal),
-                (egui::Key::S, Plane::Sagittal),
-            ]
-            .into_iter()
-            .find(|(k, _)| i.key_pressed(*k) && i.modifiers.is_none())
-            .map(|(_, p)| p)
-        });
-        if let Some(p) = plane {
-            commands.push(Command::SetPlane(p));
-        }
-        let step = ctx.input(|i| {
-            let pressed = |keys: &[egui::Key]| keys.iter().any(|k| i.key_pressed(*k));
-            if pressed(&[egui::Key::ArrowUp, egui::Key::ArrowRight]) {
-                1
-            } else if pressed(&[egui::Key::ArrowDown, egui::Key::ArrowLeft]) {
-                -1
-            } else if pressed(&[egui::Key::PageUp]) {
-                10
-            } else if pressed(&[egui::Key::PageDown]) {
-                -10
-            } else {
-                0
-            }
-        });
-        if step != 0 {
-            commands.push(Command::StepSlice(step));
-        }
-    }
-
-    /// Files or folders dropped on the window open as a study; a hint while hovering.
-    fn dropped_files(ctx: &egui::Context, commands: &mut Vec<Command>) {
-        let (hovering, dropped) = ctx.input(|i| {
-            let dropped: Vec<PathBuf> = i
-                .raw
-                .dropped_files
-                .iter()
-                .map(|f| f.path().to_path_buf())
-                .collect();
-            (!i.raw.hovered_files.is_empty(), dropped)
-        });
-        if hovering {
-            let screen = ctx.content_rect();
-            let painter = ctx.layer_painter(egui::LayerId::new(
-                egui::Order::Foreground,
-                egui::Id::unique("drop"),
-            ));
-            painter.rect_filled(screen, 0.0, Color32::from_black_alpha(180));
-            painter.text(
-                screen.center(),
-                egui::Align2::CENTER_CENTER,
-                "Drop a study folder, or its NIfTI files",
-                egui::FontId::proportional(22.0),
-                Color32::WHITE,
-            );
-        }
-        if !dropped.is_empty() {
-            commands.push(Command::Open(dropped));
-        }
-    }
-
-    // What tests and the CLI read.
-
-    pub fn has_study(&self) -> bool {
-        self.session.is_some()
-    }
-
-    /// Current slice index (in the current plane).
-    pub fn slice(&self) -> usize {
-        self.session.as_ref().map_or(0, Session::slice)
-    }
-
-    pub fn plane(&self) -> Plane {
-        self.session
-            .as_ref()
-            .map_or(self.options.plane, Session::plane)
-    }
-
-    /// Show slice `z` of the current plane (clamped), as scrubbing does.
-    pub fn set_slice(&mut self, z: usize) {
-        self.run(Command::SetSlice(z));
-    }
-
-    /// Whether the whole volume of `seq` has been synthesized.
-    pub fn synthesized(&self, seq: Sequence) -> bool {
-        self.session.as_ref().is_some_and(|s| s.synthesized(seq))
-    }
-
-    pub fn is_synthesizing(&self) -> bool {
-        self.session
-            .as_ref()
-            .is_some_and(|s| s.progress().is_some())
-    }
-
-    /// Whether the panel of `seq` shows a synthesized slice.
-    pub fn is_synthetic_shown(&self, seq: Sequence) -> bool {
-        self.session
-            .as_ref()
-            .is_some_and(|s| s.is_synthetic_shown(seq))
-    }
-
-    /// The status message, and whether it is an error.
-    pub fn message(&self) -> Option<(&str, bool)> {
-        self.message.as_ref().map(|(m, e)| (m.as_str(), *e))
-    }
-
-    pub fn set_export_path(&mut self, path: &Path) {
-        self.export_folder = path.display().to_string();
-    }
-
-    pub fn showing_difference(&self, seq: Sequence) -> bool {
-        self.panels.showing_difference(seq)
-    }
-
-    pub fn showing_side_by_side(&self, seq: Sequence) -> bool {
-        self.panels.showing_side_by_side(seq)
-    }
-
-    pub fn showing_labels(&self, seq: Sequence) -> bool {
-        self.panels.showing_labels(seq)
-    }
-
-    /// The crosshair's voxel [x, y, z].
-    pub fn crosshair(&self) -> Option<[usize; 3]> {
-        self.session.as_ref().and_then(Session::crosshair)
-    }
-
-    pub fn crosshair_status(&self) -> Option<String> {
-        self.session.as_ref().and_then(Session::crosshair_status)
-    }
-
-    /// Where the panel of `seq` was drawn last frame.
-    pub fn panel_rect(&self, seq: Sequence) -> Option<Rect> {
-        self.panels.rect(seq)
-    }
-
-    /// Zoom factor shared by the panels.
-    pub fn zoom(&self) -> f32 {
-        self.settings.view.zoom
-    }
-
-    /// The user-set window of `seq` (`None`: automatic).
-    pub fn user_window(&self, seq: Sequence) -> Option<(f32, f32)> {
-        self.session.as_ref().and_then(|s| s.windows[seq.index()])
-    }
-
-    /// Figures of the visible synthesized slice of `seq`, once measured.
-    pub fn slice_quality(&self, seq: Sequence) -> Option<Quality> {
-        self.session.as_ref().and_then(|s| s.slice_quality(seq))
-    }
-
-    /// Whole-volume figures of the synthesized `seq`, once measured.
-    pub fn volume_quality(&self, seq: Sequence) -> Option<RegionQuality> {
-        self.session.as_ref().and_then(|s| s.volume_quality(seq))
-    }
-
-    pub fn set_labels(&mut self, style: LabelStyle) {
-        self.settings.labels = style;
-    }
-
-    pub fn renderer(&self) -> &str {
-        &self.renderer
-    }
-
-    pub fn frame_report(&self) -> String {
-        self.stats.report(&self.renderer)
     }
 }
 
@@ -560,8 +412,8 @@ impl eframe::App for ViewerApp {
         let ctx = ui.ctx().clone();
         self.drain();
         let mut commands = Vec::new();
-        Self::keys(&ctx, &mut commands);
-        Self::dropped_files(&ctx, &mut commands);
+        input::keys(&ctx, &mut commands);
+        input::dropped_files(&ctx, &mut commands);
         egui::Panel::top("menu").show(ui, |ui| menu_ui(ui, &mut self.settings, &mut commands));
         let status = Status {
             device: &self.device,
@@ -578,8 +430,16 @@ impl eframe::App for ViewerApp {
                 &mut commands,
             )
         });
+        // H held hides every overlay, to see the tissue under it.
+        let hidden;
+        let shown = if ctx.input(|i| i.key_down(egui::Key::H)) && !ctx.egui_wants_keyboard_input() {
+            hidden = self.settings.without_overlays();
+            &hidden
+        } else {
+            &self.settings
+        };
         egui::CentralPanel::default().show(ui, |ui| match &self.session {
-            Some(session) => self.panels.ui(ui, session, &self.settings, &mut commands),
+            Some(session) => self.panels.ui(ui, session, shown, &mut commands),
             None => {
                 ui.centered_and_justified(|ui| {
                     ui.label(status.message.map_or(
@@ -596,10 +456,20 @@ impl eframe::App for ViewerApp {
             for job in s.slices_to_measure() {
                 self.tasks.measure(job);
             }
+            if self.settings.difference == Difference::Uncertainty {
+                if let Some(r) = s.uncertainty_request() {
+                    self.worker.send(r);
+                }
+            }
         }
         self.stats.frame(started, self.is_synthesizing());
         if let Some(n) = self.options.frames {
-            if self.stats.frames() == n {
+            // A `--frames` run ends at frame n once the work on screen is done (synthesis,
+            // and the uncertainty its overlay shows), or at 20 n whatever happens.
+            let frames = self.stats.frames();
+            let finish = (frames >= n && !self.busy()) || frames == n * 20;
+            if finish && !self.finishing {
+                self.finishing = true;
                 eprintln!("{}", self.frame_report());
                 match self.options.screenshot.clone() {
                     Some(path) => {
