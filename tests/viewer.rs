@@ -40,9 +40,13 @@ fn viewer(
         plane: mmgan::ui::view::Plane::Axial,
         overlay: Some(mmgan::ui::render::Difference::Off),
     };
-    Harness::builder()
+    let mut h = Harness::builder()
         .with_size(size)
-        .build_eframe(|cc| ViewerApp::new(cc, options))
+        .build_eframe(|cc| ViewerApp::new(cc, options));
+    // Off unless a test wants it: it competes for the cores and its panel would make
+    // snapshots depend on timing.
+    h.state_mut().show_self_check(false);
+    h
 }
 
 /// Type `folder` as the export folder and press "Export synthesized"; it must succeed.
@@ -503,4 +507,30 @@ fn the_uncertainty_overlay_arrives_in_the_background_and_keys_toggle_and_hide_it
     h.run_steps(2);
     assert!(!h.state().uncertainty_ready(Sequence::Flair));
     assert!(!h.state().showing_uncertainty(Sequence::Flair));
+}
+
+#[test]
+fn the_self_check_panel_scores_each_acquired_input_from_the_others() {
+    let demo = mmgan::shipped::demo_study().unwrap();
+    let mut h = viewer(Some(demo), vec![Sequence::Flair], [1100.0, 760.0]);
+    h.state_mut().show_self_check(true);
+    run_until(&mut h, "the self-check", |a| a.self_check().is_some());
+    assert!(h.query_by_label("Self-check").is_some(), "the side panel");
+    let rows = h.state().self_check().unwrap().to_vec();
+    // FLAIR is marked missing: it is no input, so T1, T1c and T2 are checked.
+    assert_eq!(
+        rows.iter().map(|r| r.sequence).collect::<Vec<_>>(),
+        vec![Sequence::T1, Sequence::T1c, Sequence::T2]
+    );
+    for r in &rows {
+        assert!(
+            r.quality.brain.ssim > 0.0 && r.quality.brain.ssim < 1.0,
+            "{r:?}"
+        );
+        assert!(
+            r.validation.is_some(),
+            "the shipped weights carry validation figures"
+        );
+    }
+    assert_eq!(h.query_all_by_label_contains(" dB").count(), 3, "one row each");
 }

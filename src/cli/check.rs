@@ -29,11 +29,6 @@ pub struct CheckArgs {
     pub json: bool,
 }
 
-/// A study's figure is "far below" validation when its SSIM is under this share of the
-/// validation SSIM, or its PSNR more than `PSNR_MARGIN_DB` below.
-const SSIM_SHARE: f64 = 0.75;
-const PSNR_MARGIN_DB: f64 = 3.0;
-
 pub fn run(a: &CheckArgs) -> anyhow::Result<()> {
     let study = a.study.open()?;
     let synth = Synthesizer::load(&super::weights_dir(&a.weights)?, a.backend)?;
@@ -46,18 +41,14 @@ pub fn run(a: &CheckArgs) -> anyhow::Result<()> {
     let validation = synth.meta().validation;
     let rows: Vec<serde_json::Value> = results
         .iter()
-        .map(|(seq, q)| {
-            let reference = validation.map(|v| v[seq.index()]);
-            let unreliable = reference.is_some_and(|r| {
-                q.brain.ssim < SSIM_SHARE * r.ssim || q.brain.psnr < r.psnr - PSNR_MARGIN_DB
-            });
+        .map(|r| {
             serde_json::json!({
-                "sequence": seq.name(),
-                "brain_psnr": q.brain.psnr,
-                "brain_ssim": q.brain.ssim,
-                "validation_psnr": reference.map(|r| r.psnr),
-                "validation_ssim": reference.map(|r| r.ssim),
-                "unreliable": unreliable,
+                "sequence": r.sequence.name(),
+                "brain_psnr": r.quality.brain.psnr,
+                "brain_ssim": r.quality.brain.ssim,
+                "validation_psnr": r.validation.map(|v| v.psnr),
+                "validation_ssim": r.validation.map(|v| v.ssim),
+                "unreliable": r.unreliable,
             })
         })
         .collect();

@@ -296,10 +296,51 @@ pub fn uncertainty_correlation(
     Some(crate::engine::spearman(&sd, &error))
 }
 
+/// A study's figure is "far below" validation when its SSIM is under this share of the
+/// validation SSIM, or its PSNR more than `PSNR_MARGIN_DB` below.
+const SSIM_SHARE: f64 = 0.75;
+const PSNR_MARGIN_DB: f64 = 3.0;
+
+/// One acquired sequence synthesized from the others in a [`self_check`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CheckRow {
+    pub sequence: Sequence,
+    pub quality: RegionQuality,
+    /// The weights' validation figures for this sequence, if they carry them.
+    pub validation: Option<Quality>,
+    /// Far below validation: synthesis is unreliable for this study.
+    pub unreliable: bool,
+}
+
 /// Leave-one-out on the sequences a study has: each acquired sequence synthesized from the
 /// other acquired ones (those in `hidden` excepted: the user marked them missing, so they
-/// are no input), scored against itself. How well the model knows this patient.
+/// are no input), scored against itself and judged against the weights' validation
+/// figures. How well the model knows this patient (`mmgan check`, the viewer's panel).
 pub fn self_check(
+    synth: &Synthesizer,
+    study: &Study,
+    hidden: &[Sequence],
+    cancel: &AtomicBool,
+) -> Result<Vec<CheckRow>, EngineError> {
+    let validation = synth.meta().validation;
+    Ok(leave_one_out(synth, study, hidden, cancel)?
+        .into_iter()
+        .map(|(sequence, quality)| {
+            let reference = validation.map(|v| v[sequence.index()]);
+            CheckRow {
+                sequence,
+                quality,
+                validation: reference,
+                unreliable: reference.is_some_and(|r| {
+                    quality.brain.ssim < SSIM_SHARE * r.ssim
+                        || quality.brain.psnr < r.psnr - PSNR_MARGIN_DB
+                }),
+            }
+        })
+        .collect())
+}
+
+fn leave_one_out(
     synth: &Synthesizer,
     study: &Study,
     hidden: &[Sequence],

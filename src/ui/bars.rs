@@ -7,7 +7,7 @@ use eframe::egui::{self, Color32};
 
 use super::command::{Command, Pick};
 use super::render::{Difference, LabelStyle};
-use super::session::Session;
+use super::session::{SelfCheck, Session};
 use super::settings::Settings;
 use super::view::{Plane, ViewState};
 use crate::engine::Stage;
@@ -55,6 +55,7 @@ pub fn menu_ui(ui: &mut egui::Ui, settings: &mut Settings, commands: &mut Vec<Co
                 &mut settings.radiological,
                 "Radiological (patient's right on the left)",
             );
+            ui.checkbox(&mut settings.self_check, "Self-check panel");
             if ui.button("Reset zoom and pan").clicked() {
                 commands.push(Command::SetView(ViewState::default()));
             }
@@ -150,4 +151,57 @@ pub fn status_ui(
             ui.colored_label(colour, m);
         }
     });
+}
+
+/// The self-check side panel: each acquired input synthesized from the others, against the
+/// weights' validation figures, and a warning when the model does not know this patient.
+pub fn self_check_ui(ui: &mut egui::Ui, session: &Session) {
+    ui.heading("Self-check");
+    ui.label("Each acquired input synthesized from the others (brain, challenge definition).");
+    ui.separator();
+    match session.self_check() {
+        SelfCheck::NotAsked => {
+            ui.label("waits for the synthesis to finish");
+        }
+        SelfCheck::Running => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("checking...");
+            });
+        }
+        SelfCheck::Failed(e) => {
+            ui.colored_label(Color32::LIGHT_RED, format!("self-check failed: {e}"));
+        }
+        SelfCheck::Done(rows) if rows.is_empty() => {
+            ui.label("needs at least two acquired inputs");
+        }
+        SelfCheck::Done(rows) => {
+            egui::Grid::new("self-check").striped(true).show(ui, |ui| {
+                for title in ["", "PSNR", "SSIM", "validation"] {
+                    ui.strong(title);
+                }
+                ui.end_row();
+                for r in rows {
+                    ui.label(r.sequence.name());
+                    ui.label(format!("{:.1} dB", r.quality.brain.psnr));
+                    ui.label(format!("{:.3}", r.quality.brain.ssim));
+                    match r.validation {
+                        Some(v) => ui.label(format!("{:.1} / {:.3}", v.psnr, v.ssim)),
+                        None => ui.label("-"),
+                    };
+                    ui.end_row();
+                }
+            });
+            if rows.iter().any(|r| r.unreliable) {
+                ui.colored_label(
+                    Color32::LIGHT_RED,
+                    "Synthesis is unreliable for this study: the model reproduces its acquired \
+                     sequences far worse than on its validation studies (not skull-stripped? \
+                     other preprocessing or scanner?)",
+                );
+            } else if rows.iter().all(|r| r.validation.is_some()) {
+                ui.label("Within the range of the validation studies.");
+            }
+        }
+    }
 }

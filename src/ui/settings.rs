@@ -22,6 +22,8 @@ pub struct Settings {
     pub labels: LabelStyle,
     pub label_opacity: f32,
     pub view: ViewState,
+    /// The self-check side panel (and running the check).
+    pub self_check: bool,
     /// The last window/level of each recent study (by folder).
     pub windows: Vec<(String, Windows)>,
 }
@@ -36,6 +38,7 @@ impl Default for Settings {
             labels: LabelStyle::Off,
             label_opacity: 0.5,
             view: ViewState::default(),
+            self_check: true,
             windows: Vec::new(),
         }
     }

@@ -4,6 +4,7 @@
 //! at a time.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crossbeam_channel::{Receiver, Sender};
@@ -11,8 +12,9 @@ use eframe::egui;
 use ndarray::Array3;
 
 use super::command::Pick;
-use super::session::{Finished, QualityKey, SliceJob};
-use crate::eval::{Quality, RegionQuality};
+use super::session::{CheckJob, Finished, QualityKey, SliceJob};
+use crate::engine::{BackendChoice, Synthesizer};
+use crate::eval::{CheckRow, Quality, RegionQuality};
 use crate::io::{export_synthetic, ExportRequest, Sequence, Study, StudyFiles};
 
 /// A finished background job.
@@ -38,6 +40,10 @@ pub enum Chore {
         quality: RegionQuality,
     },
     Screenshot(Result<PathBuf, String>),
+    SelfCheck {
+        generation: u64,
+        result: Result<Vec<CheckRow>, String>,
+    },
 }
 
 /// The kinds the user starts, one at a time each.
@@ -70,6 +76,8 @@ pub struct Tasks {
     rx: Receiver<Report>,
     ctx: egui::Context,
     running: [bool; Kind::COUNT],
+    /// Stops the running self-check when a newer one starts.
+    check_cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Tasks {
@@ -80,6 +88,7 @@ impl Tasks {
             rx,
             ctx,
             running: [false; Kind::COUNT],
+            check_cancel: None,
         }
     }
 
@@ -233,6 +242,21 @@ impl Tasks {
                 ));
                 ctx.request_repaint();
             }
+        });
+    }
+
+    /// The study's self-check, with its own copy of the model (the worker's stays free for
+    /// the user's requests); a newer one stops this one.
+    pub fn self_check(&mut self, weights: PathBuf, backend: BackendChoice, job: CheckJob) {
+        if let Some(old) = self.check_cancel.replace(Arc::new(AtomicBool::new(false))) {
+            old.store(true, Ordering::Relaxed);
+        }
+        let cancel = self.check_cancel.clone().unwrap_or_default();
+        let _ = self.start(None, move || Chore::SelfCheck {
+            generation: job.generation,
+            result: Synthesizer::load(&weights, backend)
+                .and_then(|s| crate::eval::self_check(&s, &job.study, &job.hidden, &cancel))
+                .map_err(|e| e.to_string()),
         });
     }
 

@@ -147,4 +147,17 @@ impl ViewerApp {
     pub fn frame_report(&self) -> String {
         self.stats.report(&self.renderer)
     }
+
+    /// The study's self-check, once done.
+    pub fn self_check(&self) -> Option<&[crate::eval::CheckRow]> {
+        match self.session.as_ref()?.self_check() {
+            crate::ui::session::SelfCheck::Done(rows) => Some(rows),
+            _ => None,
+        }
+    }
+
+    /// Show or hide the self-check panel (hidden, the check does not run).
+    pub fn show_self_check(&mut self, show: bool) {
+        self.settings.self_check = show;
+    }
 }

@@ -10,7 +10,7 @@ use eframe::egui;
 
 mod inspect;
 
-use super::bars::{menu_ui, status_ui, Status};
+use super::bars::{menu_ui, self_check_ui, status_ui, Status};
 use super::command::Command;
 use super::gpu::{describe_adapter, SliceGpu};
 use super::input;
@@ -234,6 +234,9 @@ impl ViewerApp {
                 sequence,
                 quality,
             } => self.in_session(|s| s.set_volume_quality(generation, sequence, quality)),
+            Chore::SelfCheck { generation, result } => {
+                self.in_session(|s| s.set_self_check(generation, result))
+            }
             Chore::Screenshot(result) => {
                 match result {
                     Ok(p) => self.info(format!("screenshot saved: {}", p.display())),
@@ -438,6 +441,11 @@ impl eframe::App for ViewerApp {
         } else {
             &self.settings
         };
+        if let (true, Some(session)) = (self.settings.self_check, &self.session) {
+            egui::Panel::right("self-check")
+                .default_size(260.0)
+                .show(ui, |ui| self_check_ui(ui, session));
+        }
         egui::CentralPanel::default().show(ui, |ui| match &self.session {
             Some(session) => self.panels.ui(ui, session, shown, &mut commands),
             None => {
@@ -459,6 +467,12 @@ impl eframe::App for ViewerApp {
             if self.settings.difference == Difference::Uncertainty {
                 if let Some(r) = s.uncertainty_request() {
                     self.worker.send(r);
+                }
+            }
+            if self.settings.self_check {
+                if let Some(job) = s.self_check_request() {
+                    let (weights, backend) = (self.options.weights.clone(), self.options.backend);
+                    self.tasks.self_check(weights, backend, job);
                 }
             }
         }

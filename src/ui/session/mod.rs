@@ -14,7 +14,7 @@ use ndarray::{Array2, Array3, ArrayView2, Axis};
 use super::settings::Windows;
 use super::view::Plane;
 use crate::engine::{Request, Response, Stage};
-use crate::eval::{Quality, RegionQuality};
+use crate::eval::{CheckRow, Quality, RegionQuality};
 use crate::io::{display_window, Sequence, Study};
 use crate::model::Scenario;
 
@@ -82,6 +82,24 @@ pub struct SliceJob {
 /// Finished synthesized volumes, shared with the thread that exports them.
 pub type Finished = Vec<(Sequence, Arc<Array3<f32>>)>;
 
+/// The study's self-check (each acquired input synthesized from the others).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum SelfCheck {
+    #[default]
+    NotAsked,
+    Running,
+    Done(Vec<CheckRow>),
+    Failed(String),
+}
+
+/// What a self-check needs: the study, the inputs the user hid, and the generation it is
+/// for (a new marking makes it stale).
+pub struct CheckJob {
+    pub study: Arc<Study>,
+    pub hidden: Vec<Sequence>,
+    pub generation: u64,
+}
+
 /// The (plane, slice, content version) a slice figure was measured on.
 pub type QualityKey = (Plane, usize, u64);
 
@@ -107,6 +125,7 @@ pub struct Session {
     /// Slice figures per panel, keyed by (plane, slice, version); `None` while measuring.
     slice_qualities: [Option<(QualityKey, Option<Quality>)>; 4],
     volume_qualities: [Option<RegionQuality>; 4],
+    self_check: SelfCheck,
 }
 
 impl Session {
@@ -132,6 +151,7 @@ impl Session {
             windows,
             slice_qualities: Default::default(),
             volume_qualities: Default::default(),
+            self_check: SelfCheck::NotAsked,
         }
     }
 
@@ -221,6 +241,7 @@ impl Session {
         self.synth = Default::default();
         self.uncertainty = Default::default();
         self.uncertainty_asked = false;
+        self.self_check = SelfCheck::NotAsked;
         self.progress = None;
         self.volume_qualities = Default::default();
         self.version = [(); 4].map(|()| next_id());
@@ -248,6 +269,36 @@ impl Session {
             generation: self.generation,
             passes: UNCERTAINTY_PASSES,
         })
+    }
+
+    /// The self-check to run, once per marking, after the synthesis (they would compete
+    /// for the same cores).
+    pub fn self_check_request(&mut self) -> Option<CheckJob> {
+        if self.self_check != SelfCheck::NotAsked || self.progress.is_some() {
+            return None;
+        }
+        self.self_check = SelfCheck::Running;
+        Some(CheckJob {
+            study: self.study.clone(),
+            hidden: Sequence::ALL
+                .into_iter()
+                .filter(|s| self.marked[s.index()])
+                .collect(),
+            generation: self.generation,
+        })
+    }
+
+    pub fn set_self_check(&mut self, generation: u64, result: Result<Vec<CheckRow>, String>) {
+        if generation == self.generation {
+            self.self_check = match result {
+                Ok(rows) => SelfCheck::Done(rows),
+                Err(e) => SelfCheck::Failed(e),
+            };
+        }
+    }
+
+    pub fn self_check(&self) -> &SelfCheck {
+        &self.self_check
     }
 
     /// Mark or unmark `seq` missing; the new request to send, if anything changed.

@@ -230,3 +230,36 @@ fn the_crosshair_line_labels_synthetic_values() {
         "{line}"
     );
 }
+
+#[test]
+fn the_self_check_runs_once_per_marking_after_the_synthesis() {
+    let mut s = Session::new(demo(), Plane::Axial, &[Sequence::T2], [None; 4]);
+    let g = generation_of(&s.synthesis_request().unwrap());
+    s.apply(Response::Started {
+        generation: g,
+        scenario: Scenario::with_missing(&s.missing()).unwrap(),
+        total: 1,
+    });
+    assert!(s.self_check_request().is_none(), "not while synthesizing");
+    s.apply(Response::Done {
+        generation: g,
+        stage: Stage::Synthesis,
+    });
+    let job = s.self_check_request().unwrap();
+    assert_eq!(job.hidden, vec![Sequence::T2]);
+    assert_eq!(job.generation, g);
+    assert!(s.self_check_request().is_none(), "once");
+    assert_eq!(*s.self_check(), SelfCheck::Running);
+    // A new marking: the running check is stale, its answer is dropped.
+    let g2 = generation_of(&s.set_marked(Sequence::Flair, true).unwrap().unwrap());
+    s.set_self_check(g, Ok(Vec::new()));
+    assert_eq!(*s.self_check(), SelfCheck::NotAsked);
+    s.apply(Response::Done {
+        generation: g2,
+        stage: Stage::Synthesis,
+    });
+    let job = s.self_check_request().unwrap();
+    assert_eq!(job.hidden, vec![Sequence::T2, Sequence::Flair]);
+    s.set_self_check(g2, Err("no model".into()));
+    assert_eq!(*s.self_check(), SelfCheck::Failed("no model".into()));
+}
