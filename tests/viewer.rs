@@ -450,6 +450,43 @@ fn coronal_and_sagittal_planes_follow_the_crosshair_and_show_the_synthesis() {
     h.snapshot("viewer_demo_coronal");
     let report = h.state().frame_report();
     assert!(!report.ends_with("drawn in -"), "{report}");
+
+    // F1 opens the help listing every action, and closes it.
+    h.key_press(eframe::egui::Key::F1);
+    h.run_steps(2);
+    assert!(h.query_by_label("Keys and mouse").is_some());
+    assert!(h.query_by_label("hide every overlay while held").is_some());
+    h.key_press(eframe::egui::Key::F1);
+    h.run_steps(2);
+    assert!(h.query_by_label("Keys and mouse").is_none());
+
+    // Save as... sits on the synthesized panel alone.
+    assert_eq!(h.query_all_by_label("Save as...").count(), 1);
+
+    // A window preset on T1 only; linked, a preset carries to all four sequences.
+    h.get_all_by_label("W/L").next().unwrap().click();
+    h.run_steps(2);
+    h.get_by_label("Narrow").click();
+    h.run_steps(2);
+    let (lo, hi) = h
+        .state()
+        .user_window(Sequence::T1)
+        .expect("a preset window");
+    assert!(hi > lo);
+    assert!(h.state().user_window(Sequence::T2).is_none());
+    h.get_by_label("View").click();
+    h.run_steps(2);
+    h.get_by_label("Link window/level across sequences").click();
+    h.run_steps(2);
+    h.key_press(eframe::egui::Key::Escape);
+    h.run_steps(2);
+    h.get_all_by_label("W/L").nth(2).unwrap().click();
+    h.run_steps(2);
+    h.get_by_label("Bright lesions").click();
+    h.run_steps(2);
+    for seq in Sequence::ALL {
+        assert!(h.state().user_window(seq).is_some(), "{seq:?} linked");
+    }
 }
 
 #[test]
@@ -532,5 +569,9 @@ fn the_self_check_panel_scores_each_acquired_input_from_the_others() {
             "the shipped weights carry validation figures"
         );
     }
-    assert_eq!(h.query_all_by_label_contains(" dB").count(), 3, "one row each");
+    assert_eq!(
+        h.query_all_by_label_contains(" dB").count(),
+        3,
+        "one row each"
+    );
 }

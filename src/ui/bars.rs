@@ -55,6 +55,10 @@ pub fn menu_ui(ui: &mut egui::Ui, settings: &mut Settings, commands: &mut Vec<Co
                 &mut settings.radiological,
                 "Radiological (patient's right on the left)",
             );
+            ui.checkbox(
+                &mut settings.link_windows,
+                "Link window/level across sequences",
+            );
             ui.checkbox(&mut settings.self_check, "Self-check panel");
             if ui.button("Reset zoom and pan").clicked() {
                 commands.push(Command::SetView(ViewState::default()));
@@ -204,4 +208,57 @@ pub fn self_check_ui(ui: &mut egui::Ui, session: &Session) {
             }
         }
     }
+}
+
+/// Every mouse and key action, in one window (F1).
+pub const HELP: [(&str, &str); 16] = [
+    ("Mouse wheel on a panel", "next / previous slice"),
+    (
+        "Ctrl + wheel (or pinch)",
+        "zoom all panels about the pointer",
+    ),
+    (
+        "Left click or drag",
+        "place the crosshair (linked across planes)",
+    ),
+    ("Middle drag, or Shift + left drag", "pan all panels"),
+    ("Right drag", "window/level: right widens, up brightens"),
+    ("Double click", "reset zoom and pan"),
+    (
+        "Up / Right arrow, Down / Left arrow",
+        "next / previous slice",
+    ),
+    ("Page Up / Page Down", "ten slices up / down"),
+    ("A, C, S", "axial, coronal, sagittal plane"),
+    ("O", "overlay off / back on"),
+    ("H (hold)", "hide every overlay while held"),
+    ("F1 or ?", "this help"),
+    (
+        "\"X missing\" tick box",
+        "synthesize X from the others (untick: back to acquired)",
+    ),
+    (
+        "W/L menu on a panel",
+        "window presets; View > Link window/level for all four",
+    ),
+    (
+        "Save as... on a synthesized panel",
+        "save that volume (NIfTI, marked synthetic)",
+    ),
+    ("Drop files or a folder", "open them as a study"),
+];
+
+pub fn help_window(ctx: &egui::Context, open: &mut bool) {
+    egui::Window::new("Keys and mouse")
+        .open(open)
+        .resizable(false)
+        .show(ctx, |ui| {
+            egui::Grid::new("help").striped(true).show(ui, |ui| {
+                for (what, does) in HELP {
+                    ui.strong(what);
+                    ui.label(does);
+                    ui.end_row();
+                }
+            });
+        });
 }

@@ -24,6 +24,10 @@ pub enum Command {
     Dialog(Pick),
     /// Export the finished synthesized volumes into the export folder.
     Export,
+    /// Save one finished synthesized volume through a save dialog.
+    SaveAs(Sequence),
+    /// Show or hide the keys-and-mouse help.
+    ToggleHelp,
     /// Save a screenshot of the window into the export folder.
     Screenshot,
     SetMissing(Sequence, bool),

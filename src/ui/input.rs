@@ -9,7 +9,7 @@ use super::command::Command;
 use super::view::Plane;
 
 /// Arrows step one slice, Page Up/Down ten; A, C and S switch to the axial, coronal
-/// and sagittal plane; O toggles the overlay.
+/// and sagittal plane; O toggles the overlay; F1 or ? the help.
 pub fn keys(ctx: &egui::Context, commands: &mut Vec<Command>) {
     if ctx.egui_wants_keyboard_input() {
         return;
@@ -29,6 +29,9 @@ pub fn keys(ctx: &egui::Context, commands: &mut Vec<Command>) {
     }
     if ctx.input(|i| i.key_pressed(egui::Key::O) && i.modifiers.is_none()) {
         commands.push(Command::ToggleOverlay);
+    }
+    if ctx.input(|i| i.key_pressed(egui::Key::F1) || i.key_pressed(egui::Key::Questionmark)) {
+        commands.push(Command::ToggleHelp);
     }
     let step = ctx.input(|i| {
         let pressed = |keys: &[egui::Key]| keys.iter().any(|k| i.key_pressed(*k));

@@ -22,6 +22,8 @@ pub struct Settings {
     pub labels: LabelStyle,
     pub label_opacity: f32,
     pub view: ViewState,
+    /// Window/level changes apply to all four sequences (relative to each one's own).
+    pub link_windows: bool,
     /// The self-check side panel (and running the check).
     pub self_check: bool,
     /// The last window/level of each recent study (by folder).
@@ -38,6 +40,7 @@ impl Default for Settings {
             labels: LabelStyle::Off,
             label_opacity: 0.5,
             view: ViewState::default(),
+            link_windows: false,
             self_check: true,
             windows: Vec::new(),
         }

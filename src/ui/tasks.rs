@@ -15,7 +15,9 @@ use super::command::Pick;
 use super::session::{CheckJob, Finished, QualityKey, SliceJob};
 use crate::engine::{BackendChoice, Synthesizer};
 use crate::eval::{CheckRow, Quality, RegionQuality};
-use crate::io::{export_synthetic, ExportRequest, Sequence, Study, StudyFiles};
+use crate::io::{
+    default_export_name, export_synthetic, ExportRequest, Sequence, Study, StudyFiles,
+};
 
 /// A finished background job.
 pub enum Chore {
@@ -180,6 +182,34 @@ impl Tasks {
                     export_synthetic(&study, &requests, &folder).map_err(|e| e.to_string())
                 });
             Chore::Exported(result)
+        })
+    }
+
+    /// Save one synthesized volume where the user says, in a save dialog suggesting its
+    /// synthetic name in `folder`. Cancelled, nothing is written (an empty list).
+    pub fn save_as(
+        &mut self,
+        study: Arc<Study>,
+        (seq, data): (Sequence, Arc<Array3<f32>>),
+        sources: Vec<Sequence>,
+        folder: PathBuf,
+    ) -> Result<(), &'static str> {
+        self.start(Some(Kind::Export), move || {
+            let mut dialog = rfd::FileDialog::new()
+                .set_file_name(default_export_name(&study.subject, seq))
+                .add_filter("NIfTI", &["nii.gz", "nii"]);
+            if folder.is_dir() {
+                dialog = dialog.set_directory(&folder);
+            }
+            let Some(path) = dialog.save_file() else {
+                return Chore::Exported(Ok(Vec::new()));
+            };
+            let request = ExportRequest {
+                sequence: seq,
+                data: data.view(),
+                sources: &sources,
+            };
+            Chore::Exported(export_synthetic(&study, &[request], &path).map_err(|e| e.to_string()))
         })
     }
 

@@ -181,6 +181,56 @@ impl SliceMapping {
     }
 }
 
+/// Window/level presets, relative to a sequence's automatic window (its brain's 0.5-99.5
+/// percentiles): MR intensities have no absolute scale, so a preset is a shape of window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WindowPreset {
+    Auto,
+    /// The middle 60 %: more contrast between grey and white matter.
+    Narrow,
+    /// 1.5 times as wide: nothing saturates.
+    Wide,
+    /// The upper half: bright lesions (oedema on T2/FLAIR, enhancement on T1c) stand out.
+    Bright,
+}
+
+impl WindowPreset {
+    pub const ALL: [WindowPreset; 4] = [
+        WindowPreset::Auto,
+        WindowPreset::Narrow,
+        WindowPreset::Wide,
+        WindowPreset::Bright,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            WindowPreset::Auto => "Auto",
+            WindowPreset::Narrow => "Narrow",
+            WindowPreset::Wide => "Wide",
+            WindowPreset::Bright => "Bright lesions",
+        }
+    }
+
+    /// The window for a sequence whose automatic window is `auto` (`None`: automatic).
+    pub fn window(self, auto: (f32, f32)) -> Option<(f32, f32)> {
+        let (lo, w) = (auto.0, auto.1 - auto.0);
+        match self {
+            WindowPreset::Auto => None,
+            WindowPreset::Narrow => Some((lo + 0.2 * w, lo + 0.8 * w)),
+            WindowPreset::Wide => Some((lo - 0.25 * w, auto.1 + 0.25 * w)),
+            WindowPreset::Bright => Some((lo + 0.5 * w, auto.1)),
+        }
+    }
+}
+
+/// `window`, set on a sequence whose automatic window is `from`, carried to one whose
+/// automatic window is `to` (the same place relative to each: linked window/level).
+pub fn carry_window(window: (f32, f32), from: (f32, f32), to: (f32, f32)) -> (f32, f32) {
+    let (fw, tw) = ((from.1 - from.0).max(1e-6), to.1 - to.0);
+    let at = |v: f32| to.0 + (v - from.0) / fw * tw;
+    (at(window.0), at(window.1))
+}
+
 /// Window/level after a right-drag of `delta` points, as in ITK-SNAP: right widens the
 /// window, up brightens (lowers the level). `auto` sets the sensitivity: 200 points of
 /// drag move by one automatic window width.
@@ -265,6 +315,18 @@ mod tests {
         assert_eq!(Plane::Sagittal.letters(false), ["A", "P", "S", "I"]);
         assert_eq!(Plane::Coronal.letters(true), ["R", "L", "S", "I"]);
         assert!(Plane::Sagittal.flipped(false) && !Plane::Axial.flipped(false));
+    }
+
+    #[test]
+    fn presets_and_linked_windows_are_relative_to_the_automatic_window() {
+        let auto = (100.0, 300.0);
+        assert_eq!(WindowPreset::Auto.window(auto), None);
+        assert_eq!(WindowPreset::Narrow.window(auto), Some((140.0, 260.0)));
+        assert_eq!(WindowPreset::Wide.window(auto), Some((50.0, 350.0)));
+        assert_eq!(WindowPreset::Bright.window(auto), Some((200.0, 300.0)));
+        // The upper half of one sequence is the upper half of another.
+        assert_eq!(carry_window((200.0, 300.0), auto, (0.0, 10.0)), (5.0, 10.0));
+        assert_eq!(carry_window(auto, auto, (3.0, 4.0)), (3.0, 4.0));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use eframe::egui;
 
 mod inspect;
 
-use super::bars::{menu_ui, self_check_ui, status_ui, Status};
+use super::bars::{help_window, menu_ui, self_check_ui, status_ui, Status};
 use super::command::Command;
 use super::gpu::{describe_adapter, SliceGpu};
 use super::input;
@@ -61,6 +61,8 @@ pub struct ViewerApp {
     last_overlay: Difference,
     /// A `--frames` run is ending (its screenshot is being taken).
     finishing: bool,
+    /// The keys-and-mouse help window is open.
+    help: bool,
 }
 
 impl ViewerApp {
@@ -100,6 +102,7 @@ impl ViewerApp {
             stats: FrameStats::default(),
             last_overlay: Difference::Uncertainty,
             finishing: false,
+            help: false,
             options,
         };
         if let Some(path) = app.options.study.clone() {
@@ -204,6 +207,9 @@ impl ViewerApp {
         match chore {
             Chore::Opened(Ok(study)) => self.set_study(*study),
             Chore::Opened(Err(e)) => self.error(e),
+            Chore::Exported(Ok(paths)) if paths.is_empty() => {
+                self.info("nothing saved: no file chosen (or no file dialog on this desktop)")
+            }
             Chore::Exported(Ok(paths)) => {
                 let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
                 self.info(format!("exported {}", names.join(", ")));
@@ -280,6 +286,11 @@ impl ViewerApp {
                 self.export();
                 None
             }
+            Command::SaveAs(seq) => self.save_as(seq),
+            Command::ToggleHelp => {
+                self.help = !self.help;
+                None
+            }
             Command::Screenshot => self.screenshot(),
             Command::ResetWindows => {
                 if let Some(s) = self.session.as_mut() {
@@ -336,7 +347,7 @@ impl ViewerApp {
                 s.set_plane(plane);
                 self.stats.plane_switched();
             }
-            Command::SetWindow(seq, w) => s.windows[seq.index()] = w,
+            Command::SetWindow(seq, w) => s.set_window(seq, w, self.settings.link_windows),
             _ => {}
         }
     }
@@ -354,6 +365,16 @@ impl ViewerApp {
             Ok(()) => self.info(format!("exporting to {}...", folder.display())),
             Err(why) => self.error(why),
         }
+    }
+
+    fn save_as(&mut self, seq: Sequence) -> Option<&'static str> {
+        let s = self.session.as_ref()?;
+        let (volumes, sources) = s.exportable();
+        let volume = volumes.into_iter().find(|v| v.0 == seq)?;
+        let folder = PathBuf::from(self.export_folder.trim());
+        self.tasks
+            .save_as(s.study.clone(), volume, sources, folder)
+            .err()
     }
 
     /// A screenshot into the export folder; its name says "synthetic" whenever a
@@ -418,6 +439,9 @@ impl eframe::App for ViewerApp {
         input::keys(&ctx, &mut commands);
         input::dropped_files(&ctx, &mut commands);
         egui::Panel::top("menu").show(ui, |ui| menu_ui(ui, &mut self.settings, &mut commands));
+        if self.help {
+            help_window(&ctx, &mut self.help);
+        }
         let status = Status {
             device: &self.device,
             renderer: &self.renderer,

@@ -18,7 +18,7 @@ use super::gpu::{Layer, PanelPaint};
 use super::render::{compose, Difference, LabelStyle, Look, SliceLayers, UNCERTAINTY_SCALE};
 use super::session::Session;
 use super::settings::Settings;
-use super::view::{drag_window, SliceMapping, ViewState};
+use super::view::{drag_window, SliceMapping, ViewState, WindowPreset};
 use crate::io::{row_major, Sequence};
 
 const CROSSHAIR_COLOUR: Color32 = Color32::from_rgb(0, 220, 120);
@@ -160,6 +160,17 @@ impl Panels {
             if session.windows[seq.index()].is_some() && ui.small_button("auto W/L").clicked() {
                 commands.push(Command::SetWindow(seq, None));
             }
+            if synthetic && session.synthesized(seq) && ui.small_button("Save as...").clicked() {
+                commands.push(Command::SaveAs(seq));
+            }
+            ui.menu_button("W/L", |ui| {
+                for preset in WindowPreset::ALL {
+                    if ui.button(preset.name()).clicked() {
+                        let auto = session.auto_window(seq, false);
+                        commands.push(Command::SetWindow(seq, preset.window(auto)));
+                    }
+                }
+            });
         });
         let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
         self.rects[seq.index()] = Some(rect);

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use ndarray::{Array2, Array3, ArrayView2, Axis};
 
 use super::settings::Windows;
-use super::view::Plane;
+use super::view::{carry_window, Plane};
 use crate::engine::{Request, Response, Stage};
 use crate::eval::{CheckRow, Quality, RegionQuality};
 use crate::io::{display_window, Sequence, Study};
@@ -494,6 +494,20 @@ impl Session {
     /// The window the panel of `seq` uses: the user's, else the automatic one.
     pub fn window_of(&self, seq: Sequence, truth_half: bool) -> (f32, f32) {
         self.windows[seq.index()].unwrap_or_else(|| self.auto_window(seq, truth_half))
+    }
+
+    /// Set the window of `seq` (`None`: automatic); `linked`, every sequence gets the same
+    /// window relative to its own automatic one.
+    pub fn set_window(&mut self, seq: Sequence, window: Option<(f32, f32)>, linked: bool) {
+        if !linked {
+            self.windows[seq.index()] = window;
+            return;
+        }
+        let from = self.auto_window(seq, false);
+        for s in Sequence::ALL {
+            let to = self.auto_window(s, false);
+            self.windows[s.index()] = window.map(|w| carry_window(w, from, to));
+        }
     }
 
     /// The whole volume's window, computed off the UI thread.
