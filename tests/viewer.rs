@@ -575,3 +575,35 @@ fn the_self_check_panel_scores_each_acquired_input_from_the_others() {
         "one row each"
     );
 }
+
+#[test]
+fn the_wgsl_path_draws_the_viewer_users_see() {
+    // The harness renders through wgpu (Mesa's software Vulkan without a GPU): the app
+    // finds a wgpu render state and draws its slices with shaders/slice.wgsl.
+    let options = ViewerOptions {
+        study: Some(mmgan::shipped::demo_study().unwrap()),
+        weights: weights(),
+        backend: BackendChoice::Cpu,
+        frames: None,
+        screenshot: None,
+        missing: vec![Sequence::Flair],
+        plane: mmgan::ui::view::Plane::Axial,
+        overlay: Some(mmgan::ui::render::Difference::Off),
+    };
+    let mut h = Harness::builder()
+        .with_size([1000.0, 760.0])
+        .wgpu()
+        .build_eframe(|cc| ViewerApp::new(cc, options));
+    h.state_mut().show_self_check(false);
+    assert!(
+        h.state().renderer().starts_with("wgpu") || h.state().renderer().contains("Vulkan"),
+        "{}",
+        h.state().renderer()
+    );
+    run_until(&mut h, "the FLAIR synthesis and its figures", |a| {
+        a.synthesized(Sequence::Flair)
+            && a.volume_quality(Sequence::Flair).is_some()
+            && a.slice_quality(Sequence::Flair).is_some()
+    });
+    h.snapshot("viewer_demo_flair_wgsl");
+}

@@ -18,8 +18,8 @@ use crate::eval::{CheckRow, Quality, RegionQuality};
 use crate::io::{display_window, Sequence, Study};
 use crate::model::Scenario;
 
-/// Dropout passes behind the uncertainty overlay: 4 keeps it a few times the synthesis'
-/// cost; the spread of 4 passes already ranks voxels by error as well as 8 did.
+/// Dropout passes behind the uncertainty overlay: its cost is this many syntheses, in the
+/// background after the first (`mmgan synthesize --uncertainty` defaults to 8).
 pub const UNCERTAINTY_PASSES: usize = 4;
 
 /// Numbers unique in this process: request generations and content versions never repeat
