@@ -198,9 +198,24 @@ impl Synthesizer {
         let geometry = SliceGeometry::new(brain.view(), self.meta.side, self.meta.fit);
         let mut ranges = [None; 4];
         let mut inputs = vec![Vec::new(); 4];
-        for seq in scenario.available() {
-            let volume = study.volume(seq).expect("checked above");
-            let (model, range) = model_volume(&geometry, volume.data.view(), brain.view());
+        // One thread per input: normalising whole volumes is most of the time before the
+        // viewer's first slice.
+        let normalised: Vec<_> = std::thread::scope(|scope| {
+            let jobs: Vec<_> = scenario
+                .available()
+                .into_iter()
+                .filter_map(|seq| study.volume(seq).map(|v| (seq, v)))
+                .map(|(seq, volume)| {
+                    let (geometry, brain) = (&geometry, brain.view());
+                    scope.spawn(move || (seq, model_volume(geometry, volume.data.view(), brain)))
+                })
+                .collect();
+            jobs.into_iter().map(|j| j.join()).collect()
+        });
+        for job in normalised {
+            let (seq, (model, range)) = job.map_err(|_| {
+                EngineError::Device("normalising an input failed (a thread panicked)".into())
+            })?;
             ranges[seq.index()] = range;
             inputs[seq.index()] = model;
         }

@@ -573,15 +573,33 @@ pub fn train(
         state.save(&checkpoint)?;
         save_generator(&out.join("weights"), &generator, &meta(epoch))?;
         append_log(&out.join("log.jsonl"), &log)?;
+        let log_path = out.join("log.jsonl");
+        let logs = read_log(&log_path).map_err(|e| run_err(&log_path, e))?;
+        // The epoch to ship is chosen on validation figures: keep the best one's weights
+        // (the per-epoch figures move by about 0.01 SSIM between epochs).
+        if is_best(&logs) {
+            save_generator(&out.join("best"), &generator, &meta(epoch))?;
+        }
         // The figure is a convenience: a failure to draw it must not stop training.
-        if let Err(e) = read_log(&out.join("log.jsonl"))
-            .and_then(|logs| draw_curves(&logs, &subject_key(out), &out.join("curves.png")))
-        {
+        if let Err(e) = draw_curves(&logs, &subject_key(out), &out.join("curves.png")) {
             log::warn!("learning curves not drawn: {e}");
         }
         events(TrainEvent::EpochEnd(log));
     }
     Ok(state.progress.epochs_done)
+}
+
+/// Whether the last epoch of `logs` has the highest validation brain SSIM so far (the
+/// first epoch with figures counts as best).
+fn is_best(logs: &[EpochLog]) -> bool {
+    let ssim = |l: &EpochLog| l.test_brain.map(|q| q.ssim);
+    let Some((last, earlier)) = logs.split_last() else {
+        return false;
+    };
+    let Some(now) = ssim(last) else {
+        return false;
+    };
+    earlier.iter().filter_map(ssim).all(|before| now > before)
 }
 
 fn append_log(path: &Path, log: &EpochLog) -> Result<(), TrainError> {
@@ -698,6 +716,35 @@ mod tests {
             Vec::new(),
         )
         .with_max_batches(Some(400))
+    }
+
+    #[test]
+    fn the_best_epoch_is_the_one_with_the_highest_validation_brain_ssim_so_far() {
+        let epoch = |epoch, ssim: Option<f64>| EpochLog {
+            epoch,
+            batches: 1,
+            scenarios: "0..=13".into(),
+            loss_g: 0.0,
+            loss_adv: 0.0,
+            loss_l1: 0.0,
+            loss_d: 0.0,
+            seconds: 0.0,
+            test: None,
+            test_brain: ssim.map(|ssim| Quality {
+                ssim,
+                ..Quality::default()
+            }),
+        };
+        assert!(!is_best(&[]));
+        assert!(is_best(&[epoch(1, Some(0.3))]));
+        assert!(is_best(&[epoch(1, Some(0.3)), epoch(2, Some(0.31))]));
+        assert!(!is_best(&[epoch(1, Some(0.3)), epoch(2, Some(0.29))]));
+        assert!(
+            !is_best(&[epoch(1, Some(0.3)), epoch(2, Some(0.3))]),
+            "ties keep the earlier"
+        );
+        assert!(!is_best(&[epoch(1, Some(0.3)), epoch(2, None)]));
+        assert!(is_best(&[epoch(1, None), epoch(2, Some(0.1))]));
     }
 
     #[test]
