@@ -36,7 +36,9 @@ pub struct SliceGeometry {
 pub fn brain_mask<'a>(volumes: impl IntoIterator<Item = ArrayView3<'a, f32>>) -> Array3<bool> {
     let mut mask: Option<Array3<bool>> = None;
     for v in volumes {
-        let m = mask.get_or_insert_with(|| Array3::from_elem(v.raw_dim(), false));
+        // In the volume's own memory order (studies are Fortran order): the Zip below then
+        // walks memory linearly instead of striding across it.
+        let m = mask.get_or_insert_with(|| v.map(|_| false));
         ndarray::Zip::from(m)
             .and(&v)
             .for_each(|m, &x| *m |= x > 0.0);
@@ -49,14 +51,15 @@ impl SliceGeometry {
     pub fn new(brain: ArrayView3<bool>, side: usize, fit: Fit) -> SliceGeometry {
         let (nx, ny) = (brain.shape()[0], brain.shape()[1]);
         let (mut x_lo, mut x_hi, mut y_lo, mut y_hi) = (nx, 0, ny, 0);
-        for ((x, y, _), &b) in brain.indexed_iter() {
+        // Zip walks the mask in memory order (indexed_iter would stride across it).
+        ndarray::Zip::indexed(brain).for_each(|(x, y, _), &b| {
             if b {
                 x_lo = x_lo.min(x);
                 x_hi = x_hi.max(x + 1);
                 y_lo = y_lo.min(y);
                 y_hi = y_hi.max(y + 1);
             }
-        }
+        });
         if x_lo >= x_hi {
             // No brain at all: the grid centre.
             (x_lo, x_hi, y_lo, y_hi) = (0, nx, 0, ny);

@@ -23,13 +23,14 @@ pub fn model_volume(
     brain: ArrayView3<bool>,
 ) -> (Vec<f32>, Option<BrainRange>) {
     let range = BrainRange::of(volume, brain);
-    let mut unit = ndarray::Array3::<f32>::zeros(volume.raw_dim());
-    if let Some(r) = range {
-        Zip::from(&mut unit)
-            .and(&volume)
-            .and(&brain)
-            .for_each(|u, &x, &b| *u = if b { r.to_unit(x) } else { 0.0 });
-    }
+    // A copy keeps the volume's memory order, so the Zip walks memory linearly.
+    let mut unit = volume.to_owned();
+    Zip::from(&mut unit).and(&brain).for_each(|u, &b| {
+        *u = match (b, range) {
+            (true, Some(r)) => r.to_unit(*u),
+            _ => 0.0,
+        }
+    });
     (geometry.volume_to_model(unit.view()), range)
 }
 

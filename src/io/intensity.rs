@@ -171,12 +171,13 @@ impl BrainRange {
     /// Percentiles of `volume` over the voxels where `brain` is true; `None` when the
     /// brain is empty.
     pub fn of(volume: ArrayView3<f32>, brain: ArrayView3<bool>) -> Option<BrainRange> {
-        let mut inside: Vec<f32> = volume
-            .iter()
-            .zip(brain.iter())
-            .filter(|(_, b)| **b)
-            .map(|(x, _)| *x)
-            .collect();
+        // Zip walks both in memory order (iter() would stride across a Fortran-order study).
+        let mut inside: Vec<f32> = Vec::new();
+        ndarray::Zip::from(&volume).and(&brain).for_each(|&x, &b| {
+            if b {
+                inside.push(x);
+            }
+        });
         if inside.is_empty() {
             return None;
         }
