@@ -381,19 +381,33 @@ impl Synthesizer {
         progress: &mut dyn FnMut(usize, usize),
         cancel: &AtomicBool,
     ) -> Result<Vec<Synthesized>, EngineError> {
+        self.assemble(prepared, progress, cancel, |chunk| {
+            self.synthesize_slices(prepared, chunk)
+        })
+    }
+
+    /// Every brain slice of `prepared`, `batch` slices per call of `slices`, placed into
+    /// volumes (one per missing sequence; slices without brain stay zero). `progress(done,
+    /// total)` after each batch; `cancel` is checked between batches.
+    pub(crate) fn assemble(
+        &self,
+        prepared: &Prepared,
+        progress: &mut dyn FnMut(usize, usize),
+        cancel: &AtomicBool,
+        slices: impl Fn(&[usize]) -> Result<Vec<SliceSet>, EngineError>,
+    ) -> Result<Vec<Synthesized>, EngineError> {
         let missing = prepared.scenario.missing();
         let mut out = Self::empty_volumes(prepared);
         let zs = prepared.brain_slices();
-        let total = zs.len();
-        progress(0, total);
+        progress(0, zs.len());
         let mut done = 0;
         for chunk in zs.chunks(self.batch.max(1)) {
             if cancel.load(Ordering::Relaxed) {
                 return Err(EngineError::Cancelled);
             }
-            place(chunk, self.synthesize_slices(prepared, chunk)?, &mut out);
+            place(chunk, slices(chunk)?, &mut out);
             done += chunk.len();
-            progress(done, total);
+            progress(done, zs.len());
         }
         Ok(missing
             .into_iter()

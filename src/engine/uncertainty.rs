@@ -4,12 +4,12 @@
 //! each pass draws another sub-network (Gal and Ghahramani, 2016). The standard deviation
 //! of the passes, in the study's intensity units, is the uncertainty of each voxel.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 
 use burn::module::Module;
 use ndarray::{Array2, Axis};
 
-use super::synthesizer::{place, EngineError, Prepared, SliceSet, Synthesized, Synthesizer};
+use super::synthesizer::{EngineError, Prepared, SliceSet, Synthesized, Synthesizer};
 
 impl Synthesizer {
     /// Standard deviation over `passes` dropout passes (at least 2) of every missing
@@ -81,28 +81,9 @@ impl Synthesizer {
         progress: &mut dyn FnMut(usize, usize),
         cancel: &AtomicBool,
     ) -> Result<Vec<Synthesized>, EngineError> {
-        let missing = prepared.scenario.missing();
-        let mut out = Self::empty_volumes(prepared);
-        let zs = prepared.brain_slices();
-        progress(0, zs.len());
-        let mut done = 0;
-        for chunk in zs.chunks(self.batch.max(1)) {
-            if cancel.load(Ordering::Relaxed) {
-                return Err(EngineError::Cancelled);
-            }
-            place(
-                chunk,
-                self.uncertainty_slices(prepared, chunk, passes)?,
-                &mut out,
-            );
-            done += chunk.len();
-            progress(done, zs.len());
-        }
-        Ok(missing
-            .into_iter()
-            .zip(out)
-            .map(|(sequence, data)| Synthesized { sequence, data })
-            .collect())
+        self.assemble(prepared, progress, cancel, |chunk| {
+            self.uncertainty_slices(prepared, chunk, passes)
+        })
     }
 }
 

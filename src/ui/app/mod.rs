@@ -67,8 +67,11 @@ pub struct ViewerApp {
 
 impl ViewerApp {
     pub fn new(cc: &eframe::CreationContext<'_>, options: ViewerOptions) -> ViewerApp {
+        // A `--frames` run (CI's window check, scripted screenshots) shows what its
+        // options say, not what the last interactive session left behind.
         let mut settings: Settings = cc
             .storage
+            .filter(|_| options.frames.is_none())
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
         if let Some(overlay) = options.overlay {
@@ -524,6 +527,9 @@ impl eframe::App for ViewerApp {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        if self.options.frames.is_some() {
+            return;
+        }
         self.remember_windows();
         eframe::set_value(storage, eframe::APP_KEY, &self.settings);
     }
