@@ -377,6 +377,13 @@ fn export_of_a_real_lps_study_through_the_ui_equals_the_synthesizer_checked_by_n
     let ui_file = ui_out.path().join(direct_file.file_name().unwrap());
     assert!(ui_file.is_file(), "{} not written", ui_file.display());
 
+    // The viewer's whole-volume figures are mmgan eval's for the same volume.
+    run_until(&mut h, "the whole-volume figures", |a| {
+        a.volume_quality(Sequence::Flair).is_some()
+    });
+    let eval = mmgan::eval::volume_quality(&study, Sequence::Flair, direct[0].data.view());
+    assert_eq!(h.state().volume_quality(Sequence::Flair), eval);
+
     // nibabel: the UI's file has the source FLAIR's affine (LPS), codes and voxels equal to
     // the Synthesizer's, and signal inside the acquired brain.
     let script = r#"
