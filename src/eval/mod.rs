@@ -224,12 +224,13 @@ pub fn normalised_percentiles(
     brain: ndarray::ArrayView3<bool>,
 ) -> Option<[f32; 3]> {
     let range = crate::io::BrainRange::of(v, brain)?;
-    let mut inside: Vec<f32> = v
-        .iter()
-        .zip(brain.iter())
-        .filter(|(_, b)| **b)
-        .map(|(x, _)| range.to_unit(*x))
-        .collect();
+    // Zip walks memory order (iter() would stride across a Fortran-order study).
+    let mut inside: Vec<f32> = Vec::new();
+    ndarray::Zip::from(&v).and(&brain).for_each(|&x, &b| {
+        if b {
+            inside.push(range.to_unit(x));
+        }
+    });
     Some([5.0, 50.0, 95.0].map(|p| crate::io::percentile_in_place(&mut inside, p)))
 }
 
@@ -376,7 +377,7 @@ fn leave_one_out(
 }
 
 fn positive_mean(v: &Array3<f32>) -> f32 {
-    let m = v.iter().map(|x| f64::from(x.max(0.0))).sum::<f64>() / v.len().max(1) as f64;
+    let m = v.fold(0f64, |a, x| a + f64::from(x.max(0.0))) / v.len().max(1) as f64;
     if m > 0.0 {
         m as f32
     } else {

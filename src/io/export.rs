@@ -311,7 +311,11 @@ fn export_pending(
             ),
         });
     }
-    if let Some(bad) = request.data.iter().find(|v| !v.is_finite()) {
+    // fold walks memory order (iter() would stride across the Fortran-order volume).
+    let bad = request
+        .data
+        .fold(None, |found, &v| found.or((!v.is_finite()).then_some(v)));
+    if let Some(bad) = bad {
         return Err(IoError::InvalidData {
             what: format!("synthetic {}", request.sequence),
             reason: format!("contains a non-finite value ({bad}); nothing written"),

@@ -24,127 +24,225 @@ impl IntensityStats {
                 &owned
             }
         };
-        let r = ranges(values);
-        IntensityStats {
-            min: r.min,
-            max: r.max,
-            positive_mean: (r.positive_sum / values.len().max(1) as f64) as f32,
-            window: window_from(values, &r),
-        }
+        let mut acc = StatsAccumulator::new();
+        acc.push(values);
+        acc.finish(values)
     }
 }
 
-/// One pass over a volume: its range, positive sum, and the range of its non-zero values.
-struct Ranges {
+/// Intensity statistics gathered while a volume is decoded: [`Self::push`] each decoded
+/// chunk while it is still in cache (range, positive sum and a histogram of the non-zero
+/// values in one pass), then [`Self::finish`] with the whole volume. Any voxel order gives
+/// the same result, so the file's order will do before reorientation.
+pub struct StatsAccumulator {
     min: f32,
     max: f32,
     positive_sum: f64,
-    nz_min: f32,
-    nz_max: f32,
+    count: usize,
     nz_count: usize,
+    hist: Histogram,
 }
 
-fn ranges(values: &[f32]) -> Ranges {
-    let mut r = Ranges {
-        min: f32::INFINITY,
-        max: f32::NEG_INFINITY,
-        positive_sum: 0.0,
-        nz_min: f32::INFINITY,
-        nz_max: f32::NEG_INFINITY,
-        nz_count: 0,
+/// Counts of the non-zero values.
+enum Histogram {
+    /// By the top 16 bits of their order-preserving bit pattern: no range is needed
+    /// beforehand, and a bin spans under 1 % of its values' magnitude; the values of the
+    /// bins holding the percentiles are selected in a second pass.
+    Bits(Vec<u32>),
+    /// One bin per integer from `offset` (8- and 16-bit data without scaling): exact, no
+    /// second pass.
+    Integers { offset: i32, counts: Vec<u32> },
+}
+
+const BINS: usize = 1 << 16;
+
+/// `f32` -> a `u32` whose unsigned order is the float order (negatives flipped), top 16 bits.
+fn bin_of(v: f32) -> usize {
+    let b = v.to_bits();
+    let ordered = if b & 0x8000_0000 != 0 {
+        !b
+    } else {
+        b | 0x8000_0000
     };
-    for chunk in values.chunks(4096) {
-        // Plain comparisons and f32 partial sums keep the loop vectorisable.
-        let (mut lo, mut hi, mut s) = (f32::INFINITY, f32::NEG_INFINITY, 0f32);
-        let (mut nlo, mut nhi, mut n) = (f32::INFINITY, f32::NEG_INFINITY, 0u32);
-        for &v in chunk {
-            lo = if v < lo { v } else { lo };
-            hi = if v > hi { v } else { hi };
-            s += if v > 0.0 { v } else { 0.0 };
-            let nz = v != 0.0;
-            nlo = if nz && v < nlo { v } else { nlo };
-            nhi = if nz && v > nhi { v } else { nhi };
-            n += u32::from(nz);
+    (ordered >> 16) as usize
+}
+
+/// The smallest and largest finite floats of a bin of [`bin_of`].
+fn bin_bounds(bin: usize) -> (f32, f32) {
+    let from_ordered = |k: u32| {
+        let bits = if k & 0x8000_0000 != 0 {
+            k & 0x7fff_ffff
+        } else {
+            !k
+        };
+        f32::from_bits(bits)
+    };
+    let k0 = (bin as u32) << 16;
+    let (lo, hi) = (from_ordered(k0), from_ordered(k0 | 0xffff));
+    // The bins at the ends of the exponent range also hold NaN and Inf patterns.
+    let lo = if lo.is_finite() { lo } else { f32::MIN };
+    let hi = if hi.is_finite() { hi } else { f32::MAX };
+    (lo, hi)
+}
+
+impl Default for StatsAccumulator {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl StatsAccumulator {
+    pub fn new() -> StatsAccumulator {
+        StatsAccumulator {
+            min: f32::INFINITY,
+            max: f32::NEG_INFINITY,
+            positive_sum: 0.0,
+            count: 0,
+            nz_count: 0,
+            hist: Histogram::Bits(vec![0; BINS]),
         }
-        r.min = r.min.min(lo);
-        r.max = r.max.max(hi);
-        r.positive_sum += f64::from(s);
-        r.nz_min = r.nz_min.min(nlo);
-        r.nz_max = r.nz_max.max(nhi);
-        r.nz_count += n as usize;
     }
-    if values.is_empty() {
-        (r.min, r.max) = (0.0, 0.0);
+
+    /// For values known to be integers in `min..=max` (a span of at most 2^16).
+    pub fn integers(min: i32, max: i32) -> StatsAccumulator {
+        let span = (max - min + 1).clamp(1, 1 << 16) as usize;
+        StatsAccumulator {
+            hist: Histogram::Integers {
+                offset: min,
+                counts: vec![0; span],
+            },
+            ..StatsAccumulator::new()
+        }
     }
-    r
+
+    pub fn push(&mut self, values: &[f32]) {
+        const LANES: usize = 8;
+        for chunk in values.chunks(4096) {
+            // Eight independent lanes of plain comparisons and f32 partial sums: a float
+            // reduction vectorises only when its order is spelled out like this.
+            let mut lo = [f32::INFINITY; LANES];
+            let mut hi = [f32::NEG_INFINITY; LANES];
+            let mut sum = [0f32; LANES];
+            let mut zeros = [0u32; LANES];
+            let lanes = chunk.chunks_exact(LANES);
+            let rest = lanes.remainder();
+            for group in lanes {
+                for l in 0..LANES {
+                    let v = group[l];
+                    lo[l] = if v < lo[l] { v } else { lo[l] };
+                    hi[l] = if v > hi[l] { v } else { hi[l] };
+                    sum[l] += if v > 0.0 { v } else { 0.0 };
+                    zeros[l] += u32::from(v == 0.0);
+                }
+            }
+            for (l, &v) in rest.iter().enumerate() {
+                lo[l] = lo[l].min(v);
+                hi[l] = hi[l].max(v);
+                sum[l] += v.max(0.0);
+                zeros[l] += u32::from(v == 0.0);
+            }
+            self.min = lo.iter().fold(self.min, |a, &b| a.min(b));
+            self.max = hi.iter().fold(self.max, |a, &b| a.max(b));
+            self.positive_sum += sum.iter().map(|&s| f64::from(s)).sum::<f64>();
+            if zeros.iter().sum::<u32>() as usize == chunk.len() {
+                continue; // background: nothing to count
+            }
+            match &mut self.hist {
+                Histogram::Bits(hist) => {
+                    for &v in chunk {
+                        if v != 0.0 {
+                            hist[bin_of(v)] += 1;
+                            self.nz_count += 1;
+                        }
+                    }
+                }
+                Histogram::Integers { offset, counts } => {
+                    let last = counts.len() - 1;
+                    for &v in chunk {
+                        if v != 0.0 {
+                            // Clamped: values outside the promised type cannot occur.
+                            counts[((v as i32 - *offset).max(0) as usize).min(last)] += 1;
+                            self.nz_count += 1;
+                        }
+                    }
+                }
+            }
+        }
+        self.count += values.len();
+    }
+
+    /// The statistics of `values`, which must be every value pushed (in any order).
+    pub fn finish(self, values: &[f32]) -> IntensityStats {
+        debug_assert_eq!(values.len(), self.count);
+        let window = match self.nonzero_percentiles(values, [0.5, 99.5]) {
+            Some([lo, hi]) if hi > lo => (lo, hi),
+            Some([lo, _]) => (lo, lo + 1.0),
+            None => (0.0, 1.0),
+        };
+        let (min, max) = if self.count == 0 {
+            (0.0, 0.0)
+        } else {
+            (self.min, self.max)
+        };
+        IntensityStats {
+            min,
+            max,
+            positive_mean: (self.positive_sum / self.count.max(1) as f64) as f32,
+            window,
+        }
+    }
+
+    /// Exact percentiles (nearest rank on `(n - 1) * p / 100`) of the non-zero values, in
+    /// linear time: the histogram finds the bin holding each rank, then one pass collects
+    /// only the values of those bins for selection. `None` when every value is zero.
+    fn nonzero_percentiles<const K: usize>(
+        &self,
+        values: &[f32],
+        ps: [f64; K],
+    ) -> Option<[f32; K]> {
+        let n = self.nz_count;
+        if n == 0 {
+            return None;
+        }
+        let counts = match &self.hist {
+            Histogram::Bits(hist) => hist,
+            Histogram::Integers { counts, .. } => counts,
+        };
+        let targets = ps.map(|p| {
+            let rank = ((n - 1) as f64 * p / 100.0).round() as usize;
+            let (mut below, mut b) = (0usize, 0usize);
+            while below + counts[b] as usize <= rank {
+                below += counts[b] as usize;
+                b += 1;
+            }
+            (b, rank - below)
+        });
+        if let Histogram::Integers { offset, .. } = self.hist {
+            return Some(targets.map(|(b, _)| (b as i32 + offset) as f32));
+        }
+        // A bin is a closed float interval: plain comparisons find its values.
+        let bounds = targets.map(|(b, _)| bin_bounds(b));
+        let mut in_bins: [Vec<f32>; K] = std::array::from_fn(|_| Vec::new());
+        for &v in values {
+            for (k, &(lo, hi)) in bounds.iter().enumerate() {
+                if v >= lo && v <= hi && v != 0.0 {
+                    in_bins[k].push(v);
+                }
+            }
+        }
+        let mut k = 0;
+        Some(targets.map(|(_, rank)| {
+            let v = select_rank(&mut in_bins[k], rank);
+            k += 1;
+            v
+        }))
+    }
 }
 
 /// The display window of a volume: 0.5 and 99.5 percentiles of its non-zero voxels (the
 /// background of skull-stripped studies is zero and would otherwise dominate).
 pub fn display_window(data: ArrayView3<f32>) -> (f32, f32) {
     IntensityStats::of(data).window
-}
-
-fn window_from(values: &[f32], r: &Ranges) -> (f32, f32) {
-    match nonzero_percentiles_in(values, r, [0.5, 99.5]) {
-        Some([lo, hi]) if hi > lo => (lo, hi),
-        Some([lo, _]) => (lo, lo + 1.0),
-        None => (0.0, 1.0),
-    }
-}
-
-/// Exact percentiles (nearest rank on `(n - 1) * p / 100`) of the non-zero values, in
-/// linear time: a histogram finds the bin holding each rank, then only the values of those
-/// bins are selected. `None` when every value is zero.
-fn nonzero_percentiles_in<const K: usize>(
-    values: &[f32],
-    r: &Ranges,
-    ps: [f64; K],
-) -> Option<[f32; K]> {
-    let (lo, hi, n) = (r.nz_min, r.nz_max, r.nz_count);
-    if n == 0 {
-        return None;
-    }
-    const BINS: usize = 1 << 16;
-    let scale = if hi > lo {
-        (BINS - 1) as f32 / (hi - lo)
-    } else {
-        0.0
-    };
-    let bin = |v: f32| (((v - lo) * scale) as usize).min(BINS - 1);
-    let mut hist = vec![0u32; BINS];
-    for &v in values {
-        if v != 0.0 {
-            hist[bin(v)] += 1;
-        }
-    }
-    let targets = ps.map(|p| {
-        let rank = ((n - 1) as f64 * p / 100.0).round() as usize;
-        let (mut below, mut b) = (0usize, 0usize);
-        while below + hist[b] as usize <= rank {
-            below += hist[b] as usize;
-            b += 1;
-        }
-        (b, rank - below)
-    });
-    // One pass collects the values of every target bin.
-    let mut in_bins: [Vec<f32>; K] = std::array::from_fn(|_| Vec::new());
-    for &v in values {
-        if v != 0.0 {
-            let b = bin(v);
-            for (k, (tb, _)) in targets.iter().enumerate() {
-                if *tb == b {
-                    in_bins[k].push(v);
-                }
-            }
-        }
-    }
-    let mut k = 0;
-    Some(targets.map(|(_, rank)| {
-        let v = select_rank(&mut in_bins[k], rank);
-        k += 1;
-        v
-    }))
 }
 
 fn select_rank(values: &mut [f32], rank: usize) -> f32 {
@@ -244,5 +342,63 @@ mod tests {
         assert_eq!(display_window(zeros.view()), (0.0, 1.0));
         let stats = IntensityStats::of(a.view());
         assert_eq!((stats.min, stats.max), (-5.0, 1e6));
+    }
+
+    #[test]
+    fn streamed_statistics_equal_a_sort_whatever_the_chunks() {
+        // Mixed signs, magnitudes over six decades, zeros, and repeated values.
+        let values: Vec<f32> = (0..50_000u32)
+            .map(|i| {
+                let h = i.wrapping_mul(2_654_435_761) >> 8;
+                match h % 7 {
+                    0 => 0.0,
+                    1 => -((h % 1000) as f32) * 0.37,
+                    2 => (h % 5) as f32,
+                    _ => (h % 100_000) as f32 * 10f32.powi((h % 4) as i32 - 2),
+                }
+            })
+            .collect();
+        let mut nz: Vec<f32> = values.iter().copied().filter(|&v| v != 0.0).collect();
+        nz.sort_by(f32::total_cmp);
+        let rank = |p: f64| nz[((nz.len() - 1) as f64 * p / 100.0).round() as usize];
+        let mut acc = StatsAccumulator::new();
+        for piece in values.chunks(7_777) {
+            acc.push(piece);
+        }
+        let stats = acc.finish(&values);
+        assert_eq!(stats.window, (rank(0.5), rank(99.5)));
+        let ints: Vec<f32> = values
+            .iter()
+            .map(|v| (v.round() % 30_000.0).abs())
+            .collect();
+        let mut exact = StatsAccumulator::integers(-32768, 32767);
+        exact.push(&ints);
+        let mut general = StatsAccumulator::new();
+        general.push(&ints);
+        assert_eq!(exact.finish(&ints), general.finish(&ints));
+        for v in [
+            -f32::MAX,
+            -3.5,
+            -1e-30,
+            1e-30,
+            0.37,
+            255.0,
+            4097.0,
+            f32::MAX,
+        ] {
+            let (lo, hi) = bin_bounds(bin_of(v));
+            assert!(lo <= v && v <= hi, "{v} outside its bin [{lo}, {hi}]");
+        }
+        assert_eq!(
+            stats.min,
+            values.iter().copied().fold(f32::INFINITY, f32::min)
+        );
+        assert_eq!(
+            stats.max,
+            values.iter().copied().fold(f32::NEG_INFINITY, f32::max)
+        );
+        let positive: f64 = values.iter().map(|&v| f64::from(v.max(0.0))).sum();
+        let mean = positive / values.len() as f64;
+        assert!((f64::from(stats.positive_mean) - mean).abs() < 1e-4 * mean);
     }
 }

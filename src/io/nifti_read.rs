@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array3, ShapeBuilder};
 use nifti::{Endianness, NiftiHeader, NiftiType};
 
-use super::intensity::IntensityStats;
+use super::intensity::{IntensityStats, StatsAccumulator};
 use super::orientation::{affine_from_header, Affine, AffineSource, Orientation, Reorientation};
 use super::{IoError, Result};
 
@@ -180,6 +180,13 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
     let mut remaining = layout.data_bytes;
     let mut non_finite = 0;
     let mut read = 0u64;
+    let mut stats = match (layout.datatype, scaling(&header)) {
+        (NiftiType::Uint8, None) => StatsAccumulator::integers(0, 255),
+        (NiftiType::Int8, None) => StatsAccumulator::integers(-128, 127),
+        (NiftiType::Int16, None) => StatsAccumulator::integers(-32768, 32767),
+        (NiftiType::Uint16, None) => StatsAccumulator::integers(0, 65535),
+        _ => StatsAccumulator::new(),
+    };
     while remaining > 0 {
         chunk.clear();
         let want = remaining.min(CHUNK_BYTES as u64);
@@ -202,6 +209,7 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
                 ),
             });
         }
+        let before = values.len();
         non_finite += decode_into(
             &chunk,
             layout.datatype,
@@ -209,6 +217,8 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
             &header,
             &mut values,
         );
+        // While the decoded chunk is still in cache.
+        stats.push(&values[before..]);
         remaining -= want;
     }
     if gz {
@@ -244,6 +254,7 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
             orientation.code()
         ));
     }
+    let stats = stats.finish(&values);
     let reorientation = Reorientation::new(&orientation, layout.dims);
     let source =
         Array3::from_shape_vec((layout.dims[0], layout.dims[1], layout.dims[2]).f(), values)
@@ -253,14 +264,11 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
             })?;
     let data = reorientation.to_canonical(source);
     let affine = reorientation.canonical_affine(&source_affine);
-    let decoded = started.elapsed();
-    let stats = IntensityStats::of(data.view());
     log::debug!(
-        "{}: inflate {:.1} ms, decode and reorient {:.1} ms, statistics {:.1} ms",
+        "{}: inflate, decode and statistics {:.1} ms, percentiles and reorientation {:.1} ms",
         path.display(),
         inflated.as_secs_f64() * 1e3,
-        (decoded - inflated).as_secs_f64() * 1e3,
-        (started.elapsed() - decoded).as_secs_f64() * 1e3
+        (started.elapsed() - inflated).as_secs_f64() * 1e3
     );
     for w in &warnings {
         log::warn!("{}: {w}", path.display());
@@ -491,6 +499,16 @@ const CHUNK_BYTES: usize = 1 << 20;
 
 /// Convert raw voxel bytes to `f32` with the header's scaling, appending to `out`; returns
 /// the number of NaN/Inf voxels replaced by 0.
+/// The header's `(slope, intercept)`, `None` when it leaves values as stored (NIfTI:
+/// `scl_slope` 0 or not finite means no scaling).
+fn scaling(h: &NiftiHeader) -> Option<(f64, f64)> {
+    (h.scl_slope != 0.0
+        && h.scl_slope.is_finite()
+        && h.scl_inter.is_finite()
+        && (h.scl_slope != 1.0 || h.scl_inter != 0.0))
+        .then(|| (f64::from(h.scl_slope), f64::from(h.scl_inter)))
+}
+
 fn decode_into(
     bytes: &[u8],
     datatype: NiftiType,
@@ -498,12 +516,7 @@ fn decode_into(
     h: &NiftiHeader,
     out: &mut Vec<f32>,
 ) -> usize {
-    // NIfTI: scl_slope 0 (or not finite) means "no scaling".
-    let scaling = (h.scl_slope != 0.0
-        && h.scl_slope.is_finite()
-        && h.scl_inter.is_finite()
-        && (h.scl_slope != 1.0 || h.scl_inter != 0.0))
-        .then(|| (f64::from(h.scl_slope), f64::from(h.scl_inter)));
+    let scaling = scaling(h);
     let little = endianness == Endianness::Little;
     let start = out.len();
     // One tight loop per type and byte order, so the compiler can vectorise it.
@@ -511,19 +524,17 @@ fn decode_into(
         ($t:ty) => {{
             const N: usize = std::mem::size_of::<$t>();
             let chunks = bytes.chunks_exact(N);
-            let raw = |c: &[u8]| -> $t {
-                let mut a = [0u8; N];
-                a.copy_from_slice(c);
-                if little {
-                    <$t>::from_le_bytes(a)
-                } else {
-                    <$t>::from_be_bytes(a)
+            let le = |c: &[u8]| <$t>::from_le_bytes(c.try_into().expect("N bytes"));
+            let be = |c: &[u8]| <$t>::from_be_bytes(c.try_into().expect("N bytes"));
+            // The byte order is chosen outside the loops, so that they vectorise.
+            match (scaling, little) {
+                (None, true) => out.extend(chunks.map(|c| le(c) as f32)),
+                (None, false) => out.extend(chunks.map(|c| be(c) as f32)),
+                (Some((slope, inter)), true) => {
+                    out.extend(chunks.map(|c| (le(c) as f64 * slope + inter) as f32))
                 }
-            };
-            match scaling {
-                None => out.extend(chunks.map(|c| raw(c) as f32)),
-                Some((slope, inter)) => {
-                    out.extend(chunks.map(|c| (raw(c) as f64 * slope + inter) as f32))
+                (Some((slope, inter)), false) => {
+                    out.extend(chunks.map(|c| (be(c) as f64 * slope + inter) as f32))
                 }
             }
         }};

@@ -365,11 +365,10 @@ impl Study {
 
 /// Warn about label values other than the BraTS codes 0-4 (they are drawn as tumour).
 fn check_labels(mut label: Volume) -> Volume {
-    let odd = label
-        .data
-        .iter()
-        .filter(|v| !(v.fract() == 0.0 && (0.0..=4.0).contains(*v)))
-        .count();
+    // fold walks memory order (iter() would stride across the Fortran-order volume).
+    let odd = label.data.fold(0usize, |n, v| {
+        n + usize::from(!(v.fract() == 0.0 && (0.0..=4.0).contains(v)))
+    });
     if odd > 0 {
         let w = format!(
             "{odd} label voxels are not one of the BraTS codes 0-4; they are drawn as tumour"
