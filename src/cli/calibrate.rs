@@ -50,18 +50,14 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
         a.data
     );
     let bar = progress_bar((studies.len() * 4) as u64, "syntheses");
-    let mut calibration = synth.fit_calibration(&studies, &mut |what| {
+    let (calibration, expected_error) = synth.fit_calibration(&studies, &a.only, &mut |what| {
         bar.set_message(what.to_string());
         bar.inc(1);
     })?;
-    if !a.only.is_empty() {
-        for seq in Sequence::ALL.into_iter().filter(|s| !a.only.contains(s)) {
-            calibration.curves[seq.index()].clear();
-        }
-    }
     bar.finish_and_clear();
     let mut meta = WeightsMeta::load(&a.weights)?;
     meta.calibration = Some(calibration);
+    meta.expected_error = Some(expected_error);
     meta.training.calibrated_on = studies.iter().map(|s| s.subject.clone()).collect();
     let json = serde_json::to_string_pretty(&meta)?;
     let path = a.weights.join(META_FILE);

@@ -91,8 +91,8 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
                 map.data.view(),
             ) {
                 eprintln!(
-                    "{}: Spearman correlation of uncertainty and absolute error in the brain {rho:.3}",
-                    v.sequence
+                    "{}: Spearman correlation of uncertainty and absolute error in the brain {:.3} (volume), {:.3} (mean over slices)",
+                    v.sequence, rho.volume, rho.slice_mean
                 );
             }
         }

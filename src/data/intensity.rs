@@ -187,6 +187,69 @@ impl OutputCalibration {
     }
 }
 
+/// How far off a synthesized voxel typically is, by its own (calibrated, model-space)
+/// intensity: the mean absolute error against the acquired volume, both on the unit brain
+/// scale, in [`ERROR_BINS`] equal bins over [0, 1], per sequence in channel order. Fitted
+/// with the calibration on training subjects; the aleatoric part of a synthesis's
+/// uncertainty, since its errors grow with the signal (a bright synthesized voxel is off by
+/// more than a dark one) in a way dropout passes do not see.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ExpectedError {
+    pub by_intensity: [Vec<f32>; 4],
+}
+
+pub const ERROR_BINS: usize = 20;
+
+/// A voxel of a synthesized sequence: its model output and the acquired value, both on the
+/// unit brain scale.
+pub type ErrorSample = [f32; 2];
+
+fn error_bin(u: f32) -> usize {
+    ((u.clamp(0.0, 1.0) * ERROR_BINS as f32) as usize).min(ERROR_BINS - 1)
+}
+
+impl ExpectedError {
+    /// Fit from voxel samples of each sequence, their outputs mapped by `calibration`
+    /// first (the error a user sees is that of the calibrated output). Empty bins take
+    /// their nearest filled neighbour's value; a sequence without samples gets no table.
+    pub fn fit(calibration: &OutputCalibration, samples: &[Vec<ErrorSample>; 4]) -> ExpectedError {
+        ExpectedError {
+            by_intensity: std::array::from_fn(|c| {
+                let seq = Sequence::ALL[c];
+                let (mut sum, mut count) = ([0f64; ERROR_BINS], [0usize; ERROR_BINS]);
+                for &[m, t] in &samples[c] {
+                    let u = calibration.apply(seq, m);
+                    let b = error_bin(u);
+                    sum[b] += f64::from((u - t).abs());
+                    count[b] += 1;
+                }
+                let filled: Vec<usize> = (0..ERROR_BINS).filter(|&b| count[b] > 0).collect();
+                if filled.is_empty() {
+                    return Vec::new();
+                }
+                (0..ERROR_BINS)
+                    .map(|b| {
+                        let near = *filled
+                            .iter()
+                            .min_by_key(|&&f| f.abs_diff(b))
+                            .expect("non-empty");
+                        (sum[near] / count[near] as f64) as f32
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// The expected absolute error of a voxel of `seq` whose calibrated output is `u`; 0
+    /// without a table.
+    pub fn at(&self, seq: Sequence, u: f32) -> f32 {
+        self.by_intensity[seq.index()]
+            .get(error_bin(u))
+            .copied()
+            .unwrap_or(0.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -263,5 +326,29 @@ mod tests {
         assert!((0..8).all(|row| m[row * 8] == 0.0 && m[row * 8 + 1] == 0.0));
         assert!(m.contains(&1.0));
         assert!(range.lo > 100.0 && range.hi < 635.0);
+    }
+
+    #[test]
+    fn expected_error_grows_where_the_samples_do() {
+        // Dark voxels off by 0.02, bright ones by 0.2; nothing between 0.3 and 0.7.
+        let mut t1 = Vec::new();
+        for i in 0..100 {
+            let u = i as f32 / 400.0; // 0 .. 0.25
+            t1.push([u, u + 0.02]);
+            t1.push([0.75 + u, 0.55 + u]);
+        }
+        let samples = [t1, Vec::new(), Vec::new(), Vec::new()];
+        let identity = OutputCalibration {
+            curves: Default::default(),
+        };
+        let e = ExpectedError::fit(&identity, &samples);
+        assert!((e.at(Sequence::T1, 0.1) - 0.02).abs() < 1e-5);
+        assert!((e.at(Sequence::T1, 0.9) - 0.2).abs() < 1e-5);
+        // Empty bins borrow from the nearest filled one; out-of-range outputs are clamped.
+        assert!((e.at(Sequence::T1, 0.32) - 0.02).abs() < 1e-5);
+        assert!((e.at(Sequence::T1, 0.68) - 0.2).abs() < 1e-5);
+        assert!((e.at(Sequence::T1, 7.0) - 0.2).abs() < 1e-5);
+        assert_eq!(e.at(Sequence::Flair, 0.5), 0.0);
+        assert!(e.by_intensity[1].is_empty());
     }
 }

@@ -1,26 +1,35 @@
 //! Fitting the output calibration of a weights folder (see [`OutputCalibration`]): each
 //! sequence synthesized alone (from the other three) on training subjects, the quantiles of
-//! the model's output in the brain matched to those of the acquired volume.
+//! the model's output in the brain matched to those of the acquired volume; and, from the
+//! same syntheses, the error expected at each output intensity ([`ExpectedError`]).
 
 use std::sync::atomic::AtomicBool;
 
 use super::synthesizer::{EngineError, Synthesizer};
-use crate::data::{brain_mask, quantiles, OutputCalibration, QuantilePair};
+use crate::data::{
+    brain_mask, quantiles, ErrorSample, ExpectedError, OutputCalibration, QuantilePair,
+};
 use crate::io::{BrainRange, Sequence, Study};
 use crate::model::Scenario;
 
 impl Synthesizer {
     /// Fit the calibration on `studies` (each with all four sequences; use training
-    /// subjects: fitting on the validation subjects would flatter their figures). The
-    /// synthesizer's own calibration is set aside while fitting and replaced by the result.
+    /// subjects: fitting on the validation subjects would flatter their figures), for the
+    /// sequences in `only` (all when empty; the others keep the output as it is), and the
+    /// expected error of the calibrated output. The synthesizer's own calibration is set
+    /// aside while fitting and replaced by the result.
     pub fn fit_calibration(
         &mut self,
         studies: &[Study],
+        only: &[Sequence],
         progress: &mut dyn FnMut(&str),
-    ) -> Result<OutputCalibration, EngineError> {
+    ) -> Result<(OutputCalibration, ExpectedError), EngineError> {
+        /// Every this many brain voxels is kept for the error table: plenty per bin.
+        const SAMPLE_EVERY: usize = 16;
         self.set_calibration(None);
         let cancel = AtomicBool::new(false);
         let mut pairs: [Vec<QuantilePair>; 4] = Default::default();
+        let mut samples: [Vec<ErrorSample>; 4] = Default::default();
         for study in studies {
             let brain = brain_mask(
                 Sequence::ALL
@@ -58,11 +67,24 @@ impl Synthesizer {
                             target.push(acquired.to_unit(t));
                         }
                     });
+                samples[seq.index()].extend(
+                    model
+                        .iter()
+                        .zip(&target)
+                        .step_by(SAMPLE_EVERY)
+                        .map(|(&m, &t)| [m, t]),
+                );
                 pairs[seq.index()].push((quantiles(&mut model), quantiles(&mut target)));
             }
         }
-        let calibration = OutputCalibration::fit(&pairs);
+        let mut calibration = OutputCalibration::fit(&pairs);
+        if !only.is_empty() {
+            for seq in Sequence::ALL.into_iter().filter(|s| !only.contains(s)) {
+                calibration.curves[seq.index()].clear();
+            }
+        }
+        let expected = ExpectedError::fit(&calibration, &samples);
         self.set_calibration(Some(calibration.clone()));
-        Ok(calibration)
+        Ok((calibration, expected))
     }
 }

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::sync::atomic::AtomicBool;
 
-use ndarray::Array3;
+use ndarray::{Array3, Axis};
 
 use crate::data::brain_mask;
 use crate::engine::{EngineError, Synthesizer};
@@ -270,31 +270,53 @@ pub fn slice_quality(pred: ndarray::ArrayView2<f32>, truth: ndarray::ArrayView2<
     paper_slice(&row_major(pred), &row_major(truth), w, h)
 }
 
-/// How well an uncertainty map predicts the real error: Spearman's rank correlation, over
-/// the brain voxels, between `uncertainty` and the absolute error of `synthesized` against
-/// the acquired `seq` (both challenge-normalised). `None` when the study lacks `seq`.
+/// How well an uncertainty map predicts the real error, by Spearman's rank correlation
+/// between `uncertainty` and the absolute error of `synthesized` against the acquired `seq`
+/// (both challenge-normalised): over every brain voxel of the volume, and the mean over
+/// axial slices of the per-slice figure (slices with at least [`MIN_SLICE_VOXELS`] brain
+/// voxels), as the literature reports it. `None` when the study lacks `seq`.
 pub fn uncertainty_correlation(
     study: &Study,
     seq: Sequence,
     synthesized: ndarray::ArrayView3<f32>,
     uncertainty: ndarray::ArrayView3<f32>,
-) -> Option<f64> {
+) -> Option<UncertaintyCorrelation> {
     let truth = study.volume(seq)?;
     let brain = study_brain(study);
     let rt = crate::io::BrainRange::of(truth.data.view(), brain.view())?;
     let rp = crate::io::BrainRange::of(synthesized, brain.view())?;
-    let (mut error, mut sd) = (Vec::new(), Vec::new());
-    ndarray::Zip::from(&brain)
-        .and(&truth.data)
-        .and(synthesized)
-        .and(uncertainty)
-        .for_each(|&inside, &t, &p, &u| {
-            if inside {
-                error.push((rp.to_unit(p) - rt.to_unit(t)).abs());
-                sd.push(u);
-            }
-        });
-    Some(crate::engine::spearman(&sd, &error))
+    let (mut error, mut spread) = (Vec::new(), Vec::new());
+    let mut per_slice = Vec::new();
+    for z in 0..brain.dim().2 {
+        let (e0, s0) = (error.len(), spread.len());
+        ndarray::Zip::from(brain.index_axis(Axis(2), z))
+            .and(truth.data.index_axis(Axis(2), z))
+            .and(synthesized.index_axis(Axis(2), z))
+            .and(uncertainty.index_axis(Axis(2), z))
+            .for_each(|&inside, &t, &p, &u| {
+                if inside {
+                    error.push((rp.to_unit(p) - rt.to_unit(t)).abs());
+                    spread.push(u);
+                }
+            });
+        if error.len() - e0 >= MIN_SLICE_VOXELS {
+            per_slice.push(crate::engine::spearman(&spread[s0..], &error[e0..]));
+        }
+    }
+    Some(UncertaintyCorrelation {
+        volume: crate::engine::spearman(&spread, &error),
+        slice_mean: per_slice.iter().sum::<f64>() / per_slice.len().max(1) as f64,
+    })
+}
+
+/// Brain voxels a slice needs to count in [`UncertaintyCorrelation::slice_mean`].
+pub const MIN_SLICE_VOXELS: usize = 500;
+
+/// See [`uncertainty_correlation`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UncertaintyCorrelation {
+    pub volume: f64,
+    pub slice_mean: f64,
 }
 
 /// A study's figure is "far below" validation when its SSIM is under this share of the

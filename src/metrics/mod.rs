@@ -6,7 +6,7 @@
 
 mod ssim;
 
-pub use ssim::{ssim_2d, ssim_map_2d, SsimParams};
+pub use ssim::{gaussian_blur, ssim_2d, ssim_map_2d, SsimParams};
 
 use ndarray::{ArrayView3, Axis};
 

@@ -84,6 +84,17 @@ pub fn ssim_2d(a: &[f32], b: &[f32], w: usize, h: usize, p: SsimParams) -> f64 {
     s / ((w - 2 * r) * (h - 2 * r)) as f64
 }
 
+/// A row-major `w` x `h` image smoothed by a Gaussian of `sigma` pixels (the SSIM window's
+/// filter: truncated at 3.5 sigma, reflected borders).
+pub fn gaussian_blur(img: &[f64], w: usize, h: usize, sigma: f64) -> Vec<f64> {
+    assert_eq!(img.len(), w * h);
+    let p = SsimParams {
+        sigma,
+        ..SsimParams::unit_range()
+    };
+    blur(img, w, h, &p.kernel())
+}
+
 /// Separable blur with reflected borders.
 fn blur(img: &[f64], w: usize, h: usize, k: &[f64]) -> Vec<f64> {
     let r = (k.len() / 2) as i64;

@@ -36,6 +36,10 @@ pub struct WeightsMeta {
     /// calibrate`); absent: the output is used as it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calibration: Option<crate::data::OutputCalibration>,
+    /// Expected error by synthesized intensity (`mmgan calibrate`): the uncertainty maps'
+    /// aleatoric part; absent, they show the dropout spread alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_error: Option<crate::data::ExpectedError>,
     pub training: TrainingInfo,
     /// Brain PSNR/SSIM (challenge definition) of each sequence missing alone, averaged over
     /// the validation subjects (`mmgan eval`), channel order: what `mmgan check` compares
@@ -129,6 +133,18 @@ impl WeightsMeta {
             });
             if !monotone {
                 return Err("calibration.curves must be finite, increasing knots".into());
+            }
+        }
+        if let Some(e) = &self.expected_error {
+            let sane = e.by_intensity.iter().all(|t| {
+                (t.is_empty() || t.len() == crate::data::ERROR_BINS)
+                    && t.iter().all(|v| v.is_finite() && (0.0..=1.0).contains(v))
+            });
+            if !sane {
+                return Err(format!(
+                    "expected_error must hold {} errors in [0, 1] per sequence",
+                    crate::data::ERROR_BINS
+                ));
             }
         }
         let scale = &self.output_scale;

@@ -488,6 +488,7 @@ pub fn train(
         },
         validation: None,
         calibration: None,
+        expected_error: None,
         test_time_flip: false,
         code_version: code_version(),
     };

@@ -38,7 +38,7 @@ impl Difference {
 
 /// The uncertainty (in units of the slice's mean brain intensity) at which the overlay's
 /// colour map saturates.
-pub const UNCERTAINTY_SCALE: f32 = 0.1;
+pub const UNCERTAINTY_SCALE: f32 = 0.5;
 
 /// The "inferno" colour map at `t` in [0, 1]: perceptually uniform, dark to bright, legible
 /// to colour-blind readers. A degree-6 polynomial fit (Matt Zucker's, public domain), the

@@ -281,6 +281,7 @@ pub fn test_weights_meta(generator: mmgan::model::GeneratorConfig) -> mmgan::mod
         training: mmgan::model::TrainingInfo::default(),
         validation: None,
         calibration: None,
+        expected_error: None,
         test_time_flip: false,
         code_version: mmgan::model::code_version(),
     }
