@@ -33,7 +33,8 @@ pub struct SynthesizeArgs {
     /// Test-time flip off
     #[arg(long)]
     pub no_flip: bool,
-    /// Also write each sequence's uncertainty (SD of this many dropout passes, default 8)
+    /// Also write each sequence's uncertainty (SD of this many dropout passes, default 8,
+    /// joined with the weights' expected error at the synthesized intensity)
     /// as <subject>_<seq>_synthetic_uncertainty.nii.gz
     #[arg(long, num_args = 0..=1, default_missing_value = "8", value_name = "PASSES")]
     pub uncertainty: Option<usize>,

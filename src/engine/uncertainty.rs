@@ -6,9 +6,9 @@
 //! smoothed over a pixel (the error it predicts is smooth), is the epistemic part. Alone it
 //! ranks the real error poorly (Spearman 0.23 for a T2, below 0 for a FLAIR on a
 //! validation subject), because most of the error grows with the signal: the aleatoric
-//! part is the mean absolute error at this synthesized intensity, fitted with the
-//! calibration on training subjects ([`ExpectedError`](crate::data::ExpectedError)). The map is
-//! `sqrt(sd^2 + expected^2)`, in the study's intensity units.
+//! part is the error expected at this synthesized intensity, in proportion to it, fitted
+//! with the calibration on training subjects ([`ExpectedError`](crate::data::ExpectedError)).
+//! The map is `sqrt(sd^2 + expected^2)`, in the study's intensity units.
 
 use std::sync::atomic::AtomicBool;
 

@@ -350,7 +350,7 @@ fn export_pending(
             sources.join(",")
         ),
         ExportKind::Uncertainty { passes } => format!(
-            "SYNTHETIC {} uncertainty: SD of {passes} MM-GAN dropout passes from {}",
+            "SYNTHETIC {} uncertainty ({passes} dropout passes + expected error) from {}",
             request.sequence.name(),
             sources.join(",")
         ),

@@ -21,8 +21,8 @@ pub enum Difference {
     Absolute,
     /// The slice and the ground truth next to each other.
     SideBySide,
-    /// Not a comparison: the synthesis' per-voxel uncertainty (standard deviation of
-    /// dropout passes) over the slice, in the perceptual "inferno" colour map.
+    /// Not a comparison: the synthesis' per-voxel uncertainty (spread of dropout passes
+    /// and expected error) over the slice, in the perceptual "inferno" colour map.
     Uncertainty,
 }
 

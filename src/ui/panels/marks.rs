@@ -122,7 +122,7 @@ pub(super) fn uncertainty_legend(painter: &egui::Painter, rect: Rect, ready: boo
         );
         return;
     }
-    let title = format!("uncertainty (SD of {UNCERTAINTY_PASSES} dropout passes)");
+    let title = format!("uncertainty ({UNCERTAINTY_PASSES} dropout passes + expected error)");
     caption(
         painter,
         anchor,
