@@ -37,8 +37,10 @@ impl Difference {
 }
 
 /// The uncertainty (in units of the slice's mean brain intensity) at which the overlay's
-/// colour map saturates.
-pub const UNCERTAINTY_SCALE: f32 = 0.5;
+/// colour map saturates. The expected-error part puts a typical brain voxel near a third
+/// of it: dim and half transparent, so the anatomy reads through and only voxels expected
+/// to be off by as much as the signal itself glow.
+pub const UNCERTAINTY_SCALE: f32 = 1.0;
 
 /// The "inferno" colour map at `t` in [0, 1]: perceptually uniform, dark to bright, legible
 /// to colour-blind readers. A degree-6 polynomial fit (Matt Zucker's, public domain), the
