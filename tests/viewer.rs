@@ -30,6 +30,16 @@ fn viewer(
     missing: Vec<Sequence>,
     size: [f32; 2],
 ) -> Harness<'static, ViewerApp> {
+    viewer_built(Harness::builder().with_size(size), study, missing)
+}
+
+/// The viewer as `viewer` opens it, from a harness builder the caller configured (size,
+/// renderer).
+fn viewer_built(
+    builder: egui_kittest::HarnessBuilder<ViewerApp>,
+    study: Option<PathBuf>,
+    missing: Vec<Sequence>,
+) -> Harness<'static, ViewerApp> {
     let options = ViewerOptions {
         study,
         weights: weights(),
@@ -40,9 +50,7 @@ fn viewer(
         plane: mmgan::ui::view::Plane::Axial,
         overlay: Some(mmgan::ui::render::Difference::Off),
     };
-    let mut h = Harness::builder()
-        .with_size(size)
-        .build_eframe(|cc| ViewerApp::new(cc, options));
+    let mut h = builder.build_eframe(|cc| ViewerApp::new(cc, options));
     // Off unless a test wants it: it competes for the cores and its panel would make
     // snapshots depend on timing.
     h.state_mut().show_self_check(false);
@@ -587,21 +595,11 @@ fn the_self_check_panel_scores_each_acquired_input_from_the_others() {
 fn the_wgsl_path_draws_the_viewer_users_see() {
     // The harness renders through wgpu (Mesa's software Vulkan without a GPU): the app
     // finds a wgpu render state and draws its slices with shaders/slice.wgsl.
-    let options = ViewerOptions {
-        study: Some(mmgan::shipped::demo_study().unwrap()),
-        weights: weights(),
-        backend: BackendChoice::Cpu,
-        frames: None,
-        screenshot: None,
-        missing: vec![Sequence::Flair],
-        plane: mmgan::ui::view::Plane::Axial,
-        overlay: Some(mmgan::ui::render::Difference::Off),
-    };
-    let mut h = Harness::builder()
-        .with_size([1000.0, 760.0])
-        .wgpu()
-        .build_eframe(|cc| ViewerApp::new(cc, options));
-    h.state_mut().show_self_check(false);
+    let mut h = viewer_built(
+        Harness::builder().with_size([1000.0, 760.0]).wgpu(),
+        Some(mmgan::shipped::demo_study().unwrap()),
+        vec![Sequence::Flair],
+    );
     assert!(
         h.state().renderer().starts_with("wgpu") || h.state().renderer().contains("Vulkan"),
         "{}",

@@ -37,6 +37,10 @@ pub struct ModelArgs {
     /// Device for burn: the CPU (flex) or wgpu; with wgpu the PyTorch peer runs on CUDA
     #[arg(long, value_enum, default_value_t = mmgan::engine::BackendChoice::Cpu)]
     backend: mmgan::engine::BackendChoice,
+    /// Also time every convolution of the training step alone: forward, input gradient,
+    /// weight gradient
+    #[arg(long)]
+    profile: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -171,7 +175,7 @@ fn python_peer(
     serde_json::from_slice(&out.stdout).context("the Python peer printed no JSON")
 }
 
-fn time_median(runs: usize, mut f: impl FnMut()) -> f64 {
+pub(super) fn time_median(runs: usize, mut f: impl FnMut()) -> f64 {
     f(); // warm-up
     median(
         (0..runs)
@@ -194,6 +198,7 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         runs,
         no_peer,
         backend,
+        profile,
     } = *a;
     let runs = runs.max(1);
     use burn::module::Module;
@@ -297,6 +302,17 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
     );
     if let Some(p) = &peer {
         println!("PyTorch threads: {}", p["threads"]);
+    }
+    if profile {
+        super::profile::print(
+            &config.generator,
+            &config.discriminator,
+            size,
+            batch,
+            runs,
+            &device,
+            train_t,
+        );
     }
     Ok(())
 }

@@ -9,6 +9,7 @@ mod fuzz;
 mod info;
 mod model_info;
 mod phantom;
+mod profile;
 mod synthesize;
 mod train;
 mod view;

@@ -7,9 +7,10 @@ use burn::nn::{
     Dropout, DropoutConfig, Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig2d,
 };
 use burn::tensor::activation::{leaky_relu, relu};
-use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
+
+use super::flex_conv::conv2d;
 
 /// Size of the generator. The reference is width 64, depth 8 at 256x256 (about 54.4 M
 /// parameters); an input side must be divisible by `2^depth`.
@@ -136,6 +137,29 @@ impl GeneratorConfig {
         self.width * (1usize << i.min(3))
     }
 
+    /// Channels (in, out) of encoder block `i`.
+    pub fn down_channels(&self, i: usize) -> (usize, usize) {
+        let c_in = if i == 0 {
+            self.channels
+        } else {
+            self.level_width(i - 1)
+        };
+        (c_in, self.level_width(i))
+    }
+
+    /// Decoder block `j`: the encoder level it mirrors (`depth - 2 - j`) and its channels
+    /// (in, out). Its input is the previous decoder output concatenated with the matching
+    /// skip, except the first's, which is the bottleneck.
+    pub fn up_block(&self, j: usize) -> (usize, usize, usize) {
+        let level = self.depth - 2 - j;
+        let c_in = if j == 0 {
+            self.level_width(self.depth - 1)
+        } else {
+            2 * self.level_width(level + 1)
+        };
+        (level, c_in, self.level_width(level))
+    }
+
     pub fn init(&self, device: &Device) -> Generator {
         assert!(self.depth >= 2, "generator depth must be at least 2");
         let init = Initializer::Normal {
@@ -145,12 +169,7 @@ impl GeneratorConfig {
         let d = self.depth;
         let downs = (0..d)
             .map(|i| {
-                let c_in = if i == 0 {
-                    self.channels
-                } else {
-                    self.level_width(i - 1)
-                };
-                let c_out = self.level_width(i);
+                let (c_in, c_out) = self.down_channels(i);
                 Down {
                     conv: Conv2dConfig::new([c_in, c_out], [4, 4])
                         .with_stride([2, 2])
@@ -170,17 +189,9 @@ impl GeneratorConfig {
                 }
             })
             .collect();
-        // Decoder j mirrors encoder level d-2-j; its input is the previous decoder output
-        // concatenated with the matching skip (except the first, which takes the bottleneck).
         let ups = (0..d - 1)
             .map(|j| {
-                let level = d - 2 - j;
-                let c_out = self.level_width(level);
-                let c_in = if j == 0 {
-                    self.level_width(d - 1)
-                } else {
-                    2 * self.level_width(level + 1)
-                };
+                let (level, c_in, c_out) = self.up_block(j);
                 Up {
                     conv: ConvTranspose2dConfig::new([c_in, c_out], [4, 4])
                         .with_stride([2, 2])
@@ -218,26 +229,17 @@ impl GeneratorConfig {
         let mut conv = 0u64;
         let mut s = side as u64;
         for i in 0..self.depth {
-            let c_in = if i == 0 {
-                self.channels
-            } else {
-                self.level_width(i - 1)
-            } as u64;
+            let (c_in, c_out) = self.down_channels(i);
             s /= 2;
-            conv += s * s * c_in * self.level_width(i) as u64 * 16;
+            conv += s * s * (c_in * c_out) as u64 * 16;
         }
         let side = side as u64;
         conv += side * side * 2 * self.level_width(0) as u64 * self.channels as u64 * 16;
         let mut transposed = 0u64;
         for j in 0..self.depth - 1 {
-            let level = self.depth - 2 - j;
-            let c_in = if j == 0 {
-                self.level_width(self.depth - 1)
-            } else {
-                2 * self.level_width(level + 1)
-            } as u64;
+            let (level, c_in, c_out) = self.up_block(j);
             let s_in = side >> (level + 2);
-            transposed += s_in * s_in * c_in * self.level_width(level) as u64 * 16;
+            transposed += s_in * s_in * (c_in * c_out) as u64 * 16;
         }
         Macs { conv, transposed }
     }

@@ -3,12 +3,14 @@
 //! Owns the UNet generator, the per-sequence PatchGAN discriminator, the [`Scenario`] type
 //! (which sequences are available), imputation, real pass-through, the sequence-selective
 //! losses and the curriculum schedule. Backend-agnostic: the [`burn::tensor::Device`]
-//! passed in decides whether it runs on the CPU (flex) or the GPU (wgpu). Knows nothing of
-//! files or the UI.
+//! passed in decides whether it runs on the CPU (flex) or the GPU (wgpu); training on flex,
+//! the generator's final layer takes [`flex_conv`]'s faster weight gradient. Knows
+//! nothing of files or the UI.
 
 mod conditioning;
 mod curriculum;
 mod discriminator;
+pub mod flex_conv;
 mod generator;
 mod scenario;
 mod weights;

@@ -1,0 +1,276 @@
+//! `mmgan bench model --profile`: where a training step's time goes, per operation.
+//!
+//! Each convolution of the generator and the discriminator at the training configuration
+//! is run as a step runs it: the forward pass, the gradient of the input and the gradient
+//! of the weights, each timed alone (median) with the tensors it takes, through the ops
+//! autodiff calls (`conv_transpose2d` for a convolution's input gradient, `conv2d` for a
+//! transposed convolution's). The weight gradient as burn computes it (a convolution whose
+//! kernel is the output gradient) and, for the stride-1 layers the step runs through
+//! [`mmgan::model::flex_conv`], as one im2col GEMM.
+
+use burn::tensor::module::{conv2d, conv_transpose2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{Device, Distribution, Tensor};
+use mmgan::model::{flex_conv, DiscriminatorConfig, GeneratorConfig};
+
+use super::bench::time_median;
+
+/// One convolution layer of a network as a step runs it.
+#[derive(Debug, Clone, Copy)]
+struct Layer {
+    what: &'static str,
+    transposed: bool,
+    batch: usize,
+    c_in: usize,
+    c_out: usize,
+    /// Input side (square maps).
+    side: usize,
+    kernel: usize,
+    stride: usize,
+    /// Padding (begin, end) of both spatial dimensions; symmetric for a transposed layer.
+    padding: (usize, usize),
+}
+
+impl Layer {
+    fn out_side(&self) -> usize {
+        let (b, e) = self.padding;
+        if self.transposed {
+            (self.side - 1) * self.stride + self.kernel - b - e
+        } else {
+            (self.side + b + e - self.kernel) / self.stride + 1
+        }
+    }
+
+    /// Whether the training step takes flex_conv's weight gradient for this layer.
+    fn fast_weight_grad(&self) -> bool {
+        !self.transposed && self.stride == 1
+    }
+}
+
+/// The convolution layers of one training step: the generator's (batch `b`) and the
+/// discriminator's at batch `3b`: it scores the fake for the generator's loss (`b`) and
+/// real and fake pairs in one batch for its own (`2b`).
+fn layers(g: &GeneratorConfig, d: &DiscriminatorConfig, side: usize, b: usize) -> Vec<Layer> {
+    let mut out = Vec::new();
+    let mut s = side;
+    for i in 0..g.depth {
+        let (c_in, c_out) = g.down_channels(i);
+        out.push(Layer {
+            what: "G conv",
+            transposed: false,
+            batch: b,
+            c_in,
+            c_out,
+            side: s,
+            kernel: 4,
+            stride: 2,
+            padding: (1, 1),
+        });
+        s /= 2;
+    }
+    for j in 0..g.depth - 1 {
+        let (level, c_in, c_out) = g.up_block(j);
+        out.push(Layer {
+            what: "G transposed conv",
+            transposed: true,
+            batch: b,
+            c_in,
+            c_out,
+            side: side >> (level + 2),
+            kernel: 4,
+            stride: 2,
+            padding: (1, 1),
+        });
+    }
+    // The final block in its sub-pixel form: a 3x3 conv to 4 phases per channel.
+    out.push(Layer {
+        what: "G out conv (3x3)",
+        transposed: false,
+        batch: b,
+        c_in: 2 * g.level_width(0),
+        c_out: 4 * g.channels,
+        side: side / 2,
+        kernel: 3,
+        stride: 1,
+        padding: (1, 1),
+    });
+    let widths = [d.width, 2 * d.width, 4 * d.width, 8 * d.width];
+    let mut s = side;
+    for (i, &w) in widths.iter().enumerate() {
+        out.push(Layer {
+            what: "D conv",
+            transposed: false,
+            batch: 3 * b,
+            c_in: if i == 0 {
+                2 * d.channels
+            } else {
+                widths[i - 1]
+            },
+            c_out: w,
+            side: s,
+            kernel: 4,
+            stride: 2,
+            padding: (1, 1),
+        });
+        s /= 2;
+    }
+    // ZeroPad2d((1, 0, 1, 0)) + a pad-1 4x4 conv, folded into one asymmetric padding.
+    out.push(Layer {
+        what: "D out conv",
+        transposed: false,
+        batch: 3 * b,
+        c_in: widths[3],
+        c_out: d.channels,
+        side: s,
+        kernel: 4,
+        stride: 1,
+        padding: (2, 1),
+    });
+    out
+}
+
+/// Median times in seconds: forward, input gradient, weight gradient (burn's), weight
+/// gradient as the step computes it (flex_conv's where it applies, else burn's).
+fn time_layer(l: &Layer, runs: usize, device: &Device) -> [f64; 4] {
+    let rand = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Default, device);
+    let x = rand([l.batch, l.c_in, l.side, l.side]);
+    let o = l.out_side();
+    let dy = rand([l.batch, l.c_out, o, o]);
+    let (k, s, (p, pe)) = (l.kernel, l.stride, l.padding);
+    let sync = |t: Tensor<4>| std::hint::black_box(t.into_data());
+    if l.transposed {
+        let w = rand([l.c_in, l.c_out, k, k]);
+        let opts = ConvTransposeOptions::new([s, s], [p, p], [0, 0], [1, 1], 1);
+        debug_assert_eq!(p, pe, "a transposed layer pads symmetrically");
+        let fwd = time_median(runs, || {
+            sync(conv_transpose2d(x.clone(), w.clone(), None, opts.clone()));
+        });
+        let dx = time_median(runs, || {
+            sync(conv2d(
+                dy.clone(),
+                w.clone(),
+                None,
+                ConvOptions::new([s, s], [p, p], [1, 1], 1),
+            ));
+        });
+        // As autodiff computes it: a convolution of the output gradient by the input.
+        let dw = time_median(runs, || {
+            sync(
+                conv2d(
+                    dy.clone().swap_dims(0, 1),
+                    x.clone().swap_dims(0, 1),
+                    None,
+                    ConvOptions::new([1, 1], [p, p], [s, s], 1),
+                )
+                .swap_dims(0, 1),
+            );
+        });
+        [fwd, dx, dw, dw]
+    } else {
+        let w = rand([l.c_out, l.c_in, k, k]);
+        let opts = ConvOptions::new_with_padding([s, s], [(p, pe); 2], [1, 1], 1);
+        let fwd = time_median(runs, || {
+            sync(conv2d(x.clone(), w.clone(), None, opts.clone()));
+        });
+        // Burn's input gradient: a transposed convolution of the output gradient (with
+        // asymmetric padding, on an input padded to symmetric first; timed symmetric).
+        let pad_out = (l.side + p + pe - k) % s;
+        let dx = time_median(runs, || {
+            sync(conv_transpose2d(
+                dy.clone(),
+                w.clone(),
+                None,
+                ConvTransposeOptions::new([s, s], [p, p], [pad_out, pad_out], [1, 1], 1),
+            ));
+        });
+        let dw = time_median(runs, || {
+            sync(burn::tensor::module::conv2d_weight_backward(
+                x.clone(),
+                w.clone(),
+                dy.clone(),
+                opts.clone(),
+            ));
+        });
+        let ours = if l.fast_weight_grad() {
+            time_median(runs, || {
+                sync(flex_conv::conv2d_weight_grad(
+                    x.clone(),
+                    dy.clone(),
+                    [k, k],
+                    &opts,
+                ));
+            })
+        } else {
+            dw
+        };
+        [fwd, dx, dw, ours]
+    }
+}
+
+/// Print the per-operation profile of a training step at this configuration.
+pub fn print(
+    g: &GeneratorConfig,
+    d: &DiscriminatorConfig,
+    side: usize,
+    batch: usize,
+    runs: usize,
+    device: &Device,
+    step: f64,
+) {
+    println!(
+        "\nper-operation profile of one training step (width {}, {side}x{side}, batch {batch}), median of {runs}:",
+        g.width
+    );
+    println!("| layer | input | forward | input grad | weight grad, burn | weight grad, as the step runs it |");
+    println!("|---|---|---|---|---|---|");
+    let mut totals: Vec<(&str, [f64; 4])> = Vec::new();
+    for l in layers(g, d, side, batch) {
+        let t = time_layer(&l, runs, device);
+        println!(
+            "| {} {}->{} k{} s{} | {}x{}x{}x{} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+            l.what,
+            l.c_in,
+            l.c_out,
+            l.kernel,
+            l.stride,
+            l.batch,
+            l.c_in,
+            l.side,
+            l.side,
+            t[0] * 1e3,
+            t[1] * 1e3,
+            t[2] * 1e3,
+            t[3] * 1e3
+        );
+        match totals.iter_mut().find(|(w, _)| *w == l.what) {
+            Some((_, sum)) => (0..4).for_each(|i| sum[i] += t[i]),
+            None => totals.push((l.what, t)),
+        }
+    }
+    let mut all = [0.0; 4];
+    println!(
+        "| kind | | forward | input grad | weight grad, burn | weight grad, as the step runs it |"
+    );
+    println!("|---|---|---|---|---|---|");
+    for (what, t) in &totals {
+        println!(
+            "| {what} | | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
+            t[0] * 1e3,
+            t[1] * 1e3,
+            t[2] * 1e3,
+            t[3] * 1e3
+        );
+        (0..4).for_each(|i| all[i] += t[i]);
+    }
+    let convs = all[0] + all[1] + all[3];
+    println!(
+        "convolutions as the step runs them: {:.0} ms of the {:.0} ms step ({:.0} %): forward {:.0}, input grad {:.0}, weight grad {:.0} ms (burn's weight grad: {:.0} ms)",
+        convs * 1e3,
+        step * 1e3,
+        100.0 * convs / step,
+        all[0] * 1e3,
+        all[1] * 1e3,
+        all[3] * 1e3,
+        all[2] * 1e3
+    );
+}
