@@ -401,3 +401,29 @@ fn missing_weights_are_reported_not_a_crash() {
         Response::Failed { generation: 1, .. }
     ));
 }
+
+#[test]
+fn a_study_prepared_for_one_slice_gives_that_slice_and_refuses_the_others_until_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = weights(dir.path());
+    common::write_toy_subject(&dir.path().join("s"), [56, 60, 10], 1);
+    let study = Study::open(&dir.path().join("s")).unwrap();
+    let scenario = Scenario::with_missing(&[Sequence::T1c]).unwrap();
+    let synth = Synthesizer::load(&w, BackendChoice::Cpu).unwrap();
+    let full = synth.prepare(&study, scenario).unwrap();
+    let mut partial = synth.prepare_for(&study, scenario, &[4, 99]).unwrap();
+    let values = |p: &mmgan::engine::Prepared, z: usize| -> Vec<f32> {
+        let sets = synth.synthesize_slices(p, &[z]).unwrap();
+        sets[0][0].1.iter().copied().collect()
+    };
+    assert_eq!(values(&partial, 4), values(&full, 4), "the prepared slice");
+    let refused = synth.synthesize_slices(&partial, &[5]).unwrap_err();
+    assert!(
+        refused.to_string().contains("slice 5") && refused.to_string().contains("not prepared"),
+        "{refused}"
+    );
+    partial.complete(&study);
+    for z in 0..study.grid.dims[2] {
+        assert_eq!(values(&partial, z), values(&full, z), "slice {z}");
+    }
+}

@@ -9,7 +9,7 @@
 //! A synthesized sequence has no range of its own, so [`OutputScale`] predicts one from the
 //! ranges of the sequences this study does have, with ratios learnt on the training set.
 
-use ndarray::{ArrayView3, Zip};
+use ndarray::{Array2, ArrayView3, Axis, ShapeBuilder, Zip};
 
 use super::SliceGeometry;
 use crate::io::{BrainRange, Sequence};
@@ -23,15 +23,42 @@ pub fn model_volume(
     brain: ArrayView3<bool>,
 ) -> (Vec<f32>, Option<BrainRange>) {
     let range = BrainRange::of(volume, brain);
-    // A copy keeps the volume's memory order, so the Zip walks memory linearly.
-    let mut unit = volume.to_owned();
-    Zip::from(&mut unit).and(&brain).for_each(|u, &b| {
-        *u = match (b, range) {
-            (true, Some(r)) => r.to_unit(*u),
-            _ => 0.0,
-        }
-    });
-    (geometry.volume_to_model(unit.view()), range)
+    let n = geometry.side * geometry.side;
+    let depth = volume.shape()[2];
+    let mut out = vec![0.0; n * depth];
+    let mut scratch = Array2::zeros((0, 0));
+    for (z, slice) in out.chunks_mut(n).enumerate() {
+        model_slice(geometry, volume, brain, range, z, slice, &mut scratch);
+    }
+    (out, range)
+}
+
+/// Axial slice `z` of a volume in model space (as [`model_volume`]), given the volume's
+/// brain range, into `out` (side*side); `scratch` is reused between calls.
+pub fn model_slice(
+    geometry: &SliceGeometry,
+    volume: ArrayView3<f32>,
+    brain: ArrayView3<bool>,
+    range: Option<BrainRange>,
+    z: usize,
+    out: &mut [f32],
+    scratch: &mut Array2<f32>,
+) {
+    let (v, b) = (volume.index_axis(Axis(2), z), brain.index_axis(Axis(2), z));
+    if scratch.dim() != v.dim() {
+        // Fortran order, as the study's slices: the Zip then walks memory linearly.
+        *scratch = Array2::zeros(v.dim().f());
+    }
+    Zip::from(&mut *scratch)
+        .and(&v)
+        .and(&b)
+        .for_each(|u, &x, &inside| {
+            *u = match (inside, range) {
+                (true, Some(r)) => r.to_unit(x),
+                _ => 0.0,
+            }
+        });
+    geometry.to_model(scratch.view(), out);
 }
 
 /// Predicts the brain range of a missing sequence from the ranges of the available ones.

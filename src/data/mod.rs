@@ -13,6 +13,6 @@ mod intensity;
 pub use dataset::{discover_subjects, split_subjects, subject_key, Split, SubjectSlices};
 pub use geometry::{brain_mask, Fit, SliceGeometry};
 pub use intensity::{
-    model_volume, quantiles, ErrorSample, ExpectedError, OutputCalibration, OutputScale,
-    QuantilePair, ERROR_BINS,
+    model_slice, model_volume, quantiles, ErrorSample, ExpectedError, OutputCalibration,
+    OutputScale, QuantilePair, ERROR_BINS,
 };

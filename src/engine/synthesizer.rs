@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use ndarray::{Array2, Array3, Axis};
 
 use super::backend::{select_device, BackendChoice};
-use crate::data::{brain_mask, model_volume, SliceGeometry};
+use crate::data::{brain_mask, model_slice, SliceGeometry};
 use crate::io::{BrainRange, Sequence, Study};
 use crate::model::{
     availability_mask, impute, load_generator, Generator, Scenario, WeightsError, WeightsMeta,
@@ -23,6 +23,10 @@ pub enum EngineError {
     Scenario { missing: String, reason: String },
     #[error("slice {z} is outside the study (it has {depth} axial slices)")]
     SliceOutOfRange { z: usize, depth: usize },
+    #[error(
+        "slice {z} of the study was not prepared for the model (Prepared::complete was not called)"
+    )]
+    SliceNotPrepared { z: usize },
     #[error("synthesis cancelled")]
     Cancelled,
     #[error("the model ({weights}) produced non-finite values (NaN or Inf): its weights are damaged or unfit for this study; nothing was changed")]
@@ -43,7 +47,9 @@ pub struct Synthesized {
 }
 
 /// A study made ready for a scenario: geometry, normalisation and brain mask, computed
-/// once and reused for every slice the viewer asks for.
+/// once and reused for every slice the viewer asks for. Inputs are converted to model
+/// space slice by slice: [`Synthesizer::prepare_for`] converts the slice on screen only
+/// (the viewer's first slice waits for nothing else), [`Prepared::complete`] the rest.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub scenario: Scenario,
@@ -53,6 +59,8 @@ pub struct Prepared {
     ranges: [Option<BrainRange>; 4],
     /// Model-space inputs per available channel: [channel][z][side*side] (empty if missing).
     inputs: Vec<Vec<f32>>,
+    /// Which axial slices of `inputs` are converted.
+    ready: Vec<bool>,
     pub(super) brain: Array3<bool>,
     depth: usize,
 }
@@ -62,14 +70,68 @@ impl Prepared {
         self.depth
     }
 
-    /// An error naming the first of `zs` past the last slice.
+    /// An error naming the first of `zs` past the last slice, or not converted yet.
     pub(crate) fn check_slices(&self, zs: &[usize]) -> Result<(), EngineError> {
-        match zs.iter().find(|&&z| z >= self.depth) {
-            Some(&z) => Err(EngineError::SliceOutOfRange {
+        if let Some(&z) = zs.iter().find(|&&z| z >= self.depth) {
+            return Err(EngineError::SliceOutOfRange {
                 z,
                 depth: self.depth,
-            }),
+            });
+        }
+        match zs.iter().find(|&&z| !self.ready[z]) {
+            Some(&z) => Err(EngineError::SliceNotPrepared { z }),
             None => Ok(()),
+        }
+    }
+
+    /// Convert every input slice not converted yet (`study`: the one it was prepared from).
+    pub fn complete(&mut self, study: &Study) {
+        let all: Vec<usize> = (0..self.depth).collect();
+        self.ensure(study, &all);
+    }
+
+    /// Convert those of the input slices `zs` that are not converted yet (the ones past
+    /// the study are ignored).
+    pub fn ensure(&mut self, study: &Study, zs: &[usize]) {
+        let zs: Vec<usize> = zs
+            .iter()
+            .copied()
+            .filter(|&z| z < self.depth && !self.ready[z])
+            .collect();
+        if !zs.is_empty() {
+            self.convert(study, &zs);
+        }
+    }
+
+    /// Convert the input slices `zs` (in range) to model space, one thread per input.
+    fn convert(&mut self, study: &Study, zs: &[usize]) {
+        let n = self.geometry.side * self.geometry.side;
+        let (geometry, brain, ranges) = (&self.geometry, self.brain.view(), &self.ranges);
+        std::thread::scope(|scope| {
+            for (c, input) in self.inputs.iter_mut().enumerate() {
+                let (seq, range) = (Sequence::ALL[c], ranges[c]);
+                let Some(volume) = study.volume(seq).filter(|_| !input.is_empty()) else {
+                    continue;
+                };
+                scope.spawn(move || {
+                    let mut scratch = ndarray::Array2::zeros((0, 0));
+                    for &z in zs {
+                        let out = &mut input[z * n..(z + 1) * n];
+                        model_slice(
+                            geometry,
+                            volume.data.view(),
+                            brain,
+                            range,
+                            z,
+                            out,
+                            &mut scratch,
+                        );
+                    }
+                });
+            }
+        });
+        for &z in zs {
+            self.ready[z] = true;
         }
     }
 
@@ -140,6 +202,14 @@ impl Synthesizer {
         &self.meta
     }
 
+    /// One forward pass on an empty slice: the first pass of a process pays for thread
+    /// pools and buffers, which the viewer's first synthesized slice should not.
+    pub fn warm_up(&self) -> Result<(), EngineError> {
+        let side = self.meta.side;
+        let x = Tensor::<4>::zeros([1, 4, side, side], &self.device);
+        self.read_output(self.generator.forward(x)).map(|_| ())
+    }
+
     /// Replace the output calibration (fitting one starts from none).
     pub fn set_calibration(&mut self, calibration: Option<crate::data::OutputCalibration>) {
         self.meta.calibration = calibration;
@@ -151,6 +221,20 @@ impl Synthesizer {
 
     /// Check the scenario against the study and precompute what every slice needs.
     pub fn prepare(&self, study: &Study, scenario: Scenario) -> Result<Prepared, EngineError> {
+        let mut prepared = self.prepare_for(study, scenario, &[])?;
+        prepared.complete(study);
+        Ok(prepared)
+    }
+
+    /// [`Self::prepare`] with only the axial slices `first` converted (those past the
+    /// study are ignored): what the viewer's first slice needs. [`Prepared::complete`]
+    /// converts the others.
+    pub fn prepare_for(
+        &self,
+        study: &Study,
+        scenario: Scenario,
+        first: &[usize],
+    ) -> Result<Prepared, EngineError> {
         let names = |seqs: &[Sequence]| seqs.iter().map(|s| s.name()).collect::<Vec<_>>().join(",");
         let missing_names = || names(&scenario.missing());
         let absent: Vec<Sequence> = scenario
@@ -197,27 +281,28 @@ impl Synthesizer {
         let brain = brain_mask(available.iter().map(|v| v.data.view()));
         let geometry = SliceGeometry::new(brain.view(), self.meta.side, self.meta.fit);
         let mut ranges = [None; 4];
-        let mut inputs = vec![Vec::new(); 4];
-        // One thread per input: normalising whole volumes is most of the time before the
-        // viewer's first slice.
-        let normalised: Vec<_> = std::thread::scope(|scope| {
+        // One thread per input: each range is a selection over the whole brain.
+        let found: Vec<_> = std::thread::scope(|scope| {
             let jobs: Vec<_> = scenario
                 .available()
                 .into_iter()
                 .filter_map(|seq| study.volume(seq).map(|v| (seq, v)))
                 .map(|(seq, volume)| {
-                    let (geometry, brain) = (&geometry, brain.view());
-                    scope.spawn(move || (seq, model_volume(geometry, volume.data.view(), brain)))
+                    let brain = brain.view();
+                    scope.spawn(move || (seq, BrainRange::of(volume.data.view(), brain)))
                 })
                 .collect();
             jobs.into_iter().map(|j| j.join()).collect()
         });
-        for job in normalised {
-            let (seq, (model, range)) = job.map_err(|_| {
-                EngineError::Device("normalising an input failed (a thread panicked)".into())
+        let n = self.meta.side * self.meta.side;
+        let depth = study.grid.dims[2];
+        let mut inputs = vec![Vec::new(); 4];
+        for job in found {
+            let (seq, range) = job.map_err(|_| {
+                EngineError::Device("measuring an input failed (a thread panicked)".into())
             })?;
             ranges[seq.index()] = range;
-            inputs[seq.index()] = model;
+            inputs[seq.index()] = vec![0.0; depth * n];
         }
         let acquired: Vec<(Sequence, BrainRange)> = scenario
             .available()
@@ -227,14 +312,17 @@ impl Synthesizer {
         for seq in scenario.missing() {
             ranges[seq.index()] = Some(self.meta.output_scale.predict(seq, &acquired));
         }
-        Ok(Prepared {
+        let mut prepared = Prepared {
             scenario,
             geometry,
             ranges,
             inputs,
+            ready: vec![false; depth],
             brain,
-            depth: study.grid.dims[2],
-        })
+            depth,
+        };
+        prepared.ensure(study, first);
+        Ok(prepared)
     }
 
     /// Run the generator on the slices `zs`; returns, per slice, the missing channels in

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{EngineError, Prepared, SliceSet, Synthesizer};
 use crate::io::Study;
@@ -157,6 +158,10 @@ struct Job {
     total: usize,
     /// Dropout passes of an uncertainty stage (asked for, or running).
     passes: Option<usize>,
+    /// When the request came in (for the log of its first slice's latency).
+    requested: Instant,
+    /// The study, while `prepared` has inputs left to convert.
+    unconverted: Option<Arc<Study>>,
 }
 
 impl Job {
@@ -170,6 +175,8 @@ impl Job {
             pending,
             focus,
             passes: None,
+            requested: Instant::now(),
+            unconverted: None,
         }
     }
 
@@ -197,8 +204,14 @@ fn run(
         let _ = outbox.send(r);
         notify();
     };
+    let started = Instant::now();
     let synth = match guarded(load) {
         Ok(s) => {
+            // Before a request can come: the study is still being opened.
+            if let Err(e) = guarded(|| s.warm_up()) {
+                log::warn!("warming the model up failed: {e}");
+            }
+            log::info!("model loaded in {} ms", started.elapsed().as_millis());
             send(Response::Ready {
                 device: s.device_description().to_string(),
             });
@@ -278,9 +291,17 @@ fn run(
                     });
                     continue;
                 };
-                match guarded(|| synth.prepare(&study, scenario)) {
+                let requested = Instant::now();
+                // The slice on screen alone first; the other inputs after its answer.
+                match guarded(|| synth.prepare_for(&study, scenario, &[focus])) {
                     Ok(prepared) => {
-                        let j = Job::new(generation, Stage::Synthesis, prepared, focus);
+                        log::info!(
+                            "study prepared for {scenario} in {} ms",
+                            requested.elapsed().as_millis()
+                        );
+                        let mut j = Job::new(generation, Stage::Synthesis, prepared, focus);
+                        j.requested = requested;
+                        j.unconverted = Some(study);
                         send(Response::Started {
                             generation,
                             scenario,
@@ -301,6 +322,30 @@ fn run(
             continue;
         };
         let batch = j.next_batch(synth.batch);
+        if let Some(study) = j.unconverted.clone() {
+            // The first answer needs its own slices only (the focus may have moved).
+            let first = j.pending.len() == j.total;
+            let converted = guarded(|| {
+                if first {
+                    j.prepared.ensure(&study, &batch);
+                } else {
+                    j.prepared.complete(&study);
+                }
+                Ok(())
+            });
+            if let Err(e) = converted {
+                let generation = j.generation;
+                job = None;
+                send(Response::Failed {
+                    generation,
+                    message: e.to_string(),
+                });
+                continue;
+            }
+            if !first {
+                j.unconverted = None;
+            }
+        }
         if batch.is_empty() {
             let mut done = job.take().expect("a job is running");
             send(Response::Done {
@@ -329,6 +374,12 @@ fn run(
         };
         match computed {
             Ok(sets) => {
+                if j.stage == Stage::Synthesis && j.pending.len() == j.total {
+                    log::info!(
+                        "first slice synthesized {} ms after the request",
+                        j.requested.elapsed().as_millis()
+                    );
+                }
                 for (&z, slices) in batch.iter().zip(sets) {
                     j.pending.remove(&z);
                     let generation = j.generation;
