@@ -465,6 +465,7 @@ fn coronal_and_sagittal_planes_follow_the_crosshair_and_show_the_synthesis() {
     h.snapshot("viewer_demo_coronal");
     let report = h.state().frame_report();
     assert!(!report.ends_with("drawn in -"), "{report}");
+    eprintln!("{report}"); // the plane-switch frame times, for the test log
 
     // F1 opens the help listing every action, and closes it.
     h.key_press(eframe::egui::Key::F1);
