@@ -94,7 +94,7 @@ fn layers(g: &GeneratorConfig, d: &DiscriminatorConfig, side: usize, b: usize) -
         stride: 1,
         padding: (1, 1),
     });
-    let widths = [d.width, 2 * d.width, 4 * d.width, 8 * d.width];
+    let widths = d.block_widths();
     let mut s = side;
     for (i, &w) in widths.iter().enumerate() {
         out.push(Layer {

@@ -160,7 +160,8 @@ struct Job {
     passes: Option<usize>,
     /// When the request came in (for the log of its first slice's latency).
     requested: Instant,
-    /// The study, while `prepared` has inputs left to convert.
+    /// The study, while `prepared` may have inputs left to convert (a synthesis stage:
+    /// each batch's inputs are converted before it; every brain slice is by its end).
     unconverted: Option<Arc<Study>>,
 }
 
@@ -292,7 +293,7 @@ fn run(
                     continue;
                 };
                 let requested = Instant::now();
-                // The slice on screen alone first; the other inputs after its answer.
+                // The slice on screen alone first; the others as their batches come up.
                 match guarded(|| synth.prepare_for(&study, scenario, &[focus])) {
                     Ok(prepared) => {
                         log::info!(
@@ -323,17 +324,12 @@ fn run(
         };
         let batch = j.next_batch(synth.batch);
         if let Some(study) = j.unconverted.clone() {
-            // The first answer needs its own slices only (the focus may have moved).
-            let first = j.pending.len() == j.total;
-            let converted = guarded(|| {
-                if first {
-                    j.prepared.ensure(&study, &batch);
-                } else {
-                    j.prepared.complete(&study);
-                }
+            // Inputs are converted as their slices come up: the first answer waits for
+            // its own only (the focus may have moved since the request).
+            if let Err(e) = guarded(|| {
+                j.prepared.ensure(&study, &batch);
                 Ok(())
-            });
-            if let Err(e) = converted {
+            }) {
                 let generation = j.generation;
                 job = None;
                 send(Response::Failed {
@@ -341,9 +337,6 @@ fn run(
                     message: e.to_string(),
                 });
                 continue;
-            }
-            if !first {
-                j.unconverted = None;
             }
         }
         if batch.is_empty() {

@@ -32,12 +32,17 @@ pub struct Discriminator {
 }
 
 impl DiscriminatorConfig {
+    /// Filters of the four stride-2 blocks.
+    pub fn block_widths(&self) -> [usize; 4] {
+        [self.width, 2 * self.width, 4 * self.width, 8 * self.width]
+    }
+
     pub fn init(&self, device: &Device) -> Discriminator {
         let init = Initializer::Normal {
             mean: 0.0,
             std: 0.02,
         };
-        let widths = [self.width, 2 * self.width, 4 * self.width, 8 * self.width];
+        let widths = self.block_widths();
         let blocks = (0..4)
             .map(|i| {
                 let c_in = if i == 0 {

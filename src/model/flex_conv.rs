@@ -102,9 +102,12 @@ impl Backward<Flex, 2> for FastConv {
 
 /// Record the layer on the autodiff graph (or just run it when nothing needs a gradient).
 fn record(x: AdTensor, w: AdTensor, options: ConvOptions<2>) -> Tensor<4> {
-    let forward = |x: FloatTensor<Flex>, w: FloatTensor<Flex>, o: &ConvOptions<2>| {
-        Flex::conv2d(x, w, None, o.clone())
-    };
+    let y = Flex::conv2d(
+        x.primitive().clone(),
+        w.primitive().clone(),
+        None,
+        options.clone(),
+    );
     let out = match FastConv
         .prepare::<NoCheckpointing>([x.node(), w.node()])
         .compute_bound()
@@ -113,47 +116,38 @@ fn record(x: AdTensor, w: AdTensor, options: ConvOptions<2>) -> Tensor<4> {
         OpsKind::Tracked(mut prep) => {
             let x_state = prep.checkpoint(&x);
             let w_state = prep.checkpoint(&w);
-            let y = forward(x.primitive().clone(), w.primitive().clone(), &options);
             prep.finish((x_state, w_state, options), y)
         }
-        OpsKind::UnTracked(prep) => prep.finish(forward(
-            x.primitive().clone(),
-            w.primitive().clone(),
-            &options,
-        )),
+        OpsKind::UnTracked(prep) => prep.finish(y),
     };
     Tensor::from_primitive::<Autodiff<Flex>>(out)
 }
 
 /// The weight gradient of a convolution with a kernel of side `k`: `dW[o, c, i, j]` is
 /// the sum over b, y, x of `dy[b, o, y, x] * xpad[b, c, y*s + i, x*s + j]` (`x` and `dy`
-/// on a plain flex device). Public for `mmgan bench model --profile`.
+/// on a plain flex device): the windows of the padded input for every output pixel, as
+/// one im2col copy, and one GEMM with the batch folded into the reduction. Public for
+/// `mmgan bench model --profile`.
 pub fn conv2d_weight_grad(
     x: Tensor<4>,
     dy: Tensor<4>,
     k: [usize; 2],
     options: &ConvOptions<2>,
 ) -> Tensor<4> {
-    let xp = x.pad(options.padding, PadMode::Constant(0.0));
-    correlate(xp, dy, k, options.stride)
-}
-
-/// `out[g, a, i, j] = sum over b, y, x of a[b, a, y*s + i, x*s + j] * g[b, g, y, x]`, the
-/// windows of `a` taken for every output pixel (y, x) of `g`: one im2col copy of `a` and
-/// one GEMM with the batch folded into the reduction.
-fn correlate(a: Tensor<4>, g: Tensor<4>, k: [usize; 2], stride: [usize; 2]) -> Tensor<4> {
-    let [b, ca, _, _] = a.dims();
-    let [_, cg, h, w] = g.dims();
-    // [b, ca, windows_h, windows_w, k0, k1]; padding may leave a window more than `g` has.
-    let windows: Tensor<6> = a
-        .unfold::<5, _>(2, k[0], stride[0])
-        .unfold(3, k[1], stride[1]);
-    let windows = windows.slice([0..b, 0..ca, 0..h, 0..w, 0..k[0], 0..k[1]]);
+    let [b, c, _, _] = x.dims();
+    let [_, o, h, w] = dy.dims();
+    let (xp, s) = (
+        x.pad(options.padding, PadMode::Constant(0.0)),
+        options.stride,
+    );
+    // [b, c, windows_h, windows_w, k0, k1]; padding may leave a window more than dy has.
+    let windows: Tensor<6> = xp.unfold::<5, _>(2, k[0], s[0]).unfold(3, k[1], s[1]);
+    let windows = windows.slice([0..b, 0..c, 0..h, 0..w, 0..k[0], 0..k[1]]);
     let cols = windows
         .permute([1, 4, 5, 0, 2, 3])
-        .reshape([ca * k[0] * k[1], b * h * w]);
-    let g = g.swap_dims(0, 1).reshape([cg, b * h * w]);
-    g.matmul(cols.transpose()).reshape([cg, ca, k[0], k[1]])
+        .reshape([c * k[0] * k[1], b * h * w]);
+    let dy = dy.swap_dims(0, 1).reshape([o, b * h * w]);
+    dy.matmul(cols.transpose()).reshape([o, c, k[0], k[1]])
 }
 
 #[cfg(test)]
