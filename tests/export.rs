@@ -39,6 +39,7 @@ fn export_lands_on_the_source_grid_and_says_synthetic() {
         sequence: Sequence::Flair,
         data: data.view(),
         sources: &[Sequence::T1, Sequence::T1c, Sequence::T2],
+        method: "MM-GAN",
     };
     let path = export_synthetic(&s, &[req], out.path()).unwrap().remove(0);
     let subject = d.path().file_name().unwrap().to_string_lossy().into_owned();
@@ -90,6 +91,7 @@ fn export_names_are_forced_synthetic_and_inputs_are_never_overwritten() {
         sequence: Sequence::T2,
         data: data.view(),
         sources: &[Sequence::T1],
+        method: "MM-GAN",
     };
 
     let p = export_synthetic(&s, &[req], &d.path().join("mine.nii.gz"))
@@ -156,6 +158,7 @@ fn a_failed_write_names_the_file_and_leaves_nothing() {
         sequence,
         data: data.view(),
         sources: &[Sequence::T1],
+        method: "MM-GAN",
     };
     let err = export_synthetic(&s, &[req(Sequence::T2), req(Sequence::Flair)], &out)
         .unwrap_err()
@@ -216,6 +219,7 @@ print('ok')
         sequence: Sequence::Flair,
         data: data.view(),
         sources: &[Sequence::T1, Sequence::T1c, Sequence::T2],
+        method: "MM-GAN",
     };
     let out = d.path().join("out");
     std::fs::create_dir(&out).unwrap();

@@ -373,7 +373,8 @@ fn odd_studies_are_refused_or_warned() {
             .with_depth(3),
     );
     let device = burn::tensor::Device::flex();
-    mmgan::model::save_generator(&w, &meta.generator.init(&device), &meta).unwrap();
+    let config = meta.generator.clone().expect("an MM-GAN sidecar");
+    mmgan::model::save_generator(&w, &config.init(&device), &meta).unwrap();
     let synth = mmgan::engine::Synthesizer::load(&w, mmgan::engine::BackendChoice::Cpu).unwrap();
     let s = Study::open(d.path()).unwrap();
     let scenario = mmgan::model::Scenario::with_missing(&[Sequence::Flair]).unwrap();

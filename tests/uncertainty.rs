@@ -53,6 +53,7 @@ fn dropout_passes_give_a_non_negative_spread_inside_the_brain() {
         sequence: Sequence::Flair,
         data: sd.view(),
         sources: &[Sequence::T1, Sequence::T1c, Sequence::T2],
+        method: "MM-GAN",
     };
     let written = export_volumes(&study, &[req], ExportKind::Uncertainty { passes: 4 }, &out)
         .unwrap()

@@ -42,7 +42,7 @@ fn viewer_built(
 ) -> Harness<'static, ViewerApp> {
     let options = ViewerOptions {
         study,
-        weights: weights(),
+        weights: vec![weights()],
         backend: BackendChoice::Cpu,
         frames: None,
         screenshot: None,
@@ -378,6 +378,7 @@ fn export_of_a_real_lps_study_through_the_ui_equals_the_synthesizer_checked_by_n
         sequence: Sequence::Flair,
         data: direct[0].data.view(),
         sources: &[Sequence::T1, Sequence::T1c, Sequence::T2],
+        method: "MM-GAN",
     };
     let direct_file = mmgan::io::export_synthetic(&study, &[request], direct_out.path())
         .unwrap()
@@ -612,4 +613,63 @@ fn the_wgsl_path_draws_the_viewer_users_see() {
             && a.slice_quality(Sequence::Flair).is_some()
     });
     h.snapshot("viewer_demo_flair_wgsl");
+}
+
+#[test]
+fn the_model_menu_switches_weights_and_synthesizes_again_with_them() {
+    // A second weights folder of another method: a small MM-Synthesis network.
+    let dir = tempfile::tempdir().unwrap();
+    let other = dir.path().join("mmsynthesis");
+    let device = burn::tensor::Device::flex();
+    let config = mmgan::model::MmSynthesisConfig::new()
+        .with_width(2)
+        .with_latent(4);
+    let mut meta = common::test_weights_meta(mmgan::model::GeneratorConfig::new());
+    meta.set_network(mmgan::model::NetworkConfig::MmSynthesis(config.clone()));
+    mmgan::model::save_network(
+        &other,
+        &mmgan::model::Network::MmSynthesis(config.init(&device)),
+        &meta,
+    )
+    .unwrap();
+    let options = ViewerOptions {
+        study: Some(mmgan::shipped::demo_study().unwrap()),
+        weights: vec![weights(), other],
+        backend: BackendChoice::Cpu,
+        frames: None,
+        screenshot: None,
+        missing: vec![Sequence::Flair],
+        plane: mmgan::ui::view::Plane::Axial,
+        overlay: Some(mmgan::ui::render::Difference::Off),
+    };
+    let mut h = Harness::builder()
+        .with_size([1200.0, 860.0])
+        .build_eframe(|cc| ViewerApp::new(cc, options));
+    h.state_mut().show_self_check(false);
+    let done_with = |method: &'static str| {
+        move |a: &ViewerApp| {
+            a.model().1 == method && a.synthesized(Sequence::Flair) && !a.is_synthesizing()
+        }
+    };
+    run_until(&mut h, "the MM-GAN synthesis", done_with("MM-GAN"));
+    assert_eq!(h.state().model().0, 0);
+
+    h.get_by_label("Model").click();
+    h.run_steps(2);
+    h.query_by_label_contains("mmsynthesis")
+        .expect("the Model menu lists the second folder")
+        .click();
+    h.run_steps(2);
+    assert_eq!(h.state().model().0, 1);
+    run_until(
+        &mut h,
+        "the MM-Synthesis synthesis",
+        done_with("MM-Synthesis"),
+    );
+    assert!(
+        h.query_by_label_contains("MM-Synthesis on").is_some(),
+        "the status bar names the method in use"
+    );
+    assert!(h.query_by_label_contains("SYNTHETIC").is_some());
+    assert!(h.query_by_label_contains("synthesis failed").is_none());
 }

@@ -203,8 +203,8 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
     let runs = runs.max(1);
     use burn::module::Module;
     use burn::tensor::{Distribution, Tensor};
-    use mmgan::model::{DiscriminatorConfig, GeneratorConfig, Scenario};
-    use mmgan::train::{train_step, TrainConfig};
+    use mmgan::model::{DiscriminatorConfig, GeneratorConfig, MmSynthesisConfig, Scenario};
+    use mmgan::train::{mmsynthesis_step, train_step, TrainConfig};
 
     anyhow::ensure!(
         size % (1 << depth) == 0,
@@ -257,6 +257,27 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         std::hint::black_box(losses);
         (g, d) = (g2, d2);
     });
+    // MM-Synthesis beside it (no PyTorch peer): what a comparison's compute budget buys.
+    let ms_config = MmSynthesisConfig::new();
+    let ms = ms_config.init(&device);
+    let ms_forward = time_median(runs, || {
+        std::hint::black_box(ms.forward(x.clone(), scenario).into_data());
+    });
+    let mut m = ms_config.init(&ad);
+    let mut om = burn::optim::AdamConfig::new().init();
+    let ms_train = time_median(runs, || {
+        let (m2, losses) = mmsynthesis_step(
+            m.clone(),
+            &mut om,
+            &data,
+            [batch, 4, size, size],
+            scenario,
+            &config,
+            &ad,
+        );
+        std::hint::black_box(losses);
+        m = m2;
+    });
 
     let peer = if no_peer {
         None
@@ -299,6 +320,18 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         train_t * 1e3,
         p.map(|p| format!("{:.0} ms", p * 1e3)).unwrap_or_else(|| "-".into()),
         p.map(|p| format!("{:.2}", train_t / p)).unwrap_or_else(|| "-".into()),
+    );
+    println!(
+        "| MM-Synthesis forward, 1 slice, width {}, 3 inputs | {:.2} M | {:.2} | {:.1} ms | - | - |",
+        ms_config.width,
+        ms.num_params() as f64 / 1e6,
+        ms_config.macs_per_slice(size, 3) as f64 / 1e9,
+        ms_forward * 1e3
+    );
+    println!(
+        "| MM-Synthesis training step, batch {batch}, width {}, 3 inputs (Adam) | | | {:.0} ms | - | - |",
+        ms_config.width,
+        ms_train * 1e3
     );
     if let Some(p) = &peer {
         println!("PyTorch threads: {}", p["threads"]);

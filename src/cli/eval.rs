@@ -1,4 +1,5 @@
-//! `mmgan eval`: the per-scenario table (paper and challenge metrics, two baselines).
+//! `mmgan eval`: the per-scenario table (paper and challenge metrics, two baselines), for
+//! one method or several side by side (`--weights A --weights B`).
 
 use std::path::PathBuf;
 
@@ -13,16 +14,17 @@ use super::progress_bar;
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
-    /// Weights folder (default: the shipped weights)
+    /// Weights folder, one per method to compare, each its own method (default: the
+    /// shipped weights)
     #[arg(long)]
-    pub weights: Option<PathBuf>,
+    pub weights: Vec<PathBuf>,
     /// Data folders (one sub-folder per subject) or study folders
     #[arg(long, required = true, num_args = 1..)]
     pub data: Vec<PathBuf>,
     /// "all", or missing sets separated by ';', e.g. "flair;t2,flair"
     #[arg(long, default_value = "all")]
     pub scenarios: String,
-    /// Where eval.md, eval.csv and eval.json go
+    /// Where eval.md, comparison.md, eval.csv and eval.json go
     #[arg(long, default_value = "eval")]
     pub out: PathBuf,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
@@ -50,9 +52,19 @@ pub fn parse_scenarios(s: &str) -> anyhow::Result<Vec<Scenario>> {
 
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let scenarios = parse_scenarios(&a.scenarios)?;
-    let mut synth = Synthesizer::load(&super::weights_dir(&a.weights)?, a.backend)?;
-    if a.flip || a.no_flip {
-        synth.flip_average = a.flip;
+    let dirs = if a.weights.is_empty() {
+        vec![super::weights_dir(&None)?]
+    } else {
+        a.weights.clone()
+    };
+    let mut synths = Vec::new();
+    for dir in &dirs {
+        let mut synth = Synthesizer::load(dir, a.backend)?;
+        if a.flip || a.no_flip {
+            synth.flip_average = a.flip;
+        }
+        eprintln!("{}: {}", dir.display(), synth.meta().method);
+        synths.push(synth);
     }
     let mut studies = Vec::new();
     for dir in discover_subjects(&a.data).map_err(anyhow::Error::msg)? {
@@ -75,10 +87,11 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         "evaluating {} subjects x {} scenarios on {}",
         studies.len(),
         scenarios.len(),
-        synth.device_description()
+        synths[0].device_description()
     );
     let bar = progress_bar((studies.len() * scenarios.len()) as u64, "scenarios");
-    let table = evaluate(&synth, &studies, &scenarios, &mut |what| {
+    let synths: Vec<&Synthesizer> = synths.iter().collect();
+    let table = evaluate(&synths, &studies, &scenarios, &mut |what| {
         bar.set_message(what.to_string());
         bar.inc(1);
     })?;
@@ -86,12 +99,17 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&a.out)?;
     let md = table.to_markdown();
     write_atomic(&a.out.join("eval.md"), md.as_bytes())?;
+    let comparison = table.to_comparison_markdown();
+    write_atomic(&a.out.join("comparison.md"), comparison.as_bytes())?;
     write_atomic(&a.out.join("eval.csv"), table.to_csv().as_bytes())?;
     write_atomic(
         &a.out.join("eval.json"),
         serde_json::to_string_pretty(&table)?.as_bytes(),
     )?;
-    println!("{md}");
-    eprintln!("written: {}/eval.{{md,csv,json}}", a.out.display());
+    println!("{}", if synths.len() > 1 { &comparison } else { &md });
+    eprintln!(
+        "written: {}/eval.{{md,csv,json}}, comparison.md",
+        a.out.display()
+    );
     Ok(())
 }

@@ -346,10 +346,15 @@ fn collect_pointers(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
 fn check_sidecar(text: &str) -> Result<(), String> {
     let meta: mmgan::model::WeightsMeta = serde_json::from_str(text).map_err(|e| e.to_string())?;
     meta.validate()?;
-    if meta.generator.width <= 8 && meta.side <= 64 {
+    let network = meta.network()?;
+    let small = match &network {
+        mmgan::model::NetworkConfig::MmGan(g) => g.width <= 8,
+        mmgan::model::NetworkConfig::MmSynthesis(m) => m.width <= 4 && m.latent <= 16,
+    };
+    if small && meta.side <= 64 {
         use burn::tensor::{Tensor, TensorData};
         let device = burn::tensor::Device::flex();
-        let g = meta.generator.init(&device);
+        let g = network.init(&device);
         let x = Tensor::<4>::from_data(
             TensorData::new(
                 vec![0.5f32; 4 * meta.side * meta.side],
@@ -357,7 +362,7 @@ fn check_sidecar(text: &str) -> Result<(), String> {
             ),
             &device,
         );
-        let y = g.forward(x);
+        let y = g.forward(x, mmgan::model::Scenario::all()[0]);
         if y.dims() != [1, 4, meta.side, meta.side] {
             return Err(format!("output {:?}", y.dims()));
         }

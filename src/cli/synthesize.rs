@@ -66,7 +66,11 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
     let volumes = synth.synthesize_volume(&prepared, &mut track(&bar), &AtomicBool::new(false))?;
     bar.finish_and_clear();
     let sources = scenario.available();
-    let mut written = export_synthetic(&study, &requests(&volumes, &sources), &a.out)?;
+    let mut written = export_synthetic(
+        &study,
+        &requests(&volumes, &sources, synth.meta().method.title()),
+        &a.out,
+    )?;
     if let Some(passes) = a.uncertainty {
         let started = std::time::Instant::now();
         let bar = progress_bar(0, "slices (uncertainty)");
@@ -99,7 +103,7 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
         }
         written.extend(export_volumes(
             &study,
-            &requests(&maps, &sources),
+            &requests(&maps, &sources, synth.meta().method.title()),
             ExportKind::Uncertainty {
                 passes: passes.max(2),
             },
@@ -112,14 +116,19 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One export request per volume, all made from `sources`.
-fn requests<'a>(volumes: &'a [Synthesized], sources: &'a [Sequence]) -> Vec<ExportRequest<'a>> {
+/// One export request per volume, all made by `method` from `sources`.
+fn requests<'a>(
+    volumes: &'a [Synthesized],
+    sources: &'a [Sequence],
+    method: &'a str,
+) -> Vec<ExportRequest<'a>> {
     volumes
         .iter()
         .map(|v| ExportRequest {
             sequence: v.sequence,
             data: v.data.view(),
             sources,
+            method,
         })
         .collect()
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use mmgan::data::Fit;
 use mmgan::engine::{select_device, BackendChoice};
-use mmgan::model::{DiscriminatorConfig, GeneratorConfig, Imputation};
+use mmgan::model::{DiscriminatorConfig, GeneratorConfig, Imputation, Method, MmSynthesisConfig};
 use mmgan::train::{train, TrainConfig, TrainEvent};
 
 use super::{progress_bar, say, NetArgs};
@@ -21,8 +21,14 @@ pub struct TrainArgs {
     pub out: PathBuf,
     #[arg(long, default_value_t = 60)]
     pub epochs: usize,
+    /// The method to train (MM-Synthesis uses --width for its encoders, --size; not --depth)
+    #[arg(long, value_enum, default_value_t = Method::MmGan)]
+    pub method: Method,
     #[command(flatten)]
     pub net: NetArgs,
+    /// MM-Synthesis: channels of the shared latent space (paper 16)
+    #[arg(long, default_value_t = 16)]
+    pub latent: usize,
     /// How the brain box becomes a slice: resize (reference) or pad (native resolution)
     #[arg(long, value_enum, default_value_t = Fit::Resize)]
     pub fit: Fit,
@@ -64,13 +70,21 @@ pub struct TrainArgs {
 }
 
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
-    a.net.check()?;
+    if a.method == Method::MmGan {
+        a.net.check()?;
+    }
     let config = TrainConfig::new(
         GeneratorConfig::new()
             .with_width(a.net.width)
             .with_depth(a.net.depth),
         DiscriminatorConfig::new().with_width(a.net.width),
         a.data.iter().map(|p| p.display().to_string()).collect(),
+    )
+    .with_method(a.method)
+    .with_mmsynthesis(
+        MmSynthesisConfig::new()
+            .with_width(a.net.width)
+            .with_latent(a.latent),
     )
     .with_side(a.net.size)
     .with_fit(a.fit)
@@ -87,7 +101,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     .with_flip(a.flip)
     .with_lr(a.lr);
     let selected = select_device(a.backend).map_err(anyhow::Error::msg)?;
-    eprintln!("training on {}", selected.description);
+    eprintln!("training {} on {}", a.method, selected.description);
     let interrupt = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupt.clone();
@@ -138,10 +152,16 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                 // A resumed epoch starts part-way: time only the batches run here.
                 let first = *first_batch.get_or_insert(done);
                 bar.set_position(done as u64);
-                let text = format!(
-                    "G {:.4} (adv {:.4}, L1 {:.4}) D {:.4}",
-                    losses.g, losses.adversarial, losses.l1, losses.d
-                );
+                let text = match a.method {
+                    Method::MmGan => format!(
+                        "G {:.4} (adv {:.4}, L1 {:.4}) D {:.4}",
+                        losses.g, losses.adversarial, losses.l1, losses.d
+                    ),
+                    Method::MmSynthesis => format!(
+                        "loss {:.4} (L1 {:.4}, embedding {:.4})",
+                        losses.g, losses.l1, losses.embedding
+                    ),
+                };
                 // Logged to a file (no bar): a line now and then shows the run is alive.
                 if bar.is_hidden() && done % 50 == 0 {
                     say(

@@ -12,9 +12,10 @@ use mmgan::ui::ViewerOptions;
 pub struct ViewArgs {
     /// Study folder (default: the bundled demo study)
     pub study: Option<PathBuf>,
-    /// Weights folder (default: the shipped weights)
+    /// Weights folder (default: the shipped weights); repeat it to switch between several
+    /// (the Model menu), e.g. to compare methods on one study
     #[arg(long)]
-    pub weights: Option<PathBuf>,
+    pub weights: Vec<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// Sequences to mark missing at start, e.g. "flair"
@@ -49,7 +50,11 @@ pub fn run(a: ViewArgs) -> anyhow::Result<()> {
     };
     mmgan::ui::run(ViewerOptions {
         study: Some(study),
-        weights: super::weights_dir(&a.weights)?,
+        weights: if a.weights.is_empty() {
+            vec![super::weights_dir(&None)?]
+        } else {
+            a.weights
+        },
         backend: a.backend,
         frames: a.frames,
         screenshot: a.screenshot,

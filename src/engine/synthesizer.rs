@@ -10,7 +10,7 @@ use super::backend::{select_device, BackendChoice};
 use crate::data::{brain_mask, model_slice, SliceGeometry};
 use crate::io::{BrainRange, Sequence, Study};
 use crate::model::{
-    availability_mask, impute, load_generator, Generator, Scenario, WeightsError, WeightsMeta,
+    availability_mask, impute, load_network, Network, Scenario, WeightsError, WeightsMeta,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -148,9 +148,9 @@ impl Prepared {
     }
 }
 
-/// The generator on a device with the sidecar that says how to feed it.
+/// A synthesis network (any method) on a device with the sidecar that says how to feed it.
 pub struct Synthesizer {
-    pub(super) generator: Generator,
+    pub(super) network: Network,
     meta: WeightsMeta,
     pub(super) device: Device,
     device_description: String,
@@ -169,10 +169,10 @@ impl Synthesizer {
         // The sidecar first, so that a missing folder is reported before any GPU probing.
         WeightsMeta::load(weights_dir)?;
         let selected = select_device(backend).map_err(EngineError::Device)?;
-        let (generator, meta) = load_generator(weights_dir, &selected.device)?;
+        let (network, meta) = load_network(weights_dir, &selected.device)?;
         let flip_average = meta.test_time_flip;
         Ok(Synthesizer {
-            generator,
+            network,
             meta,
             device: selected.device,
             device_description: selected.description,
@@ -185,10 +185,10 @@ impl Synthesizer {
         })
     }
 
-    /// Wrap an in-memory generator (training's evaluation uses this).
-    pub fn from_parts(generator: Generator, meta: WeightsMeta, device: Device) -> Synthesizer {
+    /// Wrap an in-memory network (training's evaluation uses this).
+    pub fn from_parts(network: Network, meta: WeightsMeta, device: Device) -> Synthesizer {
         Synthesizer {
-            generator,
+            network,
             meta,
             device,
             device_description: "in-memory model".into(),
@@ -208,7 +208,8 @@ impl Synthesizer {
     pub fn warm_up(&self) -> Result<(), EngineError> {
         let side = self.meta.side;
         let x = Tensor::<4>::zeros([1, 4, side, side], &self.device);
-        self.read_output(self.generator.forward(x)).map(|_| ())
+        let three = Scenario::all()[10];
+        self.read_output(self.network.forward(x, three)).map(|_| ())
     }
 
     /// Replace the output calibration (fitting one starts from none).
@@ -331,11 +332,13 @@ impl Synthesizer {
     fn run(&self, prepared: &Prepared, zs: &[usize]) -> Result<Vec<Vec<Vec<f32>>>, EngineError> {
         let n = self.meta.side * self.meta.side;
         let x = self.input_batch(prepared, zs, &self.device);
+        let scenario = prepared.scenario;
+        let net = &self.network;
         let y = if self.flip_average {
-            let mirrored = self.generator.forward(x.clone().flip([3])).flip([3]);
-            (self.generator.forward(x) + mirrored) * 0.5
+            let mirrored = net.forward(x.clone().flip([3]), scenario).flip([3]);
+            (net.forward(x, scenario) + mirrored) * 0.5
         } else {
-            self.generator.forward(x)
+            net.forward(x, scenario)
         }; // [b, 4, side, side]
         let y = self.read_output(y)?;
         let missing = prepared.scenario.missing();

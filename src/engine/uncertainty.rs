@@ -8,11 +8,11 @@
 //! validation subject), because most of the error grows with the signal: the aleatoric
 //! part is the error expected at this synthesized intensity, in proportion to it, fitted
 //! with the calibration on training subjects ([`ExpectedError`](crate::data::ExpectedError)).
-//! The map is `sqrt(sd^2 + expected^2)`, in the study's intensity units.
+//! The map is `sqrt(sd^2 + expected^2)`, in the study's intensity units. A method without
+//! dropout (MM-Synthesis) has no spread: its map is the expected error alone, from one pass.
 
 use std::sync::atomic::AtomicBool;
 
-use burn::module::Module;
 use ndarray::{Array2, Axis};
 
 use super::synthesizer::{EngineError, Prepared, SliceSet, Synthesized, Synthesizer};
@@ -36,8 +36,12 @@ impl Synthesizer {
         // Dropout acts only on an autodiff device with the training flags on; no backward
         // pass is run, the graph is dropped with each output.
         let device = self.device.clone().autodiff();
-        let generator = self.generator.clone().to_device(&device).train();
-        let passes = passes.max(2);
+        let network = self.network.clone().to_device(&device).train();
+        let passes = if network.is_stochastic() {
+            passes.max(2)
+        } else {
+            1
+        };
         let side = self.meta().side;
         let n = side * side;
         let missing = prepared.scenario.missing();
@@ -46,7 +50,7 @@ impl Synthesizer {
         let mut sum = vec![0f64; zs.len() * 4 * n];
         let mut squares = vec![0f64; zs.len() * 4 * n];
         for _ in 0..passes {
-            let y = self.read_output(generator.forward(x.clone()))?;
+            let y = self.read_output(network.forward(x.clone(), prepared.scenario))?;
             for ((s, q), v) in sum.iter_mut().zip(squares.iter_mut()).zip(&y) {
                 let v = f64::from(*v);
                 *s += v;

@@ -57,6 +57,8 @@ pub enum Response {
     /// The model is loaded (or could not be: then `Failed` follows).
     Ready {
         device: String,
+        /// The loaded weights' method ("MM-GAN"), for labels and exported headers.
+        method: &'static str,
     },
     Started {
         generation: u64,
@@ -215,6 +217,7 @@ fn run(
             log::info!("model loaded in {} ms", started.elapsed().as_millis());
             send(Response::Ready {
                 device: s.device_description().to_string(),
+                method: s.meta().method.title(),
             });
             Some(s)
         }

@@ -1,8 +1,11 @@
-//! Evaluation: for each scenario and each missing sequence, MM-GAN against two baselines
-//! (mean of the available sequences; copy of the most similar available one), measured
-//! the paper's way and the challenge way, written as Markdown, CSV and JSON.
+//! Evaluation: for each scenario and each missing sequence, one or more synthesis methods
+//! (MM-GAN, MM-Synthesis) against two baselines (mean of the available sequences; copy of
+//! the most similar available one), measured the paper's way and the challenge way,
+//! written as Markdown (per-method rows, and the methods side by side), CSV and JSON
+//! ([`table`]). Also the volume analysis the viewer and `mmgan check` share.
 
-use std::fmt::Write as _;
+mod table;
+
 use std::sync::atomic::AtomicBool;
 
 use ndarray::{Array3, Axis};
@@ -14,24 +17,20 @@ use crate::metrics::{challenge_volume, paper_slice, paper_volume};
 pub use crate::metrics::{Quality, RegionQuality};
 use crate::model::Scenario;
 
-/// Which image is compared with the truth.
+/// Which image is compared with the truth: a synthesis method's, or a baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum Method {
-    MmGan,
+    Model(crate::model::Method),
     MeanOfAvailable,
     CopyMostSimilar,
 }
 
 impl Method {
-    pub const ALL: [Method; 3] = [
-        Method::MmGan,
-        Method::MeanOfAvailable,
-        Method::CopyMostSimilar,
-    ];
+    pub const BASELINES: [Method; 2] = [Method::MeanOfAvailable, Method::CopyMostSimilar];
 
     pub fn name(self) -> &'static str {
         match self {
-            Method::MmGan => "MM-GAN",
+            Method::Model(m) => m.title(),
             Method::MeanOfAvailable => "mean of available",
             Method::CopyMostSimilar => "copy most similar",
         }
@@ -94,13 +93,25 @@ pub struct Case {
 /// (scenario index, missing sequence, method): what one row of the table aggregates.
 type RowKey = (usize, Sequence, Method);
 
-/// Evaluate `scenarios` on `studies` (each must have all four sequences).
+/// Evaluate `scenarios` on `studies` (each must have all four sequences) for each of
+/// `synths` (one per method: a second of the same method is refused) and the baselines.
 pub fn evaluate(
-    synth: &Synthesizer,
+    synths: &[&Synthesizer],
     studies: &[Study],
     scenarios: &[Scenario],
     progress: &mut dyn FnMut(&str),
 ) -> Result<Table, EngineError> {
+    let methods: Vec<crate::model::Method> = synths.iter().map(|s| s.meta().method).collect();
+    if let Some(m) = methods
+        .iter()
+        .enumerate()
+        .find_map(|(i, m)| methods[..i].contains(m).then_some(m))
+    {
+        return Err(EngineError::Scenario {
+            missing: "the comparison".into(),
+            reason: format!("two weights folders of {m}: give one per method"),
+        });
+    }
     let cancel = AtomicBool::new(false);
     // (scenario index, sequence, method) -> per-subject results
     let mut acc: Vec<(RowKey, Vec<(Quality, RegionQuality)>)> = Vec::new();
@@ -110,8 +121,12 @@ pub fn evaluate(
         let label = study.label.as_ref().map(|l| l.data.view());
         for &scenario in scenarios {
             progress(&format!("{}: {}", study.subject, scenario));
-            let prepared = synth.prepare(study, scenario)?;
-            let synthesized = synth.synthesize_volume(&prepared, &mut |_, _| {}, &cancel)?;
+            let mut synthesized = Vec::with_capacity(synths.len());
+            for synth in synths {
+                let prepared = synth.prepare(study, scenario)?;
+                let volumes = synth.synthesize_volume(&prepared, &mut |_, _| {}, &cancel)?;
+                synthesized.push((Method::Model(synth.meta().method), volumes));
+            }
             let inputs: Vec<(Sequence, Array3<f32>)> = scenario
                 .available()
                 .into_iter()
@@ -130,26 +145,24 @@ pub fn evaluate(
                 }
                 m / inputs.len() as f32
             };
-            for s in &synthesized {
-                let truth = study
-                    .volume(s.sequence)
-                    .ok_or_else(|| EngineError::Scenario {
-                        missing: s.sequence.name().into(),
-                        reason: "evaluation needs the ground truth of every missing sequence"
-                            .into(),
-                    })?;
+            for (k, seq) in scenario.missing().into_iter().enumerate() {
+                let truth = study.volume(seq).ok_or_else(|| EngineError::Scenario {
+                    missing: seq.name().into(),
+                    reason: "evaluation needs the ground truth of every missing sequence".into(),
+                })?;
                 let copy = &inputs
                     .iter()
-                    .find(|(q, _)| *q == most_similar(s.sequence, scenario))
+                    .find(|(q, _)| *q == most_similar(seq, scenario))
                     .expect("available")
                     .1;
-                let candidates = [
-                    (Method::MmGan, &s.data),
-                    (Method::MeanOfAvailable, &mean_of_available),
-                    (Method::CopyMostSimilar, copy),
-                ];
-                // The three comparisons are independent and each a few seconds of SSIM:
-                // one thread each.
+                let mut candidates: Vec<(Method, &Array3<f32>)> = synthesized
+                    .iter()
+                    .map(|(m, volumes)| (*m, &volumes[k].data))
+                    .collect();
+                candidates.push((Method::MeanOfAvailable, &mean_of_available));
+                candidates.push((Method::CopyMostSimilar, copy));
+                // The comparisons are independent and each a few seconds of SSIM: one
+                // thread each.
                 let measured: Vec<(Method, Quality, RegionQuality)> = std::thread::scope(|scope| {
                     let jobs: Vec<_> = candidates
                         .iter()
@@ -175,11 +188,11 @@ pub fn evaluate(
                     cases.push(Case {
                         subject: study.subject.clone(),
                         scenario_index: scenario.index(),
-                        sequence: s.sequence,
+                        sequence: seq,
                         method,
                         brain: region.brain,
                     });
-                    let key = (scenario.index(), s.sequence, method);
+                    let key = (scenario.index(), seq, method);
                     match acc.iter_mut().find(|(k, _)| *k == key) {
                         Some((_, v)) => v.push((paper, region)),
                         None => acc.push((key, vec![(paper, region)])),
@@ -404,204 +417,5 @@ fn positive_mean(v: &Array3<f32>) -> f32 {
         m as f32
     } else {
         1.0
-    }
-}
-
-fn opt(q: Option<Quality>, f: fn(&Quality) -> f64, digits: usize) -> String {
-    q.map(|q| format!("{:.*}", digits, f(&q)))
-        .unwrap_or_else(|| "-".into())
-}
-
-impl Table {
-    /// Mean over the rows of one method (all scenarios, all missing sequences).
-    pub fn method_mean(&self, method: Method) -> Option<(Quality, Quality)> {
-        let rows: Vec<&Row> = self.rows.iter().filter(|r| r.method == method).collect();
-        Some((
-            Quality::mean(&rows.iter().map(|r| r.paper).collect::<Vec<_>>())?,
-            Quality::mean(&rows.iter().map(|r| r.brain).collect::<Vec<_>>())?,
-        ))
-    }
-
-    pub fn to_markdown(&self) -> String {
-        let mut s = String::new();
-        let _ = writeln!(s, "Subjects: {}\n", self.subjects.join(", "));
-        let _ = writeln!(s, "{}", self.summary());
-        let _ = writeln!(s, "Paper: per axial slice, each image divided by its max, all slices averaged. Challenge: per volume inside the brain, 0.5-99.5 percentile clip to [0,1]; SSIM 11x11 Gaussian (sigma 1.5), data range 1.\n");
-        let _ = writeln!(s, "| scenario (available -> missing) | seq | method | paper PSNR | paper SSIM | brain PSNR | brain SSIM | tumour PSNR | tumour SSIM | non-tumour SSIM |");
-        let _ = writeln!(s, "|---|---|---|---|---|---|---|---|---|---|");
-        for r in &self.rows {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {:.2} | {:.4} | {:.2} | {:.4} | {} | {} | {} |",
-                r.scenario,
-                r.sequence,
-                r.method.name(),
-                r.paper.psnr,
-                r.paper.ssim,
-                r.brain.psnr,
-                r.brain.ssim,
-                opt(r.tumour, |q| q.psnr, 2),
-                opt(r.tumour, |q| q.ssim, 4),
-                opt(r.non_tumour, |q| q.ssim, 4),
-            );
-        }
-        let _ = writeln!(
-            s,
-            "\n| method | mean paper PSNR | mean paper SSIM | mean brain PSNR | mean brain SSIM |"
-        );
-        let _ = writeln!(s, "|---|---|---|---|---|");
-        for m in Method::ALL {
-            if let Some((p, b)) = self.method_mean(m) {
-                let _ = writeln!(
-                    s,
-                    "| {} | {:.2} | {:.4} | {:.2} | {:.4} |",
-                    m.name(),
-                    p.psnr,
-                    p.ssim,
-                    b.psnr,
-                    b.ssim
-                );
-            }
-        }
-        s
-    }
-
-    /// The per-case summary: where MM-GAN beats both baselines when one sequence is
-    /// missing, per-sequence means against the best baseline, and each scenario with two or
-    /// three missing against the mean of the available sequences (brain, challenge).
-    pub fn summary(&self) -> String {
-        let mut s = String::new();
-        let find = |subject: &str, si: usize, seq: Sequence, m: Method| {
-            self.cases
-                .iter()
-                .find(|c| {
-                    c.subject == subject
-                        && c.scenario_index == si
-                        && c.sequence == seq
-                        && c.method == m
-                })
-                .map(|c| c.brain)
-        };
-        let all = Scenario::all();
-        let single: Vec<&Case> = self
-            .cases
-            .iter()
-            .filter(|c| c.method == Method::MmGan && all[c.scenario_index].missing().len() == 1)
-            .collect();
-        if !single.is_empty() {
-            let mut wins = 0;
-            for c in &single {
-                let baselines = [Method::MeanOfAvailable, Method::CopyMostSimilar]
-                    .map(|m| find(&c.subject, c.scenario_index, c.sequence, m));
-                if baselines
-                    .iter()
-                    .all(|b| b.is_some_and(|b| c.brain.ssim > b.ssim && c.brain.psnr > b.psnr))
-                {
-                    wins += 1;
-                }
-            }
-            let mean_ssim = single.iter().map(|c| c.brain.ssim).sum::<f64>() / single.len() as f64;
-            let _ = writeln!(
-                s,
-                "One missing (3 -> 1): MM-GAN beats both baselines on brain SSIM and PSNR in {wins} of {} (subject, sequence) pairs ({:.0} %); mean brain SSIM {mean_ssim:.4}.\n",
-                single.len(),
-                100.0 * wins as f64 / single.len() as f64
-            );
-            let _ = writeln!(
-                s,
-                "| missing | MM-GAN brain SSIM / PSNR | best baseline SSIM / PSNR | PSNR gain |"
-            );
-            let _ = writeln!(s, "|---|---|---|---|");
-            for seq in Sequence::ALL {
-                let mean = |m: Method| {
-                    Quality::mean(
-                        &self
-                            .cases
-                            .iter()
-                            .filter(|c| {
-                                c.method == m
-                                    && c.sequence == seq
-                                    && all[c.scenario_index].missing() == vec![seq]
-                            })
-                            .map(|c| c.brain)
-                            .collect::<Vec<_>>(),
-                    )
-                };
-                let (Some(g), Some(a), Some(b)) = (
-                    mean(Method::MmGan),
-                    mean(Method::MeanOfAvailable),
-                    mean(Method::CopyMostSimilar),
-                ) else {
-                    continue;
-                };
-                let best_ssim = a.ssim.max(b.ssim);
-                let best_psnr = a.psnr.max(b.psnr);
-                let _ = writeln!(
-                    s,
-                    "| {seq} | {:.4} / {:.2} dB | {best_ssim:.4} / {best_psnr:.2} dB | {:+.2} dB |",
-                    g.ssim,
-                    g.psnr,
-                    g.psnr - best_psnr
-                );
-            }
-        }
-        let mut lines = Vec::new();
-        for r in self
-            .rows
-            .iter()
-            .filter(|r| r.method == Method::MmGan && r.available <= 2)
-        {
-            if let Some(b) = self.rows.iter().find(|b| {
-                b.method == Method::MeanOfAvailable
-                    && b.scenario_index == r.scenario_index
-                    && b.sequence == r.sequence
-            }) {
-                lines.push((
-                    r.brain.ssim > b.brain.ssim,
-                    format!("{} ({})", r.scenario, r.sequence),
-                ));
-            }
-        }
-        if !lines.is_empty() {
-            let lost: Vec<&String> = lines.iter().filter(|(w, _)| !w).map(|(_, l)| l).collect();
-            let _ = writeln!(
-                s,
-                "\nTwo or three missing: MM-GAN above the mean of the available sequences on brain SSIM in {} of {} rows{}{}",
-                lines.len() - lost.len(),
-                lines.len(),
-                if lost.is_empty() { "" } else { "; below in: " },
-                lost.iter().map(|l| l.as_str()).collect::<Vec<_>>().join(", ")
-            );
-        }
-        s
-    }
-
-    pub fn to_csv(&self) -> String {
-        let mut s = String::from("scenario,available,sequence,method,subjects,paper_mse,paper_psnr,paper_ssim,brain_mse,brain_psnr,brain_ssim,tumour_psnr,tumour_ssim,non_tumour_psnr,non_tumour_ssim\n");
-        for r in &self.rows {
-            let o = |q: Option<Quality>, f: fn(&Quality) -> f64| {
-                q.map(|q| format!("{:.6}", f(&q))).unwrap_or_default()
-            };
-            let _ = writeln!(
-                s,
-                "\"{}\",{},{},{},{},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{},{},{},{}",
-                r.scenario,
-                r.available,
-                r.sequence,
-                r.method.name(),
-                r.subjects,
-                r.paper.mse,
-                r.paper.psnr,
-                r.paper.ssim,
-                r.brain.mse,
-                r.brain.psnr,
-                r.brain.ssim,
-                o(r.tumour, |q| q.psnr),
-                o(r.tumour, |q| q.ssim),
-                o(r.non_tumour, |q| q.psnr),
-                o(r.non_tumour, |q| q.ssim),
-            );
-        }
-        s
     }
 }

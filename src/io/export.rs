@@ -13,6 +13,8 @@ pub struct ExportRequest<'a> {
     pub sequence: Sequence,
     pub data: ArrayView3<'a, f32>,
     pub sources: &'a [Sequence],
+    /// The method that synthesized it, as the header names it ("MM-GAN").
+    pub method: &'a str,
 }
 
 /// What an exported volume is: a synthesized sequence, or the per-voxel uncertainty of
@@ -345,8 +347,9 @@ fn export_pending(
     let sources: Vec<&str> = request.sources.iter().map(|s| s.name()).collect();
     let description = match kind {
         ExportKind::Synthesized => format!(
-            "SYNTHETIC {}, MM-GAN from {}",
+            "SYNTHETIC {}, {} from {}",
             request.sequence.name(),
+            request.method,
             sources.join(",")
         ),
         ExportKind::Uncertainty { passes } => format!(

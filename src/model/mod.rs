@@ -1,17 +1,18 @@
-//! MM-GAN's networks and its implicit conditioning, in Burn.
-//!
-//! Owns the UNet generator, the per-sequence PatchGAN discriminator, the [`Scenario`] type
-//! (which sequences are available), imputation, real pass-through, the sequence-selective
-//! losses and the curriculum schedule. Backend-agnostic: the [`burn::tensor::Device`]
-//! passed in decides whether it runs on the CPU (flex) or the GPU (wgpu); training on flex,
-//! the generator's final layer takes [`flex_conv`]'s faster weight gradient. Knows
-//! nothing of files or the UI.
+//! The synthesis networks, in Burn, behind one [`Network`] ([`Method`] names which):
+//! MM-GAN (UNet generator, per-sequence PatchGAN discriminator, imputation, real
+//! pass-through, sequence-selective losses, curriculum) and MM-Synthesis, the method it
+//! is compared with. Also the [`Scenario`] type (which sequences are available).
+//! Backend-agnostic: the [`burn::tensor::Device`] passed in decides whether it runs on the
+//! CPU (flex) or the GPU (wgpu); training on flex, the generator's final layer takes
+//! [`flex_conv`]'s faster weight gradient. Knows nothing of files or the UI.
 
 mod conditioning;
 mod curriculum;
 mod discriminator;
 pub mod flex_conv;
 mod generator;
+mod mmsynthesis;
+mod network;
 mod scenario;
 mod weights;
 
@@ -21,8 +22,10 @@ pub use conditioning::{
 pub use curriculum::scenario_window;
 pub use discriminator::{Discriminator, DiscriminatorConfig};
 pub use generator::{Generator, GeneratorConfig, Macs};
+pub use mmsynthesis::{MmSynthesis, MmSynthesisConfig, MmSynthesisLosses};
+pub use network::{Method, Network, NetworkConfig};
 pub use scenario::{Scenario, ScenarioError};
 pub use weights::{
-    code_version, load_generator, save_generator, StartedFrom, TrainingInfo, WeightsError,
-    WeightsMeta, GENERATOR_FILE, META_FILE, NORMALISATION,
+    code_version, load_generator, load_method, load_network, save_generator, save_network,
+    StartedFrom, TrainingInfo, WeightsError, WeightsMeta, GENERATOR_FILE, META_FILE, NORMALISATION,
 };

@@ -1,22 +1,35 @@
-//! Weights on disk: a Burn record of the generator (burnpack) and a JSON sidecar saying
-//! how to use it (config, channel order, normalisation, imputation, geometry, provenance).
+//! Weights on disk: a Burn record of the network (burnpack) and a JSON sidecar saying
+//! how to use it (method, config, channel order, normalisation, imputation, geometry,
+//! provenance).
 
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::tensor::Device;
 
-use super::{Generator, GeneratorConfig, Imputation};
+use super::{
+    Generator, GeneratorConfig, Imputation, Method, MmSynthesisConfig, Network, NetworkConfig,
+};
 use crate::data::{Fit, OutputScale};
 
-/// File names inside a weights folder.
+/// File names inside a weights folder (the record keeps its historical name whatever the
+/// method).
 pub const GENERATOR_FILE: &str = "generator.bpk";
 pub const META_FILE: &str = "generator.json";
 
 /// Everything needed to use a generator record, saved beside it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WeightsMeta {
-    pub generator: GeneratorConfig,
+    /// The method the record belongs to; sidecars written before there were several
+    /// are MM-GAN's.
+    #[serde(default)]
+    pub method: Method,
+    /// MM-GAN's generator (present exactly when the method is MM-GAN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<GeneratorConfig>,
+    /// MM-Synthesis's network (present exactly when the method is MM-Synthesis).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mmsynthesis: Option<MmSynthesisConfig>,
     /// Model slice side (pixels).
     pub side: usize,
     pub fit: Fit,
@@ -80,12 +93,18 @@ pub enum WeightsError {
     MissingFile { path: PathBuf, what: &'static str },
     #[error("{path}: unreadable sidecar: {reason}", path = .path.display())]
     BadMeta { path: PathBuf, reason: String },
-    #[error("{path}: the record does not match its config (width {width}, depth {depth}): {reason}", path = .path.display())]
+    #[error("{path}: the record does not match its config ({config}): {reason}", path = .path.display())]
     Mismatch {
         path: PathBuf,
-        width: usize,
-        depth: usize,
+        /// The config in words ("MM-GAN width 16, depth 5").
+        config: String,
         reason: String,
+    },
+    #[error("{path}: these are {found} weights; {wanted} weights are needed here", path = .path.display())]
+    WrongMethod {
+        path: PathBuf,
+        found: Method,
+        wanted: Method,
     },
     #[error("{path}: cannot write weights: {reason}", path = .path.display())]
     Write { path: PathBuf, reason: String },
@@ -110,6 +129,34 @@ impl WeightsMeta {
         Ok(meta)
     }
 
+    /// The network config of the sidecar's method (an error when it is absent, or when
+    /// another method's config is present too).
+    pub fn network(&self) -> Result<NetworkConfig, String> {
+        match (self.method, &self.generator, &self.mmsynthesis) {
+            (Method::MmGan, Some(g), None) => Ok(NetworkConfig::MmGan(g.clone())),
+            (Method::MmSynthesis, None, Some(m)) => Ok(NetworkConfig::MmSynthesis(m.clone())),
+            (method, ..) => Err(format!(
+                "method is {:?} but the sidecar holds {}",
+                method_name(method),
+                match (&self.generator, &self.mmsynthesis) {
+                    (None, None) => "no network config".to_string(),
+                    (Some(_), Some(_)) => "both a generator and an mmsynthesis config".into(),
+                    (Some(_), None) => "a generator (MM-GAN) config".into(),
+                    (None, Some(_)) => "an mmsynthesis config".into(),
+                }
+            )),
+        }
+    }
+
+    /// Put the config of `network` in the sidecar, the method with it.
+    pub fn set_network(&mut self, network: NetworkConfig) {
+        self.method = network.method();
+        (self.generator, self.mmsynthesis) = match network {
+            NetworkConfig::MmGan(g) => (Some(g), None),
+            NetworkConfig::MmSynthesis(m) => (None, Some(m)),
+        };
+    }
+
     /// Every field within the range this build can use, checked before any network is
     /// built (a hand-edited sidecar must not reach an allocation or an assertion in burn).
     /// The error names the field.
@@ -124,7 +171,7 @@ impl WeightsMeta {
                 self.channel_order, expected
             ));
         }
-        self.generator.check(self.side)?;
+        self.network()?.check(self.side)?;
         if let Some(c) = &self.calibration {
             let monotone = c.curves.iter().all(|k| {
                 k.iter().flatten().all(|v| v.is_finite() && v.abs() < 1e3)
@@ -167,52 +214,115 @@ impl WeightsMeta {
     }
 }
 
-/// Load the generator of a weights folder onto `device`: the sidecar first, then the
-/// record, checked against the config the sidecar names.
-pub fn load_generator(
-    dir: &Path,
-    device: &Device,
-) -> Result<(Generator, WeightsMeta), WeightsError> {
+/// How sidecars spell a method.
+fn method_name(m: Method) -> String {
+    serde_json::to_value(m)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Load the network of a weights folder onto `device`, whatever its method: the sidecar
+/// first, then the record, checked against the config the sidecar names.
+pub fn load_network(dir: &Path, device: &Device) -> Result<(Network, WeightsMeta), WeightsError> {
     let meta = WeightsMeta::load(dir)?;
     let path = dir.join(GENERATOR_FILE);
     if !path.is_file() {
         return Err(WeightsError::MissingFile {
             path,
-            what: "the generator record",
+            what: "the network record",
         });
     }
-    let generator = meta
-        .generator
-        .init(device)
-        .try_load_file(&path)
-        .map_err(|e| WeightsError::Mismatch {
-            path: path.clone(),
-            width: meta.generator.width,
-            depth: meta.generator.depth,
-            reason: e.to_string(),
-        })?;
-    Ok((generator, meta))
+    let config = meta.network().map_err(|reason| WeightsError::BadMeta {
+        path: dir.join(META_FILE),
+        reason,
+    })?;
+    let mismatch = |e: String| WeightsError::Mismatch {
+        path: path.clone(),
+        config: config.describe(),
+        reason: e,
+    };
+    let network = match &config {
+        NetworkConfig::MmGan(c) => c
+            .init(device)
+            .try_load_file(&path)
+            .map(Network::MmGan)
+            .map_err(|e| mismatch(e.to_string()))?,
+        NetworkConfig::MmSynthesis(c) => c
+            .init(device)
+            .try_load_file(&path)
+            .map(Network::MmSynthesis)
+            .map_err(|e| mismatch(e.to_string()))?,
+    };
+    Ok((network, meta))
 }
 
-/// Save a generator and its sidecar into `dir` (created if needed), each atomically.
+/// Load the network of a weights folder and refuse it unless it is `wanted`'s (the error
+/// names both methods).
+pub fn load_method(
+    dir: &Path,
+    wanted: Method,
+    device: &Device,
+) -> Result<(Network, WeightsMeta), WeightsError> {
+    let found = WeightsMeta::load(dir)?.method;
+    if found != wanted {
+        return Err(WeightsError::WrongMethod {
+            path: dir.into(),
+            found,
+            wanted,
+        });
+    }
+    load_network(dir, device)
+}
+
+/// [`load_method`] for MM-GAN: its generator.
+pub fn load_generator(
+    dir: &Path,
+    device: &Device,
+) -> Result<(Generator, WeightsMeta), WeightsError> {
+    match load_method(dir, Method::MmGan, device)? {
+        (Network::MmGan(g), meta) => Ok((g, meta)),
+        (other, _) => Err(WeightsError::WrongMethod {
+            path: dir.into(),
+            found: other.method(),
+            wanted: Method::MmGan,
+        }),
+    }
+}
+
+/// Save a network and its sidecar into `dir` (created if needed), each atomically. The
+/// sidecar must name the network's method.
+pub fn save_network(dir: &Path, network: &Network, meta: &WeightsMeta) -> Result<(), WeightsError> {
+    let err = |path: &Path, reason: String| WeightsError::Write {
+        path: path.into(),
+        reason,
+    };
+    if meta.method != network.method() {
+        return Err(err(
+            dir,
+            format!(
+                "the sidecar names {} but the network is {}",
+                meta.method,
+                network.method()
+            ),
+        ));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
+    let record = dir.join(GENERATOR_FILE);
+    crate::io::replace_atomically(&record, ".bpk", |temp| network.save_file(temp))
+        .map_err(|e| err(&record, e))?;
+    let json = serde_json::to_string_pretty(meta).map_err(|e| err(dir, e.to_string()))?;
+    crate::io::write_atomic(&dir.join(META_FILE), json.as_bytes())
+        .map_err(|e| err(dir, e.to_string()))
+}
+
+/// [`save_network`] for an MM-GAN generator.
 pub fn save_generator(
     dir: &Path,
     generator: &Generator,
     meta: &WeightsMeta,
 ) -> Result<(), WeightsError> {
-    let err = |path: &Path, reason: String| WeightsError::Write {
-        path: path.into(),
-        reason,
-    };
-    std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
-    let record = dir.join(GENERATOR_FILE);
-    crate::io::replace_atomically(&record, ".bpk", |temp| {
-        generator.clone().save_file(temp).map_err(|e| e.to_string())
-    })
-    .map_err(|e| err(&record, e))?;
-    let json = serde_json::to_string_pretty(meta).map_err(|e| err(dir, e.to_string()))?;
-    crate::io::write_atomic(&dir.join(META_FILE), json.as_bytes())
-        .map_err(|e| err(dir, e.to_string()))
+    save_network(dir, &Network::MmGan(generator.clone()), meta)
 }
 
 /// The normalisation recorded in sidecars.

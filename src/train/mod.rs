@@ -1,10 +1,11 @@
-//! Training MM-GAN: the explicit two-optimiser GAN loop with implicit conditioning and the
-//! curriculum, checkpoints every epoch (and on interrupt), exact resume, and a per-epoch
-//! log of losses and test-subject metrics.
+//! Training a synthesis method: for MM-GAN the explicit two-optimiser GAN loop with
+//! implicit conditioning and the curriculum, for MM-Synthesis its one-optimiser loop;
+//! both with checkpoints every epoch (and on interrupt), exact resume, and a per-epoch log
+//! of losses and validation-subject metrics.
 //!
-//! Owns the run folder: `config.json`, `split.json`, `log.jsonl`, `curves.png`, `checkpoint/` (both
-//! networks, both optimiser states, progress) and `weights/` (the latest generator with its
-//! sidecar, usable by `mmgan synthesize`/`eval`/`view`).
+//! Owns the run folder: `config.json`, `split.json`, `log.jsonl`, `curves.png`,
+//! `checkpoint/` (the networks, their optimiser states, progress), `weights/` (the latest
+//! network with its sidecar, usable by `mmgan synthesize`/`eval`/`view`) and `best/`.
 
 mod curves;
 mod step;
@@ -23,17 +24,24 @@ use crate::data::{discover_subjects, split_subjects, subject_key, Fit, Split, Su
 use crate::io::{write_atomic, Study};
 use crate::metrics::{paper_slice, Quality};
 use crate::model::{
-    code_version, save_generator, scenario_window, DiscriminatorConfig, GeneratorConfig,
-    Imputation, Scenario, TrainingInfo, WeightsMeta,
+    code_version, save_network, scenario_window, DiscriminatorConfig, GeneratorConfig, Imputation,
+    Method, MmSynthesisConfig, Network, NetworkConfig, Scenario, TrainingInfo, WeightsMeta,
 };
 pub use curves::{draw_curves, read_log};
-pub use step::{train_step, StepLosses};
+pub use step::{mmsynthesis_step, train_step, StepLosses};
 
 /// Everything a run is, saved as `config.json` in the run folder.
 #[derive(Config, Debug)]
 pub struct TrainConfig {
+    /// MM-GAN's networks (used when `method` is MM-GAN).
     pub generator: GeneratorConfig,
     pub discriminator: DiscriminatorConfig,
+    /// The method trained; runs saved before there were several are MM-GAN's.
+    #[config(default = "Method::MmGan")]
+    pub method: Method,
+    /// MM-Synthesis's network (used when `method` is MM-Synthesis).
+    #[config(default = "MmSynthesisConfig::new()")]
+    pub mmsynthesis: MmSynthesisConfig,
     /// Data folders (one sub-folder per subject).
     pub data: Vec<String>,
     /// Model slice side; divisible by 2^depth.
@@ -84,6 +92,16 @@ pub struct TrainConfig {
     pub flip: bool,
 }
 
+impl TrainConfig {
+    /// The config of the network this run trains.
+    pub fn network(&self) -> NetworkConfig {
+        match self.method {
+            Method::MmGan => NetworkConfig::MmGan(self.generator.clone()),
+            Method::MmSynthesis => NetworkConfig::MmSynthesis(self.mmsynthesis.clone()),
+        }
+    }
+}
+
 /// One batch of an epoch: `batch` consecutive slices of one subject, a scenario, and
 /// whether the slices are mirrored.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -113,6 +131,9 @@ pub struct EpochLog {
     pub loss_adv: f64,
     pub loss_l1: f64,
     pub loss_d: f64,
+    /// MM-Synthesis's embedding loss (0 for MM-GAN).
+    #[serde(default)]
+    pub loss_embedding: f64,
     pub seconds: f64,
     /// Validation (held-out) subjects, one-missing scenarios, model space, paper
     /// definitions.
@@ -165,12 +186,25 @@ fn run_err(path: &Path, reason: impl ToString) -> TrainError {
     }
 }
 
+/// The networks and optimisers of a run, per method.
+// One per run: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum Nets {
+    MmGan {
+        g: crate::model::Generator,
+        d: crate::model::Discriminator,
+        opt_g: ModuleOptimizer,
+        opt_d: ModuleOptimizer,
+    },
+    MmSynthesis {
+        m: crate::model::MmSynthesis,
+        opt: ModuleOptimizer,
+    },
+}
+
 /// The networks, optimisers and progress of a run.
 struct State {
-    g: crate::model::Generator,
-    d: crate::model::Discriminator,
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
+    nets: Nets,
     progress: Progress,
 }
 
@@ -182,34 +216,54 @@ fn adam(c: &TrainConfig) -> ModuleOptimizer {
         .init()
 }
 
+/// Checkpoint file names: the trained network keeps `generator.bpk` and `optim_g.bpk`
+/// whatever the method; MM-GAN's discriminator adds the other two.
+const NETWORK: &str = "generator.bpk";
+const OPTIM: &str = "optim_g.bpk";
+
 impl State {
     fn fresh(c: &TrainConfig, device: &Device) -> Result<State, TrainError> {
         device.seed(c.seed);
-        let g = match &c.init {
-            None => c.generator.init(device),
+        let network = match &c.init {
+            None => c.network().init(device),
             Some(dir) => {
                 let dir = Path::new(dir);
-                let (g, meta) = crate::model::load_generator(dir, device)?;
-                if meta.generator != c.generator || meta.side != c.side || meta.fit != c.fit {
+                let (network, meta) = crate::model::load_method(dir, c.method, device)?;
+                let wanted = c.network();
+                let found = meta.network().map_err(|e| run_err(dir, e))?;
+                if found != wanted || meta.side != c.side || meta.fit != c.fit {
                     return Err(run_err(
                         dir,
                         format!(
-                            "these weights are width {}, depth {}, side {}, fit {:?}; the run asks for width {}, depth {}, side {}, fit {:?}",
-                            meta.generator.width, meta.generator.depth, meta.side, meta.fit,
-                            c.generator.width, c.generator.depth, c.side, c.fit
+                            "these weights are {}, side {}, fit {:?}; the run asks for {}, side {}, fit {:?}",
+                            found.describe(), meta.side, meta.fit, wanted.describe(), c.side, c.fit
                         ),
                     ));
                 }
-                g
+                network
             }
         };
+        let nets = match network {
+            Network::MmGan(g) => Nets::MmGan {
+                g,
+                d: c.discriminator.init(device),
+                opt_g: adam(c),
+                opt_d: adam(c),
+            },
+            Network::MmSynthesis(m) => Nets::MmSynthesis { m, opt: adam(c) },
+        };
         Ok(State {
-            g,
-            d: c.discriminator.init(device),
-            opt_g: adam(c),
-            opt_d: adam(c),
+            nets,
             progress: Progress::default(),
         })
+    }
+
+    /// The trained network, for inference (no gradients, dropout off).
+    fn network(&self) -> Network {
+        match &self.nets {
+            Nets::MmGan { g, .. } => Network::MmGan(g.valid()),
+            Nets::MmSynthesis { m, .. } => Network::MmSynthesis(m.valid()),
+        }
     }
 
     fn save(&self, dir: &Path) -> Result<(), TrainError> {
@@ -221,18 +275,21 @@ impl State {
                 crate::io::replace_atomically(&dir.join(name), ".bpk", f)
                     .map_err(|e| run_err(&dir.join(name), e))
             };
-        save("generator.bpk", &|p| {
-            self.g.clone().save_file(p).map_err(|e| e.to_string())
-        })?;
-        save("discriminator.bpk", &|p| {
-            self.d.clone().save_file(p).map_err(|e| e.to_string())
-        })?;
-        save("optim_g.bpk", &|p| {
-            self.opt_g.save(p).map_err(|e| e.to_string())
-        })?;
-        save("optim_d.bpk", &|p| {
-            self.opt_d.save(p).map_err(|e| e.to_string())
-        })?;
+        let string = |e: burn::store::RecordError| e.to_string();
+        match &self.nets {
+            Nets::MmGan { g, d, opt_g, opt_d } => {
+                save(NETWORK, &|p| g.clone().save_file(p).map_err(string))?;
+                save("discriminator.bpk", &|p| {
+                    d.clone().save_file(p).map_err(string)
+                })?;
+                save(OPTIM, &|p| opt_g.save(p).map_err(|e| e.to_string()))?;
+                save("optim_d.bpk", &|p| opt_d.save(p).map_err(|e| e.to_string()))?;
+            }
+            Nets::MmSynthesis { m, opt } => {
+                save(NETWORK, &|p| m.clone().save_file(p).map_err(string))?;
+                save(OPTIM, &|p| opt.save(p).map_err(|e| e.to_string()))?;
+            }
+        }
         let json = serde_json::to_string_pretty(&self.progress).map_err(|e| run_err(dir, e))?;
         write_atomic(&dir.join("progress.json"), json.as_bytes()).map_err(|e| run_err(dir, e))
     }
@@ -242,30 +299,68 @@ impl State {
             .map_err(|e| run_err(&dir.join("progress.json"), e))?;
         let progress: Progress =
             serde_json::from_str(&text).map_err(|e| run_err(&dir.join("progress.json"), e))?;
-        let load = |name: &str| dir.join(name);
-        let g = c
-            .generator
-            .init(device)
-            .try_load_file(load("generator.bpk"))
-            .map_err(|e| run_err(&load("generator.bpk"), e))?;
-        let d = c
-            .discriminator
-            .init(device)
-            .try_load_file(load("discriminator.bpk"))
-            .map_err(|e| run_err(&load("discriminator.bpk"), e))?;
-        let opt_g = adam(c)
-            .load(load("optim_g.bpk"))
-            .map_err(|e| run_err(&load("optim_g.bpk"), e))?;
-        let opt_d = adam(c)
-            .load(load("optim_d.bpk"))
-            .map_err(|e| run_err(&load("optim_d.bpk"), e))?;
-        Ok(State {
-            g,
-            d,
-            opt_g,
-            opt_d,
-            progress,
-        })
+        let path = |name: &str| dir.join(name);
+        let optimiser = |name: &str| {
+            adam(c)
+                .load(path(name))
+                .map_err(|e| run_err(&path(name), e))
+        };
+        let nets = match c.method {
+            Method::MmGan => Nets::MmGan {
+                g: c.generator
+                    .init(device)
+                    .try_load_file(path(NETWORK))
+                    .map_err(|e| run_err(&path(NETWORK), e))?,
+                d: c.discriminator
+                    .init(device)
+                    .try_load_file(path("discriminator.bpk"))
+                    .map_err(|e| run_err(&path("discriminator.bpk"), e))?,
+                opt_g: optimiser(OPTIM)?,
+                opt_d: optimiser("optim_d.bpk")?,
+            },
+            Method::MmSynthesis => Nets::MmSynthesis {
+                m: c.mmsynthesis
+                    .init(device)
+                    .try_load_file(path(NETWORK))
+                    .map_err(|e| run_err(&path(NETWORK), e))?,
+                opt: optimiser(OPTIM)?,
+            },
+        };
+        Ok(State { nets, progress })
+    }
+
+    /// One training step on `slices` ([batch][4][side][side]); the networks move through
+    /// it (burn's optimisers take them by value).
+    fn step(
+        self,
+        slices: &[f32],
+        scenario: Scenario,
+        c: &TrainConfig,
+        device: &Device,
+    ) -> (State, StepLosses) {
+        let shape = [c.batch, 4, c.side, c.side];
+        let (nets, losses) = match self.nets {
+            Nets::MmGan {
+                g,
+                d,
+                mut opt_g,
+                mut opt_d,
+            } => {
+                let (g, d, losses) = train_step(
+                    g, d, &mut opt_g, &mut opt_d, slices, shape, scenario, c, device,
+                );
+                (Nets::MmGan { g, d, opt_g, opt_d }, losses)
+            }
+            Nets::MmSynthesis { m, mut opt } => {
+                let (m, losses) = mmsynthesis_step(m, &mut opt, slices, shape, scenario, c, device);
+                (Nets::MmSynthesis { m, opt }, losses)
+            }
+        };
+        let state = State {
+            nets,
+            progress: self.progress,
+        };
+        (state, losses)
     }
 }
 
@@ -414,14 +509,24 @@ pub fn train(
     interrupt: &AtomicBool,
     events: &mut dyn FnMut(TrainEvent),
 ) -> Result<usize, TrainError> {
-    c.generator.check(c.side).map_err(TrainError::Data)?;
+    c.network().check(c.side).map_err(TrainError::Data)?;
     std::fs::create_dir_all(out).map_err(|e| run_err(out, e))?;
     let config_path = out.join("config.json");
     let checkpoint = out.join("checkpoint");
     if resume {
         let saved = TrainConfig::load(&config_path).map_err(|e| run_err(&config_path, e))?;
-        if saved.generator != c.generator
-            || saved.discriminator != c.discriminator
+        if saved.method != c.method {
+            return Err(run_err(
+                &config_path,
+                format!(
+                    "the run trains {}; resume it with --method {}",
+                    saved.method,
+                    method_flag(saved.method)
+                ),
+            ));
+        }
+        if saved.network() != c.network()
+            || (c.method == Method::MmGan && saved.discriminator != c.discriminator)
             || saved.side != c.side
         {
             return Err(run_err(&config_path, "the run was made with another network config; resume with the same --width/--depth/--size"));
@@ -466,7 +571,9 @@ pub fn train(
     let output_scale =
         crate::data::OutputScale::fit(&train.iter().map(|s| s.ranges).collect::<Vec<_>>());
     let meta = |epochs: usize| WeightsMeta {
-        generator: c.generator.clone(),
+        method: c.method,
+        generator: None,
+        mmsynthesis: None,
         side: c.side,
         fit: c.fit,
         channel_order: crate::io::Sequence::ALL
@@ -492,6 +599,11 @@ pub fn train(
         test_time_flip: false,
         code_version: code_version(),
     };
+    let meta = |epochs: usize| {
+        let mut m = meta(epochs);
+        m.set_network(c.network());
+        m
+    };
 
     while state.progress.epochs_done < c.epochs {
         let epoch = state.progress.epochs_done + 1;
@@ -501,15 +613,15 @@ pub fn train(
             batches: plan.len(),
         });
         let started = std::time::Instant::now();
-        let mut sums = [0f64; 4];
+        let mut sums = [0f64; 5];
         let mut counted = 0usize;
         for (b, batch) in plan.iter().enumerate().skip(state.progress.batches_done) {
             if interrupt.load(Ordering::Relaxed) {
                 state.progress.batches_done = b;
                 state.save(&checkpoint)?;
-                save_generator(
+                save_network(
                     &out.join("weights"),
-                    &state.g.valid(),
+                    &state.network(),
                     &meta(state.progress.epochs_done),
                 )?;
                 events(TrainEvent::Interrupted {
@@ -527,21 +639,12 @@ pub fn train(
             );
             let slices = train[batch.subject].batch(batch.start, c.batch, batch.flip);
             let losses;
-            (state.g, state.d, losses) = train_step(
-                state.g,
-                state.d,
-                &mut state.opt_g,
-                &mut state.opt_d,
-                &slices,
-                [c.batch, 4, c.side, c.side],
-                batch.scenario,
-                c,
-                &train_device,
-            );
+            (state, losses) = state.step(&slices, batch.scenario, c, &train_device);
             sums[0] += losses.g;
             sums[1] += losses.adversarial;
             sums[2] += losses.l1;
             sums[3] += losses.d;
+            sums[4] += losses.embedding;
             counted += 1;
             events(TrainEvent::Batch {
                 epoch,
@@ -550,8 +653,8 @@ pub fn train(
             });
         }
         let n = counted.max(1) as f64;
-        let generator = state.g.valid();
-        let quality = test_metrics(&generator, &test, c, device);
+        let network = state.network();
+        let quality = test_metrics(&network, &test, c, device);
         let log = EpochLog {
             epoch,
             batches: plan.len(),
@@ -563,6 +666,7 @@ pub fn train(
             loss_adv: sums[1] / n,
             loss_l1: sums[2] / n,
             loss_d: sums[3] / n,
+            loss_embedding: sums[4] / n,
             seconds: started.elapsed().as_secs_f64(),
             test: quality.map(|q| q.0),
             test_brain: quality.map(|q| q.1),
@@ -572,14 +676,14 @@ pub fn train(
             batches_done: 0,
         };
         state.save(&checkpoint)?;
-        save_generator(&out.join("weights"), &generator, &meta(epoch))?;
+        save_network(&out.join("weights"), &network, &meta(epoch))?;
         append_log(&out.join("log.jsonl"), &log)?;
         let log_path = out.join("log.jsonl");
         let logs = read_log(&log_path).map_err(|e| run_err(&log_path, e))?;
         // The epoch to ship is chosen on validation figures: keep the best one's weights
         // (the per-epoch figures move by about 0.01 SSIM between epochs).
         if is_best(&logs) {
-            save_generator(&out.join("best"), &generator, &meta(epoch))?;
+            save_network(&out.join("best"), &network, &meta(epoch))?;
         }
         // The figure is a convenience: a failure to draw it must not stop training.
         if let Err(e) = draw_curves(&logs, &subject_key(out), &out.join("curves.png")) {
@@ -588,6 +692,14 @@ pub fn train(
         events(TrainEvent::EpochEnd(log));
     }
     Ok(state.progress.epochs_done)
+}
+
+/// How `--method` spells a method.
+fn method_flag(m: Method) -> String {
+    use clap::ValueEnum;
+    m.to_possible_value()
+        .map(|v| v.get_name().to_string())
+        .unwrap_or_default()
 }
 
 /// Whether the last epoch of `logs` has the highest validation brain SSIM so far (the
@@ -618,7 +730,7 @@ fn append_log(path: &Path, log: &EpochLog) -> Result<(), TrainError> {
 /// scenarios, on every 4th slice: the paper's per-slice definition, and inside the brain
 /// (a cheap per-epoch signal; `mmgan eval` is the full one).
 fn test_metrics(
-    g: &crate::model::Generator,
+    g: &Network,
     test: &[SubjectSlices],
     c: &TrainConfig,
     device: &Device,
@@ -646,7 +758,7 @@ fn test_metrics(
                 );
                 let mask = availability_mask(&vec![*scenario; chunk.len()], device);
                 let y: Vec<f32> = g
-                    .forward(impute(xt, mask, c.imputation))
+                    .forward(impute(xt, mask, c.imputation), *scenario)
                     .into_data()
                     .try_to_vec::<f32>()
                     .ok()?;
@@ -729,6 +841,7 @@ mod tests {
             loss_adv: 0.0,
             loss_l1: 0.0,
             loss_d: 0.0,
+            loss_embedding: 0.0,
             seconds: 0.0,
             test: None,
             test_brain: ssim.map(|ssim| Quality {

@@ -1,4 +1,5 @@
-//! One MM-GAN training step: generator then discriminator, each with its own Adam.
+//! One training step: MM-GAN's (generator then discriminator, each with its own Adam) and
+//! MM-Synthesis's (one network, one Adam, its own losses).
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -7,16 +8,20 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::TrainConfig;
 use crate::model::{
     availability_mask, discriminator_target_fake, impute, pass_through, selective_l1,
-    Discriminator, Generator, Scenario,
+    Discriminator, Generator, MmSynthesis, Scenario,
 };
 
 /// Loss values of one step (batch means).
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct StepLosses {
+    /// The trained network's total loss.
     pub g: f64,
     pub adversarial: f64,
+    /// MM-GAN: the sequence-selective L1; MM-Synthesis: the reconstruction L1.
     pub l1: f64,
     pub d: f64,
+    /// MM-Synthesis's embedding loss (0 for MM-GAN).
+    pub embedding: f64,
 }
 
 fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
@@ -84,6 +89,33 @@ pub fn train_step(
         adversarial: v(loss_adv),
         l1: v(loss_l1),
         d: v(loss_d),
+        embedding: 0.0,
     };
     (g, d, losses)
+}
+
+/// One MM-Synthesis step on a batch (`slices`: [batch][4][side][side], normalised) with
+/// `scenario`'s sequences as inputs: its losses, one Adam step.
+pub fn mmsynthesis_step(
+    m: MmSynthesis,
+    opt: &mut ModuleOptimizer,
+    slices: &[f32],
+    shape: [usize; 4],
+    scenario: Scenario,
+    c: &TrainConfig,
+    device: &Device,
+) -> (MmSynthesis, StepLosses) {
+    let real = Tensor::<4>::from_data(TensorData::new(slices.to_vec(), shape), device);
+    let losses = m.losses(real, scenario);
+    let grads = GradientsParams::from_grads(losses.total.clone().backward(), &m);
+    let m = opt.step(c.lr, m, grads);
+    let v = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
+    let step = StepLosses {
+        g: v(losses.total),
+        adversarial: 0.0,
+        l1: v(losses.reconstruction),
+        d: 0.0,
+        embedding: v(losses.embedding),
+    };
+    (m, step)
 }

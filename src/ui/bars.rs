@@ -22,8 +22,24 @@ pub struct Status<'a> {
     pub message: Option<(&'a str, bool)>,
 }
 
-pub fn menu_ui(ui: &mut egui::Ui, settings: &mut Settings, commands: &mut Vec<Command>) {
+/// The menu bar. `models`: the configured weights folders and the one in use (a Model
+/// menu appears when there are several).
+pub fn menu_ui(
+    ui: &mut egui::Ui,
+    settings: &mut Settings,
+    (models, active): (&[String], usize),
+    commands: &mut Vec<Command>,
+) {
     egui::MenuBar::new().ui(ui, |ui| {
+        if models.len() > 1 {
+            ui.menu_button("Model", |ui| {
+                for (i, label) in models.iter().enumerate() {
+                    if ui.radio(i == active, label).clicked() {
+                        commands.push(Command::UseModel(i));
+                    }
+                }
+            });
+        }
         ui.menu_button("File", |ui| {
             if ui.button("Open study folder...").clicked() {
                 commands.push(Command::Dialog(Pick::StudyFolder));

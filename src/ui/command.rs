@@ -45,4 +45,6 @@ pub enum Command {
     ToggleOverlay,
     /// Zoom and pan of all panels.
     SetView(ViewState),
+    /// Run the `i`th configured weights folder (the Model menu).
+    UseModel(usize),
 }

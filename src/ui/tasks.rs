@@ -165,6 +165,7 @@ impl Tasks {
         study: Arc<Study>,
         volumes: Finished,
         sources: Vec<Sequence>,
+        method: &'static str,
         folder: PathBuf,
     ) -> Result<(), &'static str> {
         self.start(Some(Kind::Export), move || {
@@ -177,6 +178,7 @@ impl Tasks {
                             sequence: *seq,
                             data: data.view(),
                             sources: &sources,
+                            method,
                         })
                         .collect();
                     export_synthetic(&study, &requests, &folder).map_err(|e| e.to_string())
@@ -192,6 +194,7 @@ impl Tasks {
         study: Arc<Study>,
         (seq, data): (Sequence, Arc<Array3<f32>>),
         sources: Vec<Sequence>,
+        method: &'static str,
         folder: PathBuf,
     ) -> Result<(), &'static str> {
         self.start(Some(Kind::Export), move || {
@@ -208,6 +211,7 @@ impl Tasks {
                 sequence: seq,
                 data: data.view(),
                 sources: &sources,
+                method,
             };
             Chore::Exported(export_synthetic(&study, &[request], &path).map_err(|e| e.to_string()))
         })

@@ -265,7 +265,9 @@ pub fn write_toy_subject(dir: &Path, dims: [usize; 3], seed: usize) {
 /// A sidecar for small test generators (64x64 slices, pad fit, zeros imputation).
 pub fn test_weights_meta(generator: mmgan::model::GeneratorConfig) -> mmgan::model::WeightsMeta {
     mmgan::model::WeightsMeta {
-        generator,
+        method: mmgan::model::Method::MmGan,
+        generator: Some(generator),
+        mmsynthesis: None,
         side: 64,
         fit: mmgan::data::Fit::Pad,
         channel_order: mmgan::io::Sequence::ALL

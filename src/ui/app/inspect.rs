@@ -14,6 +14,12 @@ use crate::ui::session::Session;
 use crate::ui::view::Plane;
 
 impl ViewerApp {
+    /// Which configured weights folder runs, and the method it loaded ("MM-GAN" until a
+    /// worker says otherwise).
+    pub fn model(&self) -> (usize, &str) {
+        (self.model, self.method)
+    }
+
     pub fn has_study(&self) -> bool {
         self.session.is_some()
     }

@@ -28,7 +28,9 @@ use crate::io::{Sequence, Study};
 #[derive(Debug, Clone)]
 pub struct ViewerOptions {
     pub study: Option<PathBuf>,
-    pub weights: PathBuf,
+    /// Weights folders (at least one; the first is loaded at start). With several, the
+    /// Model menu switches between them, so methods can be compared on one study.
+    pub weights: Vec<PathBuf>,
     pub backend: BackendChoice,
     /// Close after this many frames (smoke tests and screenshots).
     pub frames: Option<u64>,
@@ -52,6 +54,12 @@ pub struct ViewerApp {
     worker: SynthesisWorker,
     /// Where the model runs (shown in the status bar).
     device: String,
+    /// The loaded weights' method, as exported headers name it.
+    method: &'static str,
+    /// Which of `options.weights` the worker runs.
+    model: usize,
+    /// For workers started later (their repaint requests).
+    ctx: egui::Context,
     /// Which renderer draws the slices (shown in the status bar).
     renderer: String,
     message: Option<(String, bool)>,
@@ -63,6 +71,32 @@ pub struct ViewerApp {
     finishing: bool,
     /// The keys-and-mouse help window is open.
     help: bool,
+}
+
+/// The synthesis worker for weights folder `i` of the options (loaded on its thread).
+fn spawn_worker(ctx: &egui::Context, options: &ViewerOptions, i: usize) -> SynthesisWorker {
+    let ctx = ctx.clone();
+    let (weights, backend) = (options.weights.get(i).cloned(), options.backend);
+    SynthesisWorker::spawn(
+        move || match weights {
+            Some(w) => Synthesizer::load(&w, backend),
+            None => Err(crate::engine::EngineError::Device(
+                "no weights folder given".into(),
+            )),
+        },
+        move || ctx.request_repaint(),
+    )
+}
+
+/// How the Model menu names a weights folder: its last two path components.
+fn model_label(path: &Path) -> String {
+    let parts: Vec<String> = path
+        .components()
+        .rev()
+        .take(2)
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
 impl ViewerApp {
@@ -86,12 +120,7 @@ impl ViewerApp {
             None => (false, "CPU (egui textures)".to_string()),
         };
         log::info!("slices drawn by {renderer}");
-        let ctx = cc.egui_ctx.clone();
-        let (weights, backend) = (options.weights.clone(), options.backend);
-        let worker = SynthesisWorker::spawn(
-            move || Synthesizer::load(&weights, backend),
-            move || ctx.request_repaint(),
-        );
+        let worker = spawn_worker(&cc.egui_ctx, &options, 0);
         let mut app = ViewerApp {
             settings,
             session: None,
@@ -99,6 +128,9 @@ impl ViewerApp {
             tasks: Tasks::new(cc.egui_ctx.clone()),
             worker,
             device: "loading the model...".into(),
+            method: "MM-GAN",
+            model: 0,
+            ctx: cc.egui_ctx.clone(),
             renderer,
             message: None,
             export_folder: String::new(),
@@ -112,6 +144,30 @@ impl ViewerApp {
             app.run(Command::Open(vec![path]));
         }
         app
+    }
+
+    /// The weights folder the worker runs.
+    fn weights(&self) -> &Path {
+        &self.options.weights[self.model]
+    }
+
+    /// Run weights folder `i` instead: a new worker loads it, and what is marked missing
+    /// is synthesized again with it. The old worker is shut down off the UI thread (it may
+    /// be mid-batch).
+    fn use_model(&mut self, i: usize) {
+        if i == self.model || i >= self.options.weights.len() {
+            return;
+        }
+        let worker = spawn_worker(&self.ctx, &self.options, i);
+        let old = std::mem::replace(&mut self.worker, worker);
+        std::thread::spawn(move || drop(old));
+        self.model = i;
+        self.device = "loading the model...".into();
+        self.info(format!("switching to {}", self.weights().display()));
+        if let Some(s) = self.session.as_mut() {
+            let request = s.synthesis_request();
+            self.send(request);
+        }
     }
 
     fn info(&mut self, text: impl Into<String>) {
@@ -175,7 +231,10 @@ impl ViewerApp {
     fn drain(&mut self) {
         while let Some(response) = self.worker.try_recv() {
             match response {
-                Response::Ready { device } => self.device = device,
+                Response::Ready { device, method } => {
+                    self.device = format!("{method} on {device}");
+                    self.method = method;
+                }
                 Response::Failed {
                     generation: 0,
                     message,
@@ -294,6 +353,10 @@ impl ViewerApp {
                 self.help = !self.help;
                 None
             }
+            Command::UseModel(i) => {
+                self.use_model(i);
+                None
+            }
             Command::Screenshot => self.screenshot(),
             Command::ResetWindows => {
                 if let Some(s) = self.session.as_mut() {
@@ -364,7 +427,10 @@ impl ViewerApp {
         }
         let folder = PathBuf::from(self.export_folder.trim());
         let study = s.study.clone();
-        match self.tasks.export(study, volumes, sources, folder.clone()) {
+        match self
+            .tasks
+            .export(study, volumes, sources, self.method, folder.clone())
+        {
             Ok(()) => self.info(format!("exporting to {}...", folder.display())),
             Err(why) => self.error(why),
         }
@@ -376,7 +442,7 @@ impl ViewerApp {
         let volume = volumes.into_iter().find(|v| v.0 == seq)?;
         let folder = PathBuf::from(self.export_folder.trim());
         self.tasks
-            .save_as(s.study.clone(), volume, sources, folder)
+            .save_as(s.study.clone(), volume, sources, self.method, folder)
             .err()
     }
 
@@ -441,7 +507,15 @@ impl eframe::App for ViewerApp {
         let mut commands = Vec::new();
         input::keys(&ctx, &mut commands);
         input::dropped_files(&ctx, &mut commands);
-        egui::Panel::top("menu").show(ui, |ui| menu_ui(ui, &mut self.settings, &mut commands));
+        let models: Vec<String> = self
+            .options
+            .weights
+            .iter()
+            .map(|w| model_label(w))
+            .collect();
+        egui::Panel::top("menu").show(ui, |ui| {
+            menu_ui(ui, &mut self.settings, (&models, self.model), &mut commands)
+        });
         if self.help {
             help_window(&ctx, &mut self.help);
         }
@@ -498,7 +572,7 @@ impl eframe::App for ViewerApp {
             }
             if self.settings.self_check {
                 if let Some(job) = s.self_check_request() {
-                    let (weights, backend) = (self.options.weights.clone(), self.options.backend);
+                    let (weights, backend) = (self.weights().to_path_buf(), self.options.backend);
                     self.tasks.self_check(weights, backend, job);
                 }
             }

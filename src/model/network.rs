@@ -1,0 +1,178 @@
+//! The synthesis methods behind one interface: which method a weights folder holds, its
+//! configuration, and the network that runs it. The engine and training see a
+//! [`Network`]; only this file knows which methods exist.
+
+use std::fmt;
+
+use burn::module::Module;
+use burn::tensor::{Device, Tensor};
+
+use super::{Generator, GeneratorConfig, MmSynthesis, MmSynthesisConfig, Scenario};
+
+/// A synthesis method, as sidecars and `--method` spell it.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Method {
+    /// MM-GAN (Sharma and Hamarneh 2020): UNet generator, PatchGAN, implicit conditioning.
+    #[default]
+    #[value(name = "mmgan")]
+    MmGan,
+    /// MM-Synthesis (Chartsias et al. 2018): per-sequence encoders, max-fused latent,
+    /// per-sequence decoders.
+    #[value(name = "mmsynthesis")]
+    MmSynthesis,
+}
+
+impl Method {
+    /// The name papers and tables use.
+    pub fn title(self) -> &'static str {
+        match self {
+            Method::MmGan => "MM-GAN",
+            Method::MmSynthesis => "MM-Synthesis",
+        }
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.title())
+    }
+}
+
+/// The configuration of one method's network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetworkConfig {
+    MmGan(GeneratorConfig),
+    MmSynthesis(MmSynthesisConfig),
+}
+
+impl NetworkConfig {
+    pub fn method(&self) -> Method {
+        match self {
+            NetworkConfig::MmGan(_) => Method::MmGan,
+            NetworkConfig::MmSynthesis(_) => Method::MmSynthesis,
+        }
+    }
+
+    /// Check the configuration for slices of `side` pixels (the error names the field).
+    pub fn check(&self, side: usize) -> Result<(), String> {
+        match self {
+            NetworkConfig::MmGan(c) => c.check(side),
+            NetworkConfig::MmSynthesis(c) => c.check(side),
+        }
+    }
+
+    pub fn init(&self, device: &Device) -> Network {
+        match self {
+            NetworkConfig::MmGan(c) => Network::MmGan(c.init(device)),
+            NetworkConfig::MmSynthesis(c) => Network::MmSynthesis(c.init(device)),
+        }
+    }
+
+    /// The config in words, as errors name it ("MM-GAN width 16, depth 5").
+    pub fn describe(&self) -> String {
+        match self {
+            NetworkConfig::MmGan(c) => format!("MM-GAN width {}, depth {}", c.width, c.depth),
+            NetworkConfig::MmSynthesis(c) => {
+                format!("MM-Synthesis width {}, latent {}", c.width, c.latent)
+            }
+        }
+    }
+
+    /// Multiply-accumulates of one inference pass on a slice with three inputs.
+    pub fn macs_per_slice(&self, side: usize) -> u64 {
+        match self {
+            NetworkConfig::MmGan(c) => c.macs_per_slice(side),
+            NetworkConfig::MmSynthesis(c) => c.macs_per_slice(side, 3),
+        }
+    }
+}
+
+/// A synthesis network of any method: available sequences in, all four out.
+// One per synthesizer or run, moved rarely: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum Network {
+    MmGan(Generator),
+    MmSynthesis(MmSynthesis),
+}
+
+impl From<Generator> for Network {
+    fn from(g: Generator) -> Network {
+        Network::MmGan(g)
+    }
+}
+
+impl Network {
+    pub fn method(&self) -> Method {
+        match self {
+            Network::MmGan(_) => Method::MmGan,
+            Network::MmSynthesis(_) => Method::MmSynthesis,
+        }
+    }
+
+    /// `x`: [b, 4, side, side] with the channels `scenario` misses imputed (MM-GAN reads
+    /// them; MM-Synthesis does not); returns [b, 4, side, side].
+    pub fn forward(&self, x: Tensor<4>, scenario: Scenario) -> Tensor<4> {
+        match self {
+            Network::MmGan(g) => g.forward(x),
+            Network::MmSynthesis(m) => m.forward(x, scenario),
+        }
+    }
+
+    pub fn to_device(self, device: &Device) -> Network {
+        match self {
+            Network::MmGan(g) => Network::MmGan(g.to_device(device)),
+            Network::MmSynthesis(m) => Network::MmSynthesis(m.to_device(device)),
+        }
+    }
+
+    /// Training mode (dropout on, where the method has dropout).
+    pub fn train(self) -> Network {
+        match self {
+            Network::MmGan(g) => Network::MmGan(g.train()),
+            Network::MmSynthesis(m) => Network::MmSynthesis(m.train()),
+        }
+    }
+
+    /// An inference copy: no gradients, dropout off.
+    pub fn valid(&self) -> Network {
+        match self {
+            Network::MmGan(g) => Network::MmGan(g.valid()),
+            Network::MmSynthesis(m) => Network::MmSynthesis(m.valid()),
+        }
+    }
+
+    /// Whether repeated passes differ (dropout at inference): what the uncertainty's
+    /// spread part needs.
+    pub fn is_stochastic(&self) -> bool {
+        matches!(self, Network::MmGan(_))
+    }
+
+    pub fn num_params(&self) -> usize {
+        match self {
+            Network::MmGan(g) => g.num_params(),
+            Network::MmSynthesis(m) => m.num_params(),
+        }
+    }
+
+    /// Save the record to `path` (burnpack).
+    pub fn save_file(&self, path: &std::path::Path) -> Result<(), String> {
+        let r = match self {
+            Network::MmGan(g) => g.clone().save_file(path),
+            Network::MmSynthesis(m) => m.clone().save_file(path),
+        };
+        r.map_err(|e| e.to_string())
+    }
+}
