@@ -52,13 +52,8 @@ pub fn parse_scenarios(s: &str) -> anyhow::Result<Vec<Scenario>> {
 
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let scenarios = parse_scenarios(&a.scenarios)?;
-    let dirs = if a.weights.is_empty() {
-        vec![super::weights_dir(&None)?]
-    } else {
-        a.weights.clone()
-    };
     let mut synths = Vec::new();
-    for dir in &dirs {
+    for dir in &super::weights_dirs(&a.weights)? {
         let mut synth = Synthesizer::load(dir, a.backend)?;
         if a.flip || a.no_flip {
             synth.flip_average = a.flip;

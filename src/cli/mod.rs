@@ -67,6 +67,15 @@ fn weights_dir(given: &Option<PathBuf>) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// The weights folders given (several `--weights`), or the shipped weights alone.
+fn weights_dirs(given: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    if given.is_empty() {
+        Ok(vec![weights_dir(&None)?])
+    } else {
+        Ok(given.to_vec())
+    }
+}
+
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let command = cli
         .command

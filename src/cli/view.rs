@@ -50,11 +50,7 @@ pub fn run(a: ViewArgs) -> anyhow::Result<()> {
     };
     mmgan::ui::run(ViewerOptions {
         study: Some(study),
-        weights: if a.weights.is_empty() {
-            vec![super::weights_dir(&None)?]
-        } else {
-            a.weights
-        },
+        weights: super::weights_dirs(&a.weights)?,
         backend: a.backend,
         frames: a.frames,
         screenshot: a.screenshot,

@@ -3,6 +3,7 @@
 //! [`Network`]; only this file knows which methods exist.
 
 use std::fmt;
+use std::path::Path;
 
 use burn::module::Module;
 use burn::tensor::{Device, Tensor};
@@ -35,6 +36,14 @@ pub enum Method {
 }
 
 impl Method {
+    /// How sidecars and `--method` spell it (serde and clap spell it so too).
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::MmGan => "mmgan",
+            Method::MmSynthesis => "mmsynthesis",
+        }
+    }
+
     /// The name papers and tables use.
     pub fn title(self) -> &'static str {
         match self {
@@ -90,12 +99,16 @@ impl NetworkConfig {
         }
     }
 
-    /// Multiply-accumulates of one inference pass on a slice with three inputs.
-    pub fn macs_per_slice(&self, side: usize) -> u64 {
-        match self {
-            NetworkConfig::MmGan(c) => c.macs_per_slice(side),
-            NetworkConfig::MmSynthesis(c) => c.macs_per_slice(side, 3),
-        }
+    /// The network built from this config with the record at `path` loaded into it (the
+    /// error: why the record does not fit).
+    pub fn load(&self, path: &Path, device: &Device) -> Result<Network, String> {
+        let loaded = match self {
+            NetworkConfig::MmGan(c) => c.init(device).try_load_file(path).map(Network::MmGan),
+            NetworkConfig::MmSynthesis(c) => {
+                c.init(device).try_load_file(path).map(Network::MmSynthesis)
+            }
+        };
+        loaded.map_err(|e| e.to_string())
     }
 }
 
@@ -106,12 +119,6 @@ impl NetworkConfig {
 pub enum Network {
     MmGan(Generator),
     MmSynthesis(MmSynthesis),
-}
-
-impl From<Generator> for Network {
-    fn from(g: Generator) -> Network {
-        Network::MmGan(g)
-    }
 }
 
 impl Network {
@@ -160,19 +167,26 @@ impl Network {
         matches!(self, Network::MmGan(_))
     }
 
-    pub fn num_params(&self) -> usize {
-        match self {
-            Network::MmGan(g) => g.num_params(),
-            Network::MmSynthesis(m) => m.num_params(),
-        }
-    }
-
     /// Save the record to `path` (burnpack).
-    pub fn save_file(&self, path: &std::path::Path) -> Result<(), String> {
+    pub fn save_file(&self, path: &Path) -> Result<(), String> {
         let r = match self {
             Network::MmGan(g) => g.clone().save_file(path),
             Network::MmSynthesis(m) => m.clone().save_file(path),
         };
         r.map_err(|e| e.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sidecars_and_the_command_line_spell_a_method_as_its_name() {
+        use clap::ValueEnum;
+        for m in Method::value_variants() {
+            assert_eq!(serde_json::to_value(m).unwrap(), m.name());
+            assert_eq!(m.to_possible_value().unwrap().get_name(), m.name());
+        }
     }
 }

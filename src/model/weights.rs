@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 
-use burn::module::Module;
 use burn::tensor::Device;
 
 use super::{
@@ -137,7 +136,7 @@ impl WeightsMeta {
             (Method::MmSynthesis, None, Some(m)) => Ok(NetworkConfig::MmSynthesis(m.clone())),
             (method, ..) => Err(format!(
                 "method is {:?} but the sidecar holds {}",
-                method_name(method),
+                method.name(),
                 match (&self.generator, &self.mmsynthesis) {
                     (None, None) => "no network config".to_string(),
                     (Some(_), Some(_)) => "both a generator and an mmsynthesis config".into(),
@@ -214,18 +213,17 @@ impl WeightsMeta {
     }
 }
 
-/// How sidecars spell a method.
-fn method_name(m: Method) -> String {
-    serde_json::to_value(m)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 /// Load the network of a weights folder onto `device`, whatever its method: the sidecar
 /// first, then the record, checked against the config the sidecar names.
 pub fn load_network(dir: &Path, device: &Device) -> Result<(Network, WeightsMeta), WeightsError> {
     let meta = WeightsMeta::load(dir)?;
+    let network = load_record(dir, &meta, device)?;
+    Ok((network, meta))
+}
+
+/// The record of `dir` loaded into the network its (loaded, validated) sidecar `meta`
+/// describes.
+fn load_record(dir: &Path, meta: &WeightsMeta, device: &Device) -> Result<Network, WeightsError> {
     let path = dir.join(GENERATOR_FILE);
     if !path.is_file() {
         return Err(WeightsError::MissingFile {
@@ -237,42 +235,32 @@ pub fn load_network(dir: &Path, device: &Device) -> Result<(Network, WeightsMeta
         path: dir.join(META_FILE),
         reason,
     })?;
-    let mismatch = |e: String| WeightsError::Mismatch {
-        path: path.clone(),
-        config: config.describe(),
-        reason: e,
-    };
-    let network = match &config {
-        NetworkConfig::MmGan(c) => c
-            .init(device)
-            .try_load_file(&path)
-            .map(Network::MmGan)
-            .map_err(|e| mismatch(e.to_string()))?,
-        NetworkConfig::MmSynthesis(c) => c
-            .init(device)
-            .try_load_file(&path)
-            .map(Network::MmSynthesis)
-            .map_err(|e| mismatch(e.to_string()))?,
-    };
-    Ok((network, meta))
+    config
+        .load(&path, device)
+        .map_err(|reason| WeightsError::Mismatch {
+            config: config.describe(),
+            path,
+            reason,
+        })
 }
 
 /// Load the network of a weights folder and refuse it unless it is `wanted`'s (the error
-/// names both methods).
+/// names both methods), before its record is read.
 pub fn load_method(
     dir: &Path,
     wanted: Method,
     device: &Device,
 ) -> Result<(Network, WeightsMeta), WeightsError> {
-    let found = WeightsMeta::load(dir)?.method;
-    if found != wanted {
+    let meta = WeightsMeta::load(dir)?;
+    if meta.method != wanted {
         return Err(WeightsError::WrongMethod {
             path: dir.into(),
-            found,
+            found: meta.method,
             wanted,
         });
     }
-    load_network(dir, device)
+    let network = load_record(dir, &meta, device)?;
+    Ok((network, meta))
 }
 
 /// [`load_method`] for MM-GAN: its generator.

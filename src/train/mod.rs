@@ -305,12 +305,13 @@ impl State {
                 .load(path(name))
                 .map_err(|e| run_err(&path(name), e))
         };
-        let nets = match c.method {
-            Method::MmGan => Nets::MmGan {
-                g: c.generator
-                    .init(device)
-                    .try_load_file(path(NETWORK))
-                    .map_err(|e| run_err(&path(NETWORK), e))?,
+        let network = c
+            .network()
+            .load(&path(NETWORK), device)
+            .map_err(|e| run_err(&path(NETWORK), e))?;
+        let nets = match network {
+            Network::MmGan(g) => Nets::MmGan {
+                g,
                 d: c.discriminator
                     .init(device)
                     .try_load_file(path("discriminator.bpk"))
@@ -318,11 +319,8 @@ impl State {
                 opt_g: optimiser(OPTIM)?,
                 opt_d: optimiser("optim_d.bpk")?,
             },
-            Method::MmSynthesis => Nets::MmSynthesis {
-                m: c.mmsynthesis
-                    .init(device)
-                    .try_load_file(path(NETWORK))
-                    .map_err(|e| run_err(&path(NETWORK), e))?,
+            Network::MmSynthesis(m) => Nets::MmSynthesis {
+                m,
                 opt: optimiser(OPTIM)?,
             },
         };
@@ -521,7 +519,7 @@ pub fn train(
                 format!(
                     "the run trains {}; resume it with --method {}",
                     saved.method,
-                    method_flag(saved.method)
+                    saved.method.name()
                 ),
             ));
         }
@@ -570,39 +568,38 @@ pub fn train(
     };
     let output_scale =
         crate::data::OutputScale::fit(&train.iter().map(|s| s.ranges).collect::<Vec<_>>());
-    let meta = |epochs: usize| WeightsMeta {
-        method: c.method,
-        generator: None,
-        mmsynthesis: None,
-        side: c.side,
-        fit: c.fit,
-        channel_order: crate::io::Sequence::ALL
-            .iter()
-            .map(|s| s.name().to_string())
-            .collect(),
-        normalisation: crate::model::NORMALISATION.into(),
-        imputation: c.imputation,
-        output_scale: output_scale.clone(),
-        training: TrainingInfo {
-            data: c.data.clone(),
-            train_subjects: split.train.clone(),
-            test_subjects: split.test.clone(),
-            epochs,
-            curriculum: c.curriculum,
-            seed: c.seed,
-            started_from: started_from.clone(),
-            calibrated_on: Vec::new(),
-        },
-        validation: None,
-        calibration: None,
-        expected_error: None,
-        test_time_flip: false,
-        code_version: code_version(),
-    };
     let meta = |epochs: usize| {
-        let mut m = meta(epochs);
-        m.set_network(c.network());
-        m
+        let mut meta = WeightsMeta {
+            method: c.method,
+            generator: None,
+            mmsynthesis: None,
+            side: c.side,
+            fit: c.fit,
+            channel_order: crate::io::Sequence::ALL
+                .iter()
+                .map(|s| s.name().to_string())
+                .collect(),
+            normalisation: crate::model::NORMALISATION.into(),
+            imputation: c.imputation,
+            output_scale: output_scale.clone(),
+            training: TrainingInfo {
+                data: c.data.clone(),
+                train_subjects: split.train.clone(),
+                test_subjects: split.test.clone(),
+                epochs,
+                curriculum: c.curriculum,
+                seed: c.seed,
+                started_from: started_from.clone(),
+                calibrated_on: Vec::new(),
+            },
+            validation: None,
+            calibration: None,
+            expected_error: None,
+            test_time_flip: false,
+            code_version: code_version(),
+        };
+        meta.set_network(c.network());
+        meta
     };
 
     while state.progress.epochs_done < c.epochs {
@@ -692,14 +689,6 @@ pub fn train(
         events(TrainEvent::EpochEnd(log));
     }
     Ok(state.progress.epochs_done)
-}
-
-/// How `--method` spells a method.
-fn method_flag(m: Method) -> String {
-    use clap::ValueEnum;
-    m.to_possible_value()
-        .map(|v| v.get_name().to_string())
-        .unwrap_or_default()
 }
 
 /// Whether the last epoch of `logs` has the highest validation brain SSIM so far (the

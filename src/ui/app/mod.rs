@@ -58,6 +58,8 @@ pub struct ViewerApp {
     method: &'static str,
     /// Which of `options.weights` the worker runs.
     model: usize,
+    /// How the Model menu names each of `options.weights`.
+    model_labels: Vec<String>,
     /// For workers started later (their repaint requests).
     ctx: egui::Context,
     /// Which renderer draws the slices (shown in the status bar).
@@ -130,6 +132,7 @@ impl ViewerApp {
             device: "loading the model...".into(),
             method: "MM-GAN",
             model: 0,
+            model_labels: options.weights.iter().map(|w| model_label(w)).collect(),
             ctx: cc.egui_ctx.clone(),
             renderer,
             message: None,
@@ -507,14 +510,9 @@ impl eframe::App for ViewerApp {
         let mut commands = Vec::new();
         input::keys(&ctx, &mut commands);
         input::dropped_files(&ctx, &mut commands);
-        let models: Vec<String> = self
-            .options
-            .weights
-            .iter()
-            .map(|w| model_label(w))
-            .collect();
         egui::Panel::top("menu").show(ui, |ui| {
-            menu_ui(ui, &mut self.settings, (&models, self.model), &mut commands)
+            let models = (self.model_labels.as_slice(), self.model);
+            menu_ui(ui, &mut self.settings, models, &mut commands)
         });
         if self.help {
             help_window(&ctx, &mut self.help);
