@@ -67,6 +67,10 @@ pub struct TrainArgs {
     /// lowered for the last epochs
     #[arg(long, default_value_t = 2e-4)]
     pub lr: f64,
+    /// MM-GAN: add this x (1 - brain SSIM of the missing sequences) to the selective L1
+    /// (0: the paper's loss); may change on --resume
+    #[arg(long, default_value_t = 0.0)]
+    pub ssim_weight: f32,
 }
 
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
@@ -99,7 +103,8 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     .with_init(a.init.as_ref().map(|p| p.display().to_string()))
     .with_balance_folders(a.balance_folders)
     .with_flip(a.flip)
-    .with_lr(a.lr);
+    .with_lr(a.lr)
+    .with_ssim_weight(a.ssim_weight);
     let selected = select_device(a.backend).map_err(anyhow::Error::msg)?;
     eprintln!("training {} on {}", a.method, selected.description);
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -154,8 +159,8 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                 bar.set_position(done as u64);
                 let text = match a.method {
                     Method::MmGan => format!(
-                        "G {:.4} (adv {:.4}, L1 {:.4}) D {:.4}",
-                        losses.g, losses.adversarial, losses.l1, losses.d
+                        "G {:.4} (adv {:.4}, L1 {:.4}, 1-SSIM {:.4}) D {:.4}",
+                        losses.g, losses.adversarial, losses.l1, losses.ssim, losses.d
                     ),
                     Method::MmSynthesis => format!(
                         "loss {:.4} (L1 {:.4}, embedding {:.4})",

@@ -23,11 +23,12 @@ impl SsimParams {
     }
 
     /// Half-width of the window: scikit-image's `int(3.5 * sigma + 0.5)` (5 for 1.5).
-    fn radius(&self) -> usize {
+    pub fn radius(&self) -> usize {
         (3.5 * self.sigma + 0.5) as usize
     }
 
-    fn kernel(&self) -> Vec<f64> {
+    /// The normalised 1-D Gaussian window (`2 * radius + 1` taps).
+    pub fn kernel(&self) -> Vec<f64> {
         let r = self.radius() as i64;
         let k: Vec<f64> = (-r..=r)
             .map(|x| (-(x * x) as f64 / (2.0 * self.sigma * self.sigma)).exp())

@@ -17,7 +17,8 @@ mod scenario;
 mod weights;
 
 pub use conditioning::{
-    availability_mask, discriminator_target_fake, impute, pass_through, selective_l1, Imputation,
+    availability_mask, discriminator_target_fake, impute, pass_through, selective_l1,
+    selective_ssim_loss, Imputation,
 };
 pub use curriculum::scenario_window;
 pub use discriminator::{Discriminator, DiscriminatorConfig};

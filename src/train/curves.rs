@@ -165,6 +165,7 @@ mod tests {
                 loss_l1: 0.1 / e as f64,
                 loss_d: 0.25,
                 loss_embedding: 0.0,
+                loss_ssim: 0.0,
                 seconds: 1.0,
                 test: None,
                 test_brain: Some(Quality {

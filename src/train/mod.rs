@@ -63,6 +63,10 @@ pub struct TrainConfig {
     /// Generator loss = adversarial x this + selective L1 x (1 - this) (reference 0.1).
     #[config(default = 0.1)]
     pub adversarial_weight: f32,
+    /// Weight of the structural term (1 - brain SSIM on the missing channels) added to
+    /// the selective L1 inside the pixel share of the loss; 0 is the paper's loss.
+    #[config(default = 0.0)]
+    pub ssim_weight: f32,
     #[config(default = "Imputation::Zeros")]
     pub imputation: Imputation,
     #[config(default = true)]
@@ -134,6 +138,9 @@ pub struct EpochLog {
     /// MM-Synthesis's embedding loss (0 for MM-GAN).
     #[serde(default)]
     pub loss_embedding: f64,
+    /// MM-GAN's structural term, 1 - brain SSIM (0 when `ssim_weight` is 0).
+    #[serde(default)]
+    pub loss_ssim: f64,
     pub seconds: f64,
     /// Validation (held-out) subjects, one-missing scenarios, model space, paper
     /// definitions.
@@ -610,7 +617,7 @@ pub fn train(
             batches: plan.len(),
         });
         let started = std::time::Instant::now();
-        let mut sums = [0f64; 5];
+        let mut sums = [0f64; 6];
         let mut counted = 0usize;
         for (b, batch) in plan.iter().enumerate().skip(state.progress.batches_done) {
             if interrupt.load(Ordering::Relaxed) {
@@ -642,6 +649,7 @@ pub fn train(
             sums[2] += losses.l1;
             sums[3] += losses.d;
             sums[4] += losses.embedding;
+            sums[5] += losses.ssim;
             counted += 1;
             events(TrainEvent::Batch {
                 epoch,
@@ -664,6 +672,7 @@ pub fn train(
             loss_l1: sums[2] / n,
             loss_d: sums[3] / n,
             loss_embedding: sums[4] / n,
+            loss_ssim: sums[5] / n,
             seconds: started.elapsed().as_secs_f64(),
             test: quality.map(|q| q.0),
             test_brain: quality.map(|q| q.1),
@@ -831,6 +840,7 @@ mod tests {
             loss_l1: 0.0,
             loss_d: 0.0,
             loss_embedding: 0.0,
+            loss_ssim: 0.0,
             seconds: 0.0,
             test: None,
             test_brain: ssim.map(|ssim| Quality {

@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::TrainConfig;
 use crate::model::{
     availability_mask, discriminator_target_fake, impute, pass_through, selective_l1,
-    Discriminator, Generator, MmSynthesis, Scenario,
+    selective_ssim_loss, Discriminator, Generator, MmSynthesis, Scenario,
 };
 
 /// Loss values of one step (batch means).
@@ -22,6 +22,8 @@ pub struct StepLosses {
     pub d: f64,
     /// MM-Synthesis's embedding loss (0 for MM-GAN).
     pub embedding: f64,
+    /// MM-GAN's structural term, 1 - brain SSIM (computed only when weighted).
+    pub ssim: f64,
 }
 
 fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
@@ -57,8 +59,14 @@ pub fn train_step(
     let pred = judge.forward(fake.clone(), real.clone()); // [b, 4, side/16, side/16]
     let loss_adv = mse(pred.clone(), pred.ones_like());
     let loss_l1 = selective_l1(fake.clone(), real.clone(), mask.clone());
+    let loss_ssim = (c.ssim_weight > 0.0)
+        .then(|| selective_ssim_loss(fake.clone(), real.clone(), mask.clone()));
+    let pixel = match &loss_ssim {
+        Some(s) => loss_l1.clone() + s.clone().mul_scalar(c.ssim_weight),
+        None => loss_l1.clone(),
+    };
     let loss_g = loss_adv.clone().mul_scalar(c.adversarial_weight)
-        + loss_l1.clone().mul_scalar(1.0 - c.adversarial_weight);
+        + pixel.mul_scalar(1.0 - c.adversarial_weight);
     let grads = GradientsParams::from_grads(loss_g.backward(), &g);
     let g = opt_g.step(c.lr, g, grads);
 
@@ -90,6 +98,7 @@ pub fn train_step(
         l1: v(loss_l1),
         d: v(loss_d),
         embedding: 0.0,
+        ssim: loss_ssim.map(v).unwrap_or(0.0),
     };
     (g, d, losses)
 }
@@ -116,6 +125,7 @@ pub fn mmsynthesis_step(
         l1: v(losses.reconstruction),
         d: 0.0,
         embedding: v(losses.embedding),
+        ssim: 0.0,
     };
     (m, step)
 }

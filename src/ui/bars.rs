@@ -122,10 +122,14 @@ pub fn status_ui(
                 Stage::Synthesis => "synthesizing",
                 Stage::Uncertainty => "uncertainty",
             };
+            let text = match total {
+                0 => "preparing the study".to_string(),
+                _ => format!("{what} {done}/{total}"),
+            };
             ui.add(
                 egui::ProgressBar::new(done as f32 / total.max(1) as f32)
                     .desired_width(200.0)
-                    .text(format!("{what} {done}/{total}")),
+                    .text(text),
             );
         }
         ui.label(

@@ -236,6 +236,12 @@ fn the_crosshair_line_labels_synthetic_values() {
 fn the_self_check_runs_once_per_marking_after_the_synthesis() {
     let mut s = Session::new(demo(), Plane::Axial, &[Sequence::T2], [None; 4]);
     let g = generation_of(&s.synthesis_request().unwrap());
+    // Sent, not yet started (the worker prepares the study): the first slice comes first.
+    assert!(
+        s.self_check_request().is_none(),
+        "not before the synthesis starts"
+    );
+    assert_eq!(s.progress(), Some((Stage::Synthesis, 0, 0)));
     s.apply(Response::Started {
         generation: g,
         scenario: Scenario::with_missing(&s.missing()).unwrap(),
