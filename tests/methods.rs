@@ -7,7 +7,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
 use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -18,7 +17,7 @@ use mmgan::model::{
     WeightsMeta,
 };
 
-use common::{test_weights_meta, toy_data};
+use common::{failed, mmgan, ok, test_weights_meta, toy_data, write_sidecar};
 
 fn mmsynthesis_meta(config: &MmSynthesisConfig) -> WeightsMeta {
     let mut meta = test_weights_meta(mmgan::model::GeneratorConfig::new());
@@ -67,11 +66,7 @@ fn mmsynthesis_weights_round_trip_and_run_in_the_engine() {
     // A sidecar that names one method and holds the other's config is refused.
     let mut lying = meta.clone();
     lying.method = Method::MmGan;
-    std::fs::write(
-        w.join("generator.json"),
-        serde_json::to_string(&lying).unwrap(),
-    )
-    .unwrap();
+    write_sidecar(&w, &lying);
     let e = load_network(&w, &device).unwrap_err().to_string();
     assert!(
         e.contains("generator.json") && e.contains("mmsynthesis"),
@@ -146,32 +141,6 @@ fn a_few_mmsynthesis_steps_lower_its_loss_on_a_tiny_set() {
     }
     let (first, last) = (losses[0], losses[losses.len() - 1]);
     assert!(last < 0.8 * first, "loss {first} -> {last}: {losses:?}");
-}
-
-fn mmgan(args: &[&str], paths: &[(&str, &Path)]) -> std::process::Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_mmgan"));
-    c.args(args);
-    for (flag, p) in paths {
-        if !flag.is_empty() {
-            c.arg(flag);
-        }
-        c.arg(p);
-    }
-    c.output().unwrap()
-}
-
-fn ok(out: &std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn failed(out: &std::process::Output) -> String {
-    assert!(!out.status.success(), "should have failed");
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 const TINY: [&str; 14] = [

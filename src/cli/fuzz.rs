@@ -350,6 +350,8 @@ fn check_sidecar(text: &str) -> Result<(), String> {
     let small = match &network {
         mmgan::model::NetworkConfig::MmGan(g) => g.width <= 8,
         mmgan::model::NetworkConfig::MmSynthesis(m) => m.width <= 4 && m.latent <= 16,
+        // Unfitted forests: the features are computed, nothing is predicted.
+        mmgan::model::NetworkConfig::Replica(_) => true,
     };
     if small && meta.side <= 64 {
         use burn::tensor::{Tensor, TensorData};

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use mmgan::data::Fit;
 use mmgan::engine::{select_device, BackendChoice};
-use mmgan::model::{DiscriminatorConfig, GeneratorConfig, Imputation, Method, MmSynthesisConfig};
+use mmgan::model::{
+    DiscriminatorConfig, GeneratorConfig, Imputation, Method, MmSynthesisConfig, ReplicaConfig,
+};
 use mmgan::train::{train, TrainConfig, TrainEvent};
 
 use super::{progress_bar, say, NetArgs};
@@ -71,6 +73,12 @@ pub struct TrainArgs {
     /// (0: the paper's loss); may change on --resume
     #[arg(long, default_value_t = 0.0)]
     pub ssim_weight: f32,
+    /// REPLICA: trees per forest
+    #[arg(long, default_value_t = 10)]
+    pub trees: usize,
+    /// REPLICA: training voxels per forest
+    #[arg(long, default_value_t = 60_000)]
+    pub samples: usize,
 }
 
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
@@ -103,6 +111,11 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     .with_init(a.init.as_ref().map(|p| p.display().to_string()))
     .with_balance_folders(a.balance_folders)
     .with_flip(a.flip)
+    .with_replica(
+        ReplicaConfig::new()
+            .with_trees(a.trees)
+            .with_samples(a.samples),
+    )
     .with_lr(a.lr)
     .with_ssim_weight(a.ssim_weight);
     let selected = select_device(a.backend).map_err(anyhow::Error::msg)?;
@@ -166,6 +179,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                         "loss {:.4} (L1 {:.4}, embedding {:.4})",
                         losses.g, losses.l1, losses.embedding
                     ),
+                    Method::Replica => "forests fitted".to_string(),
                 };
                 // Logged to a file (no bar): a line now and then shows the run is alive.
                 if bar.is_hidden() && done % 50 == 0 {

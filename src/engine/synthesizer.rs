@@ -172,14 +172,14 @@ impl Synthesizer {
         let (network, meta) = load_network(weights_dir, &selected.device)?;
         let flip_average = meta.test_time_flip;
         Ok(Synthesizer {
+            source: weights_dir
+                .join(network.record_file())
+                .display()
+                .to_string(),
             network,
             meta,
             device: selected.device,
             device_description: selected.description,
-            source: weights_dir
-                .join(crate::model::GENERATOR_FILE)
-                .display()
-                .to_string(),
             batch: 4,
             flip_average,
         })

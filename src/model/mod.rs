@@ -13,6 +13,7 @@ pub mod flex_conv;
 mod generator;
 mod mmsynthesis;
 mod network;
+mod replica;
 mod scenario;
 mod weights;
 
@@ -25,8 +26,10 @@ pub use discriminator::{Discriminator, DiscriminatorConfig};
 pub use generator::{Generator, GeneratorConfig, Macs};
 pub use mmsynthesis::{MmSynthesis, MmSynthesisConfig, MmSynthesisLosses};
 pub use network::{Method, Network, NetworkConfig};
+pub use replica::{Replica, ReplicaConfig, Samples};
 pub use scenario::{Scenario, ScenarioError};
 pub use weights::{
     code_version, load_generator, load_method, load_network, save_generator, save_network,
-    StartedFrom, TrainingInfo, WeightsError, WeightsMeta, GENERATOR_FILE, META_FILE, NORMALISATION,
+    StartedFrom, TrainingInfo, WeightsError, WeightsMeta, FORESTS_FILE, GENERATOR_FILE, META_FILE,
+    NORMALISATION,
 };

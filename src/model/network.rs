@@ -4,11 +4,14 @@
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use burn::module::Module;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 
-use super::{Generator, GeneratorConfig, MmSynthesis, MmSynthesisConfig, Scenario};
+use super::{
+    Generator, GeneratorConfig, MmSynthesis, MmSynthesisConfig, Replica, ReplicaConfig, Scenario,
+};
 
 /// A synthesis method, as sidecars and `--method` spell it.
 #[derive(
@@ -33,6 +36,9 @@ pub enum Method {
     /// per-sequence decoders.
     #[value(name = "mmsynthesis")]
     MmSynthesis,
+    /// REPLICA (Jog et al. 2017): random-forest regression from multi-scale features.
+    #[value(name = "replica")]
+    Replica,
 }
 
 impl Method {
@@ -41,6 +47,7 @@ impl Method {
         match self {
             Method::MmGan => "mmgan",
             Method::MmSynthesis => "mmsynthesis",
+            Method::Replica => "replica",
         }
     }
 
@@ -49,6 +56,7 @@ impl Method {
         match self {
             Method::MmGan => "MM-GAN",
             Method::MmSynthesis => "MM-Synthesis",
+            Method::Replica => "REPLICA",
         }
     }
 }
@@ -64,6 +72,7 @@ impl fmt::Display for Method {
 pub enum NetworkConfig {
     MmGan(GeneratorConfig),
     MmSynthesis(MmSynthesisConfig),
+    Replica(ReplicaConfig),
 }
 
 impl NetworkConfig {
@@ -71,6 +80,15 @@ impl NetworkConfig {
         match self {
             NetworkConfig::MmGan(_) => Method::MmGan,
             NetworkConfig::MmSynthesis(_) => Method::MmSynthesis,
+            NetworkConfig::Replica(_) => Method::Replica,
+        }
+    }
+
+    /// The record's file name in a weights folder or checkpoint.
+    pub fn record_file(&self) -> &'static str {
+        match self {
+            NetworkConfig::MmGan(_) | NetworkConfig::MmSynthesis(_) => super::GENERATOR_FILE,
+            NetworkConfig::Replica(_) => super::FORESTS_FILE,
         }
     }
 
@@ -79,6 +97,7 @@ impl NetworkConfig {
         match self {
             NetworkConfig::MmGan(c) => c.check(side),
             NetworkConfig::MmSynthesis(c) => c.check(side),
+            NetworkConfig::Replica(c) => c.check(side),
         }
     }
 
@@ -86,6 +105,7 @@ impl NetworkConfig {
         match self {
             NetworkConfig::MmGan(c) => Network::MmGan(c.init(device)),
             NetworkConfig::MmSynthesis(c) => Network::MmSynthesis(c.init(device)),
+            NetworkConfig::Replica(c) => Network::Replica(Arc::new(c.init())),
         }
     }
 
@@ -96,6 +116,10 @@ impl NetworkConfig {
             NetworkConfig::MmSynthesis(c) => {
                 format!("MM-Synthesis width {}, latent {}", c.width, c.latent)
             }
+            NetworkConfig::Replica(c) => format!(
+                "REPLICA {} trees of depth {} per forest",
+                c.trees, c.max_depth
+            ),
         }
     }
 
@@ -106,6 +130,9 @@ impl NetworkConfig {
             NetworkConfig::MmGan(c) => c.init(device).try_load_file(path).map(Network::MmGan),
             NetworkConfig::MmSynthesis(c) => {
                 c.init(device).try_load_file(path).map(Network::MmSynthesis)
+            }
+            NetworkConfig::Replica(c) => {
+                return Replica::load_file(c, path).map(|r| Network::Replica(Arc::new(r)))
             }
         };
         loaded.map_err(|e| e.to_string())
@@ -119,6 +146,8 @@ impl NetworkConfig {
 pub enum Network {
     MmGan(Generator),
     MmSynthesis(MmSynthesis),
+    /// Forests are read-only once fitted: copies share them.
+    Replica(Arc<Replica>),
 }
 
 impl Network {
@@ -126,15 +155,27 @@ impl Network {
         match self {
             Network::MmGan(_) => Method::MmGan,
             Network::MmSynthesis(_) => Method::MmSynthesis,
+            Network::Replica(_) => Method::Replica,
         }
     }
 
     /// `x`: [b, 4, side, side] with the channels `scenario` misses imputed (MM-GAN reads
-    /// them; MM-Synthesis does not); returns [b, 4, side, side].
+    /// them; MM-Synthesis and REPLICA do not); returns [b, 4, side, side].
     pub fn forward(&self, x: Tensor<4>, scenario: Scenario) -> Tensor<4> {
         match self {
             Network::MmGan(g) => g.forward(x),
             Network::MmSynthesis(m) => m.forward(x, scenario),
+            Network::Replica(r) => {
+                // The forests run on the CPU, whatever the device.
+                let (dims, device) = (x.dims(), x.device());
+                let values = x
+                    .into_data()
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .unwrap_or_default();
+                let y = r.forward(&values, dims[2], scenario);
+                Tensor::from_data(TensorData::new(y, dims), &device)
+            }
         }
     }
 
@@ -142,6 +183,7 @@ impl Network {
         match self {
             Network::MmGan(g) => Network::MmGan(g.to_device(device)),
             Network::MmSynthesis(m) => Network::MmSynthesis(m.to_device(device)),
+            r @ Network::Replica(_) => r,
         }
     }
 
@@ -150,6 +192,7 @@ impl Network {
         match self {
             Network::MmGan(g) => Network::MmGan(g.train()),
             Network::MmSynthesis(m) => Network::MmSynthesis(m.train()),
+            r @ Network::Replica(_) => r,
         }
     }
 
@@ -158,6 +201,7 @@ impl Network {
         match self {
             Network::MmGan(g) => Network::MmGan(g.valid()),
             Network::MmSynthesis(m) => Network::MmSynthesis(m.valid()),
+            Network::Replica(r) => Network::Replica(r.clone()),
         }
     }
 
@@ -167,11 +211,20 @@ impl Network {
         matches!(self, Network::MmGan(_))
     }
 
-    /// Save the record to `path` (burnpack).
+    /// The record's file name (as [`NetworkConfig::record_file`]).
+    pub fn record_file(&self) -> &'static str {
+        match self {
+            Network::MmGan(_) | Network::MmSynthesis(_) => super::GENERATOR_FILE,
+            Network::Replica(_) => super::FORESTS_FILE,
+        }
+    }
+
+    /// Save the record to `path` (burnpack; REPLICA: gzipped JSON).
     pub fn save_file(&self, path: &Path) -> Result<(), String> {
         let r = match self {
             Network::MmGan(g) => g.clone().save_file(path),
             Network::MmSynthesis(m) => m.clone().save_file(path),
+            Network::Replica(r) => return r.save_file(path),
         };
         r.map_err(|e| e.to_string())
     }

@@ -8,12 +8,15 @@ use burn::tensor::Device;
 
 use super::{
     Generator, GeneratorConfig, Imputation, Method, MmSynthesisConfig, Network, NetworkConfig,
+    ReplicaConfig,
 };
 use crate::data::{Fit, OutputScale};
 
 /// File names inside a weights folder (the record keeps its historical name whatever the
 /// method).
 pub const GENERATOR_FILE: &str = "generator.bpk";
+/// REPLICA's record: its forests.
+pub const FORESTS_FILE: &str = "forests.json.gz";
 pub const META_FILE: &str = "generator.json";
 
 /// Everything needed to use a generator record, saved beside it.
@@ -29,6 +32,9 @@ pub struct WeightsMeta {
     /// MM-Synthesis's network (present exactly when the method is MM-Synthesis).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mmsynthesis: Option<MmSynthesisConfig>,
+    /// REPLICA's forests (present exactly when the method is REPLICA).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<ReplicaConfig>,
     /// Model slice side (pixels).
     pub side: usize,
     pub fit: Fit,
@@ -88,7 +94,7 @@ pub struct StartedFrom {
 pub enum WeightsError {
     #[error("{path}: no weights folder. Train one with `mmgan train --out RUN_DIR` (its weights are in RUN_DIR/weights), or leave out --weights to use the shipped weights", path = .0.display())]
     MissingFolder(PathBuf),
-    #[error("{path}: missing {what}; a weights folder holds {GENERATOR_FILE} and {META_FILE}", path = .path.display())]
+    #[error("{path}: missing {what}; a weights folder holds its record ({GENERATOR_FILE}; REPLICA: {FORESTS_FILE}) and {META_FILE}", path = .path.display())]
     MissingFile { path: PathBuf, what: &'static str },
     #[error("{path}: unreadable sidecar: {reason}", path = .path.display())]
     BadMeta { path: PathBuf, reason: String },
@@ -131,28 +137,43 @@ impl WeightsMeta {
     /// The network config of the sidecar's method (an error when it is absent, or when
     /// another method's config is present too).
     pub fn network(&self) -> Result<NetworkConfig, String> {
-        match (self.method, &self.generator, &self.mmsynthesis) {
-            (Method::MmGan, Some(g), None) => Ok(NetworkConfig::MmGan(g.clone())),
-            (Method::MmSynthesis, None, Some(m)) => Ok(NetworkConfig::MmSynthesis(m.clone())),
-            (method, ..) => Err(format!(
-                "method is {:?} but the sidecar holds {}",
-                method.name(),
-                match (&self.generator, &self.mmsynthesis) {
-                    (None, None) => "no network config".to_string(),
-                    (Some(_), Some(_)) => "both a generator and an mmsynthesis config".into(),
-                    (Some(_), None) => "a generator (MM-GAN) config".into(),
-                    (None, Some(_)) => "an mmsynthesis config".into(),
-                }
-            )),
+        match (
+            self.method,
+            &self.generator,
+            &self.mmsynthesis,
+            &self.replica,
+        ) {
+            (Method::MmGan, Some(g), None, None) => Ok(NetworkConfig::MmGan(g.clone())),
+            (Method::MmSynthesis, None, Some(m), None) => Ok(NetworkConfig::MmSynthesis(m.clone())),
+            (Method::Replica, None, None, Some(r)) => Ok(NetworkConfig::Replica(r.clone())),
+            (method, g, m, r) => {
+                let held: Vec<&str> = [
+                    g.as_ref().map(|_| "a generator (MM-GAN) config"),
+                    m.as_ref().map(|_| "an mmsynthesis config"),
+                    r.as_ref().map(|_| "a replica config"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                Err(format!(
+                    "method is {:?} but the sidecar holds {}",
+                    method.name(),
+                    match held.as_slice() {
+                        [] => "no network config".to_string(),
+                        _ => held.join(" and "),
+                    }
+                ))
+            }
         }
     }
 
     /// Put the config of `network` in the sidecar, the method with it.
     pub fn set_network(&mut self, network: NetworkConfig) {
         self.method = network.method();
-        (self.generator, self.mmsynthesis) = match network {
-            NetworkConfig::MmGan(g) => (Some(g), None),
-            NetworkConfig::MmSynthesis(m) => (None, Some(m)),
+        (self.generator, self.mmsynthesis, self.replica) = match network {
+            NetworkConfig::MmGan(g) => (Some(g), None, None),
+            NetworkConfig::MmSynthesis(m) => (None, Some(m), None),
+            NetworkConfig::Replica(r) => (None, None, Some(r)),
         };
     }
 
@@ -224,17 +245,17 @@ pub fn load_network(dir: &Path, device: &Device) -> Result<(Network, WeightsMeta
 /// The record of `dir` loaded into the network its (loaded, validated) sidecar `meta`
 /// describes.
 fn load_record(dir: &Path, meta: &WeightsMeta, device: &Device) -> Result<Network, WeightsError> {
-    let path = dir.join(GENERATOR_FILE);
+    let config = meta.network().map_err(|reason| WeightsError::BadMeta {
+        path: dir.join(META_FILE),
+        reason,
+    })?;
+    let path = dir.join(config.record_file());
     if !path.is_file() {
         return Err(WeightsError::MissingFile {
             path,
             what: "the network record",
         });
     }
-    let config = meta.network().map_err(|reason| WeightsError::BadMeta {
-        path: dir.join(META_FILE),
-        reason,
-    })?;
     config
         .load(&path, device)
         .map_err(|reason| WeightsError::Mismatch {
@@ -296,8 +317,14 @@ pub fn save_network(dir: &Path, network: &Network, meta: &WeightsMeta) -> Result
         ));
     }
     std::fs::create_dir_all(dir).map_err(|e| err(dir, e.to_string()))?;
-    let record = dir.join(GENERATOR_FILE);
-    crate::io::replace_atomically(&record, ".bpk", |temp| network.save_file(temp))
+    let file = network.record_file();
+    let record = dir.join(file);
+    let extension = if file.ends_with(".bpk") {
+        ".bpk"
+    } else {
+        ".gz"
+    };
+    crate::io::replace_atomically(&record, extension, |temp| network.save_file(temp))
         .map_err(|e| err(&record, e))?;
     let json = serde_json::to_string_pretty(meta).map_err(|e| err(dir, e.to_string()))?;
     crate::io::write_atomic(&dir.join(META_FILE), json.as_bytes())

@@ -44,7 +44,7 @@ pub fn draw_curves(logs: &[EpochLog], title: &str, png: &Path) -> Result<(), Str
                 .filter_map(|l| f(l).map(|v| (l.epoch as f64, v)))
                 .collect()
         };
-        let losses: [Series; 3] = [
+        let mut losses: Vec<Series> = vec![
             (
                 "generator L1 (selective)",
                 epochs(&|l| Some(l.loss_l1)),
@@ -53,6 +53,11 @@ pub fn draw_curves(logs: &[EpochLog], title: &str, png: &Path) -> Result<(), Str
             ("generator adversarial", epochs(&|l| Some(l.loss_adv)), RED),
             ("discriminator", epochs(&|l| Some(l.loss_d)), BLACK),
         ];
+        // The structural term, for the epochs that trained with it.
+        let ssim_term = epochs(&|l| (l.loss_ssim > 0.0).then_some(l.loss_ssim));
+        if !ssim_term.is_empty() {
+            losses.push(("generator 1 - brain SSIM", ssim_term, GREEN));
+        }
         chart(&panels[0], "training losses", "loss", &losses)?;
         let ssim = [(
             "brain SSIM, one missing",

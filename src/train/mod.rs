@@ -8,6 +8,7 @@
 //! network with its sidecar, usable by `mmgan synthesize`/`eval`/`view`) and `best/`.
 
 mod curves;
+mod replica;
 mod step;
 
 use std::path::{Path, PathBuf};
@@ -25,7 +26,8 @@ use crate::io::{write_atomic, Study};
 use crate::metrics::{paper_slice, Quality};
 use crate::model::{
     code_version, save_network, scenario_window, DiscriminatorConfig, GeneratorConfig, Imputation,
-    Method, MmSynthesisConfig, Network, NetworkConfig, Scenario, TrainingInfo, WeightsMeta,
+    Method, MmSynthesisConfig, Network, NetworkConfig, ReplicaConfig, Scenario, TrainingInfo,
+    WeightsMeta,
 };
 pub use curves::{draw_curves, read_log};
 pub use step::{mmsynthesis_step, train_step, StepLosses};
@@ -42,6 +44,9 @@ pub struct TrainConfig {
     /// MM-Synthesis's network (used when `method` is MM-Synthesis).
     #[config(default = "MmSynthesisConfig::new()")]
     pub mmsynthesis: MmSynthesisConfig,
+    /// REPLICA's forests (used when `method` is REPLICA).
+    #[config(default = "ReplicaConfig::new()")]
+    pub replica: ReplicaConfig,
     /// Data folders (one sub-folder per subject).
     pub data: Vec<String>,
     /// Model slice side; divisible by 2^depth.
@@ -102,6 +107,7 @@ impl TrainConfig {
         match self.method {
             Method::MmGan => NetworkConfig::MmGan(self.generator.clone()),
             Method::MmSynthesis => NetworkConfig::MmSynthesis(self.mmsynthesis.clone()),
+            Method::Replica => NetworkConfig::Replica(self.replica.clone()),
         }
     }
 }
@@ -126,7 +132,7 @@ pub struct Progress {
 }
 
 /// One line of `log.jsonl`.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
 pub struct EpochLog {
     pub epoch: usize,
     pub batches: usize,
@@ -215,6 +221,11 @@ struct State {
     progress: Progress,
 }
 
+/// REPLICA reached the step loop (its forests are fitted by [`replica::fit_run`]).
+fn not_by_steps() -> TrainError {
+    TrainError::Data("REPLICA's forests are fitted in one pass, not trained by steps".into())
+}
+
 fn adam(c: &TrainConfig) -> ModuleOptimizer {
     AdamConfig::new()
         .with_beta_1(c.beta1)
@@ -258,6 +269,7 @@ impl State {
                 opt_d: adam(c),
             },
             Network::MmSynthesis(m) => Nets::MmSynthesis { m, opt: adam(c) },
+            Network::Replica(_) => return Err(not_by_steps()),
         };
         Ok(State {
             nets,
@@ -330,6 +342,7 @@ impl State {
                 m,
                 opt: optimiser(OPTIM)?,
             },
+            Network::Replica(_) => return Err(not_by_steps()),
         };
         Ok(State { nets, progress })
     }
@@ -560,12 +573,6 @@ pub fn train(
         skipped,
     });
 
-    let train_device = device.clone().autodiff();
-    let mut state = if resume {
-        State::load(c, &checkpoint, &train_device)?
-    } else {
-        State::fresh(c, &train_device)?
-    };
     let started_from = match &c.init {
         Some(dir) => Some(Box::new(crate::model::StartedFrom {
             weights: dir.clone(),
@@ -580,6 +587,7 @@ pub fn train(
             method: c.method,
             generator: None,
             mmsynthesis: None,
+            replica: None,
             side: c.side,
             fit: c.fit,
             channel_order: crate::io::Sequence::ALL
@@ -609,6 +617,16 @@ pub fn train(
         meta
     };
 
+    if c.method == Method::Replica {
+        // Forests are fitted in one pass, not trained by steps.
+        return replica::fit_run(c, out, resume, &train, &test, &meta, device, events);
+    }
+    let train_device = device.clone().autodiff();
+    let mut state = if resume {
+        State::load(c, &checkpoint, &train_device)?
+    } else {
+        State::fresh(c, &train_device)?
+    };
     while state.progress.epochs_done < c.epochs {
         let epoch = state.progress.epochs_done + 1;
         let plan = epoch_plan(&train, &train_folders, c, epoch);

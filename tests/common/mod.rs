@@ -268,6 +268,7 @@ pub fn test_weights_meta(generator: mmgan::model::GeneratorConfig) -> mmgan::mod
         method: mmgan::model::Method::MmGan,
         generator: Some(generator),
         mmsynthesis: None,
+        replica: None,
         side: 64,
         fit: mmgan::data::Fit::Pad,
         channel_order: mmgan::io::Sequence::ALL
@@ -329,4 +330,43 @@ pub fn python(script: &str, args: &[&Path]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Run the `mmgan` binary with `args`, then each (flag, path) of `paths` (an empty flag:
+/// the path alone).
+pub fn mmgan(args: &[&str], paths: &[(&str, &Path)]) -> std::process::Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mmgan"));
+    c.args(args);
+    for (flag, p) in paths {
+        if !flag.is_empty() {
+            c.arg(flag);
+        }
+        c.arg(p);
+    }
+    c.output().unwrap()
+}
+
+/// The stdout of a run that must have succeeded (else its stderr fails the test).
+pub fn ok(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The stderr of a run that must have failed.
+pub fn failed(out: &std::process::Output) -> String {
+    assert!(!out.status.success(), "should have failed");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Replace the sidecar of the weights folder `dir` by `meta`.
+pub fn write_sidecar(dir: &Path, meta: &mmgan::model::WeightsMeta) {
+    std::fs::write(
+        dir.join(mmgan::model::META_FILE),
+        serde_json::to_string(meta).unwrap(),
+    )
+    .unwrap();
 }
