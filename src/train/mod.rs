@@ -532,7 +532,7 @@ pub fn train(
     let config_path = out.join("config.json");
     let checkpoint = out.join("checkpoint");
     if resume {
-        let saved = TrainConfig::load(&config_path).map_err(|e| run_err(&config_path, e))?;
+        let saved = load_saved_config(&config_path)?;
         if saved.method != c.method {
             return Err(run_err(
                 &config_path,
@@ -718,6 +718,26 @@ pub fn train(
     Ok(state.progress.epochs_done)
 }
 
+/// A run's saved `config.json`, fields added since it was written taking their defaults
+/// (burn's `Config` deserialization requires every field, so a run saved by an older
+/// build could not be resumed).
+fn load_saved_config(path: &Path) -> Result<TrainConfig, TrainError> {
+    let text = std::fs::read_to_string(path).map_err(|e| run_err(path, e))?;
+    let mut saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| run_err(path, e))?;
+    let template = TrainConfig::new(
+        GeneratorConfig::new(),
+        DiscriminatorConfig::new(),
+        Vec::new(),
+    );
+    let template = serde_json::to_value(&template).map_err(|e| run_err(path, e))?;
+    if let (Some(saved), serde_json::Value::Object(defaults)) = (saved.as_object_mut(), template) {
+        for (key, value) in defaults {
+            saved.entry(key).or_insert(value);
+        }
+    }
+    serde_json::from_value(saved).map_err(|e| run_err(path, e))
+}
+
 /// Whether the last epoch of `logs` has the highest validation brain SSIM so far (the
 /// first epoch with figures counts as best).
 fn is_best(logs: &[EpochLog]) -> bool {
@@ -845,6 +865,30 @@ mod tests {
             Vec::new(),
         )
         .with_max_batches(Some(400))
+    }
+
+    #[test]
+    fn a_run_saved_before_newer_config_fields_loads_with_their_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        let c = TrainConfig::new(
+            GeneratorConfig::new().with_width(16),
+            DiscriminatorConfig::new(),
+            vec!["data".into()],
+        )
+        .with_ssim_weight(0.1);
+        let mut json = serde_json::to_value(&c).unwrap();
+        let object = json.as_object_mut().unwrap();
+        object.remove("replica");
+        object.remove("mmsynthesis");
+        std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+        let loaded = load_saved_config(&path).unwrap();
+        assert_eq!(loaded.replica, ReplicaConfig::new());
+        assert_eq!(loaded.generator.width, 16, "saved fields kept");
+        assert_eq!(loaded.ssim_weight, 0.1);
+        std::fs::write(&path, "{").unwrap();
+        let e = load_saved_config(&path).unwrap_err().to_string();
+        assert!(e.contains("config.json"), "{e}");
     }
 
     #[test]
