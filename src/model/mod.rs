@@ -26,7 +26,7 @@ pub use discriminator::{Discriminator, DiscriminatorConfig};
 pub use generator::{Generator, GeneratorConfig, Macs};
 pub use mmsynthesis::{MmSynthesis, MmSynthesisConfig, MmSynthesisLosses};
 pub use network::{Method, Network, NetworkConfig};
-pub use replica::{Replica, ReplicaConfig, Samples};
+pub use replica::{forest_count, Replica, ReplicaConfig, Samples};
 pub use scenario::{Scenario, ScenarioError};
 pub use weights::{
     code_version, load_generator, load_method, load_network, save_generator, save_network,

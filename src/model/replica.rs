@@ -96,12 +96,15 @@ impl std::fmt::Debug for Replica {
     }
 }
 
-/// Every feature of every pixel of one slice ([4][side][side], model space): for each
-/// sequence its 12 feature images, [4][12][side * side].
-pub fn feature_maps(slice: &[f32], side: usize) -> Vec<Vec<f32>> {
+/// The features of every pixel of one slice ([4][side][side], model space) from the
+/// sequences `inputs`: for each, in that order, its 12 feature images
+/// ([inputs][12][side * side]). Only the inputs are computed: the smoothing is most of a
+/// slice's cost.
+fn feature_maps(slice: &[f32], side: usize, inputs: &[Sequence]) -> Vec<Vec<f32>> {
     let n = side * side;
-    let mut maps = Vec::with_capacity(4 * FEATURES_PER_INPUT);
-    for ch in 0..4 {
+    let mut maps = Vec::with_capacity(inputs.len() * FEATURES_PER_INPUT);
+    for seq in inputs {
+        let ch = seq.index();
         let img = &slice[ch * n..(ch + 1) * n];
         for dy in [-1i64, 0, 1] {
             for dx in [-1i64, 0, 1] {
@@ -122,12 +125,14 @@ pub fn feature_maps(slice: &[f32], side: usize) -> Vec<Vec<f32>> {
     maps
 }
 
-/// The feature row of pixel `i` for the inputs `available`, from [`feature_maps`].
-fn row(maps: &[Vec<f32>], available: &[Sequence], i: usize, out: &mut Vec<f32>) {
-    for seq in available {
-        let first = seq.index() * FEATURES_PER_INPUT;
-        out.extend(maps[first..first + FEATURES_PER_INPUT].iter().map(|m| m[i]));
-    }
+/// The feature row of pixel `i`, from [`feature_maps`] (its inputs in their order).
+fn row(maps: &[Vec<f32>], i: usize, out: &mut Vec<f32>) {
+    out.extend(maps.iter().map(|m| m[i]));
+}
+
+/// Forests a fitted model holds: one per missing sequence of each of the 14 scenarios.
+pub fn forest_count() -> usize {
+    Scenario::all().iter().map(|s| s.missing().len()).sum()
 }
 
 /// Pixels with brain in any available input (the others stay 0, as MM-GAN's outside the
@@ -163,10 +168,10 @@ impl Samples {
             if brain.is_empty() {
                 continue;
             }
-            let maps = feature_maps(slice, side);
+            let maps = feature_maps(slice, side, &Sequence::ALL);
             for _ in 0..per_slice {
                 let i = brain[pick(brain.len())];
-                row(&maps, &Sequence::ALL, i, &mut features);
+                row(&maps, i, &mut features);
                 values.extend((0..4).map(|ch| slice[ch * n + i]));
             }
         }
@@ -267,10 +272,10 @@ impl Replica {
             if brain.is_empty() {
                 continue;
             }
-            let maps = feature_maps(slice, side);
+            let maps = feature_maps(slice, side, &available);
             let mut x = Vec::with_capacity(brain.len() * available.len() * FEATURES_PER_INPUT);
             for &i in &brain {
-                row(&maps, &available, i, &mut x);
+                row(&maps, i, &mut x);
             }
             let cols = available.len() * FEATURES_PER_INPUT;
             let Ok(matrix) = DenseMatrix::new(brain.len(), cols, x, false) else {
@@ -316,7 +321,7 @@ impl Replica {
                 r.config, config
             ));
         }
-        let expected: usize = Scenario::all().iter().map(|s| s.missing().len()).sum();
+        let expected = forest_count();
         if r.forests.len() != expected
             || r.forests.iter().any(|e| {
                 Scenario::all()

@@ -49,10 +49,7 @@ pub(super) fn fit_run(
     all.truncate(c.replica.slices);
     let per_slice = c.replica.samples.div_ceil(all.len().max(1));
     let slices: Vec<&[f32]> = all.iter().map(|&(i, z)| train[i].slices(z, 1)).collect();
-    let forests: usize = crate::model::Scenario::all()
-        .iter()
-        .map(|s| s.missing().len())
-        .sum();
+    let forests = crate::model::forest_count();
     events(TrainEvent::EpochStart {
         epoch: 1,
         batches: forests,
