@@ -10,7 +10,6 @@ use std::path::Path;
 
 use burn::optim::AdamConfig;
 use burn::tensor::{Device, Tensor, TensorData};
-use mmgan::engine::{BackendChoice, Synthesizer};
 use mmgan::io::{Sequence, Study};
 use mmgan::model::{
     load_generator, load_network, save_network, Method, MmSynthesisConfig, Network, Scenario,
@@ -76,17 +75,7 @@ fn mmsynthesis_weights_round_trip_and_run_in_the_engine() {
 
     // The engine synthesizes a study with them: finite, on the study grid, zero outside
     // the brain.
-    let data = toy_data(dir.path(), 1);
-    let study = Study::open(&data.join("toy-00")).unwrap();
-    let synth = Synthesizer::load(&w, BackendChoice::Cpu).unwrap();
-    let prepared = synth.prepare(&study, three).unwrap();
-    let volumes = synth
-        .synthesize_volume(
-            &prepared,
-            &mut |_, _| {},
-            &std::sync::atomic::AtomicBool::new(false),
-        )
-        .unwrap();
+    let (study, volumes) = common::synthesize_toy(dir.path(), &w, three);
     assert_eq!(volumes.len(), 1);
     assert_eq!(volumes[0].sequence, Sequence::Flair);
     assert_eq!(volumes[0].data.shape(), &[56, 60, 10]);

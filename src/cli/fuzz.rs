@@ -352,6 +352,7 @@ fn check_sidecar(text: &str) -> Result<(), String> {
         mmgan::model::NetworkConfig::MmSynthesis(m) => m.width <= 4 && m.latent <= 16,
         // Unfitted forests: the features are computed, nothing is predicted.
         mmgan::model::NetworkConfig::Replica(_) => true,
+        mmgan::model::NetworkConfig::PGan(p) => p.width <= 4 && p.blocks <= 2,
     };
     if small && meta.side <= 64 {
         use burn::tensor::{Tensor, TensorData};

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use mmgan::data::Fit;
 use mmgan::engine::{select_device, BackendChoice};
 use mmgan::model::{
-    DiscriminatorConfig, GeneratorConfig, Imputation, Method, MmSynthesisConfig, ReplicaConfig,
+    DiscriminatorConfig, GeneratorConfig, Imputation, Method, MmSynthesisConfig, PGanConfig,
+    ReplicaConfig,
 };
 use mmgan::train::{train, TrainConfig, TrainEvent};
 
@@ -23,7 +24,8 @@ pub struct TrainArgs {
     pub out: PathBuf,
     #[arg(long, default_value_t = 60)]
     pub epochs: usize,
-    /// The method to train (MM-Synthesis uses --width for its encoders, --size; not --depth)
+    /// The method to train (MM-Synthesis and pGAN use --width for their first layers,
+    /// --size; not --depth)
     #[arg(long, value_enum, default_value_t = Method::MmGan)]
     pub method: Method,
     #[command(flatten)]
@@ -79,6 +81,9 @@ pub struct TrainArgs {
     /// REPLICA: training voxels per forest
     #[arg(long, default_value_t = 60_000)]
     pub samples: usize,
+    /// pGAN: residual blocks per pair generator (paper 9)
+    #[arg(long, default_value_t = 6)]
+    pub blocks: usize,
 }
 
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
@@ -115,6 +120,12 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
         ReplicaConfig::new()
             .with_trees(a.trees)
             .with_samples(a.samples),
+    )
+    .with_pgan(
+        PGanConfig::new()
+            .with_width(a.net.width)
+            .with_blocks(a.blocks)
+            .with_critic_width(a.net.width.clamp(1, 16)),
     )
     .with_lr(a.lr)
     .with_ssim_weight(a.ssim_weight);
@@ -178,6 +189,10 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                     Method::MmSynthesis => format!(
                         "loss {:.4} (L1 {:.4}, embedding {:.4})",
                         losses.g, losses.l1, losses.embedding
+                    ),
+                    Method::PGan => format!(
+                        "G {:.4} (adv {:.4}, L1 {:.4}) D {:.4}",
+                        losses.g, losses.adversarial, losses.l1, losses.d
                     ),
                     Method::Replica => "forests fitted".to_string(),
                 };

@@ -239,6 +239,18 @@ impl Synthesizer {
     ) -> Result<Prepared, EngineError> {
         let names = |seqs: &[Sequence]| seqs.iter().map(|s| s.name()).collect::<Vec<_>>().join(",");
         let missing_names = || names(&scenario.missing());
+        let method = self.meta().method;
+        if !method.supports(scenario) {
+            return Err(EngineError::Scenario {
+                missing: missing_names(),
+                reason: format!(
+                    "{method} {} and this scenario has {} ({}); choose a method that takes several inputs, or mark the others missing",
+                    method.scope(),
+                    scenario.available().len(),
+                    names(&scenario.available())
+                ),
+            });
+        }
         let absent: Vec<Sequence> = scenario
             .available()
             .into_iter()

@@ -122,7 +122,9 @@ pub fn evaluate(
         for &scenario in scenarios {
             progress(&format!("{}: {}", study.subject, scenario));
             let mut synthesized = Vec::with_capacity(synths.len());
-            for synth in synths {
+            // A method that does not apply (pGAN with several inputs) has no rows there:
+            // the table shows n/a.
+            for synth in synths.iter().filter(|s| s.meta().method.supports(scenario)) {
                 let prepared = synth.prepare(study, scenario)?;
                 let volumes = synth.synthesize_volume(&prepared, &mut |_, _| {}, &cancel)?;
                 synthesized.push((Method::Model(synth.meta().method), volumes));

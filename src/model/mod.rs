@@ -1,7 +1,8 @@
 //! The synthesis networks, in Burn, behind one [`Network`] ([`Method`] names which):
 //! MM-GAN (UNet generator, per-sequence PatchGAN discriminator, imputation, real
-//! pass-through, sequence-selective losses, curriculum) and MM-Synthesis, the method it
-//! is compared with. Also the [`Scenario`] type (which sequences are available).
+//! pass-through, sequence-selective losses, curriculum) and the methods it is compared
+//! with: MM-Synthesis, REPLICA and pGAN. Also the [`Scenario`] type (which sequences are
+//! available).
 //! Backend-agnostic: the [`burn::tensor::Device`] passed in decides whether it runs on the
 //! CPU (flex) or the GPU (wgpu); training on flex, the generator's final layer takes
 //! [`flex_conv`]'s faster weight gradient. Knows nothing of files or the UI.
@@ -13,6 +14,7 @@ pub mod flex_conv;
 mod generator;
 mod mmsynthesis;
 mod network;
+mod pgan;
 mod replica;
 mod scenario;
 mod weights;
@@ -26,6 +28,7 @@ pub use discriminator::{Discriminator, DiscriminatorConfig};
 pub use generator::{Generator, GeneratorConfig, Macs};
 pub use mmsynthesis::{MmSynthesis, MmSynthesisConfig, MmSynthesisLosses};
 pub use network::{Method, Network, NetworkConfig};
+pub use pgan::{pair_index, PGan, PGanConfig, PGanCritics};
 pub use replica::{forest_count, Replica, ReplicaConfig, Samples};
 pub use scenario::{Scenario, ScenarioError};
 pub use weights::{

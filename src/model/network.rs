@@ -10,7 +10,8 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::{
-    Generator, GeneratorConfig, MmSynthesis, MmSynthesisConfig, Replica, ReplicaConfig, Scenario,
+    Generator, GeneratorConfig, MmSynthesis, MmSynthesisConfig, PGan, PGanConfig, Replica,
+    ReplicaConfig, Scenario,
 };
 
 /// A synthesis method, as sidecars and `--method` spell it.
@@ -39,6 +40,10 @@ pub enum Method {
     /// REPLICA (Jog et al. 2017): random-forest regression from multi-scale features.
     #[value(name = "replica")]
     Replica,
+    /// pGAN (Dar et al. 2019): one generator per (source, target) pair, one sequence in;
+    /// here without its perceptual loss.
+    #[value(name = "pgan")]
+    PGan,
 }
 
 impl Method {
@@ -48,6 +53,7 @@ impl Method {
             Method::MmGan => "mmgan",
             Method::MmSynthesis => "mmsynthesis",
             Method::Replica => "replica",
+            Method::PGan => "pgan",
         }
     }
 
@@ -57,6 +63,25 @@ impl Method {
             Method::MmGan => "MM-GAN",
             Method::MmSynthesis => "MM-Synthesis",
             Method::Replica => "REPLICA",
+            // The variant said wherever it is shown: no VGG weights, no perceptual loss.
+            Method::PGan => "pGAN (pixel+adv)",
+        }
+    }
+
+    /// Whether the method synthesizes `scenario`: pGAN is unimodal (exactly one
+    /// sequence available); the others take any subset.
+    pub fn supports(self, scenario: Scenario) -> bool {
+        match self {
+            Method::PGan => PGan::supports(scenario),
+            _ => true,
+        }
+    }
+
+    /// What [`Method::supports`] refuses, in words, for errors.
+    pub fn scope(self) -> &'static str {
+        match self {
+            Method::PGan => "synthesizes from exactly one available sequence",
+            _ => "synthesizes from any available sequences",
         }
     }
 }
@@ -73,6 +98,7 @@ pub enum NetworkConfig {
     MmGan(GeneratorConfig),
     MmSynthesis(MmSynthesisConfig),
     Replica(ReplicaConfig),
+    PGan(PGanConfig),
 }
 
 impl NetworkConfig {
@@ -81,13 +107,16 @@ impl NetworkConfig {
             NetworkConfig::MmGan(_) => Method::MmGan,
             NetworkConfig::MmSynthesis(_) => Method::MmSynthesis,
             NetworkConfig::Replica(_) => Method::Replica,
+            NetworkConfig::PGan(_) => Method::PGan,
         }
     }
 
     /// The record's file name in a weights folder or checkpoint.
     pub fn record_file(&self) -> &'static str {
         match self {
-            NetworkConfig::MmGan(_) | NetworkConfig::MmSynthesis(_) => super::GENERATOR_FILE,
+            NetworkConfig::MmGan(_) | NetworkConfig::MmSynthesis(_) | NetworkConfig::PGan(_) => {
+                super::GENERATOR_FILE
+            }
             NetworkConfig::Replica(_) => super::FORESTS_FILE,
         }
     }
@@ -98,6 +127,7 @@ impl NetworkConfig {
             NetworkConfig::MmGan(c) => c.check(side),
             NetworkConfig::MmSynthesis(c) => c.check(side),
             NetworkConfig::Replica(c) => c.check(side),
+            NetworkConfig::PGan(c) => c.check(side),
         }
     }
 
@@ -106,6 +136,7 @@ impl NetworkConfig {
             NetworkConfig::MmGan(c) => Network::MmGan(c.init(device)),
             NetworkConfig::MmSynthesis(c) => Network::MmSynthesis(c.init(device)),
             NetworkConfig::Replica(c) => Network::Replica(Arc::new(c.init())),
+            NetworkConfig::PGan(c) => Network::PGan(c.init(device)),
         }
     }
 
@@ -119,6 +150,10 @@ impl NetworkConfig {
             NetworkConfig::Replica(c) => format!(
                 "REPLICA {} trees of depth {} per forest",
                 c.trees, c.max_depth
+            ),
+            NetworkConfig::PGan(c) => format!(
+                "pGAN width {}, {} residual blocks per pair",
+                c.width, c.blocks
             ),
         }
     }
@@ -134,6 +169,7 @@ impl NetworkConfig {
             NetworkConfig::Replica(c) => {
                 return Replica::load_file(c, path).map(|r| Network::Replica(Arc::new(r)))
             }
+            NetworkConfig::PGan(c) => c.init(device).try_load_file(path).map(Network::PGan),
         };
         loaded.map_err(|e| e.to_string())
     }
@@ -148,6 +184,7 @@ pub enum Network {
     MmSynthesis(MmSynthesis),
     /// Forests are read-only once fitted: copies share them.
     Replica(Arc<Replica>),
+    PGan(PGan),
 }
 
 impl Network {
@@ -156,11 +193,12 @@ impl Network {
             Network::MmGan(_) => Method::MmGan,
             Network::MmSynthesis(_) => Method::MmSynthesis,
             Network::Replica(_) => Method::Replica,
+            Network::PGan(_) => Method::PGan,
         }
     }
 
     /// `x`: [b, 4, side, side] with the channels `scenario` misses imputed (MM-GAN reads
-    /// them; MM-Synthesis and REPLICA do not); returns [b, 4, side, side].
+    /// them; the others do not); returns [b, 4, side, side].
     pub fn forward(&self, x: Tensor<4>, scenario: Scenario) -> Tensor<4> {
         match self {
             Network::MmGan(g) => g.forward(x),
@@ -176,6 +214,7 @@ impl Network {
                 let y = r.forward(&values, dims[2], scenario);
                 Tensor::from_data(TensorData::new(y, dims), &device)
             }
+            Network::PGan(p) => p.forward(x, scenario),
         }
     }
 
@@ -183,6 +222,7 @@ impl Network {
         match self {
             Network::MmGan(g) => Network::MmGan(g.to_device(device)),
             Network::MmSynthesis(m) => Network::MmSynthesis(m.to_device(device)),
+            Network::PGan(p) => Network::PGan(p.to_device(device)),
             r @ Network::Replica(_) => r,
         }
     }
@@ -192,6 +232,7 @@ impl Network {
         match self {
             Network::MmGan(g) => Network::MmGan(g.train()),
             Network::MmSynthesis(m) => Network::MmSynthesis(m.train()),
+            Network::PGan(p) => Network::PGan(p.train()),
             r @ Network::Replica(_) => r,
         }
     }
@@ -202,6 +243,7 @@ impl Network {
             Network::MmGan(g) => Network::MmGan(g.valid()),
             Network::MmSynthesis(m) => Network::MmSynthesis(m.valid()),
             Network::Replica(r) => Network::Replica(r.clone()),
+            Network::PGan(p) => Network::PGan(p.valid()),
         }
     }
 
@@ -214,7 +256,7 @@ impl Network {
     /// The record's file name (as [`NetworkConfig::record_file`]).
     pub fn record_file(&self) -> &'static str {
         match self {
-            Network::MmGan(_) | Network::MmSynthesis(_) => super::GENERATOR_FILE,
+            Network::MmGan(_) | Network::MmSynthesis(_) | Network::PGan(_) => super::GENERATOR_FILE,
             Network::Replica(_) => super::FORESTS_FILE,
         }
     }
@@ -224,6 +266,7 @@ impl Network {
         let r = match self {
             Network::MmGan(g) => g.clone().save_file(path),
             Network::MmSynthesis(m) => m.clone().save_file(path),
+            Network::PGan(p) => p.clone().save_file(path),
             Network::Replica(r) => return r.save_file(path),
         };
         r.map_err(|e| e.to_string())

@@ -8,7 +8,7 @@ use burn::tensor::Device;
 
 use super::{
     Generator, GeneratorConfig, Imputation, Method, MmSynthesisConfig, Network, NetworkConfig,
-    ReplicaConfig,
+    PGanConfig, ReplicaConfig,
 };
 use crate::data::{Fit, OutputScale};
 
@@ -35,6 +35,9 @@ pub struct WeightsMeta {
     /// REPLICA's forests (present exactly when the method is REPLICA).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replica: Option<ReplicaConfig>,
+    /// pGAN's pair generators (present exactly when the method is pGAN).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pgan: Option<PGanConfig>,
     /// Model slice side (pixels).
     pub side: usize,
     pub fit: Fit,
@@ -142,15 +145,20 @@ impl WeightsMeta {
             &self.generator,
             &self.mmsynthesis,
             &self.replica,
+            &self.pgan,
         ) {
-            (Method::MmGan, Some(g), None, None) => Ok(NetworkConfig::MmGan(g.clone())),
-            (Method::MmSynthesis, None, Some(m), None) => Ok(NetworkConfig::MmSynthesis(m.clone())),
-            (Method::Replica, None, None, Some(r)) => Ok(NetworkConfig::Replica(r.clone())),
-            (method, g, m, r) => {
+            (Method::MmGan, Some(g), None, None, None) => Ok(NetworkConfig::MmGan(g.clone())),
+            (Method::MmSynthesis, None, Some(m), None, None) => {
+                Ok(NetworkConfig::MmSynthesis(m.clone()))
+            }
+            (Method::Replica, None, None, Some(r), None) => Ok(NetworkConfig::Replica(r.clone())),
+            (Method::PGan, None, None, None, Some(p)) => Ok(NetworkConfig::PGan(p.clone())),
+            (method, g, m, r, p) => {
                 let held: Vec<&str> = [
                     g.as_ref().map(|_| "a generator (MM-GAN) config"),
                     m.as_ref().map(|_| "an mmsynthesis config"),
                     r.as_ref().map(|_| "a replica config"),
+                    p.as_ref().map(|_| "a pgan config"),
                 ]
                 .into_iter()
                 .flatten()
@@ -170,10 +178,11 @@ impl WeightsMeta {
     /// Put the config of `network` in the sidecar, the method with it.
     pub fn set_network(&mut self, network: NetworkConfig) {
         self.method = network.method();
-        (self.generator, self.mmsynthesis, self.replica) = match network {
-            NetworkConfig::MmGan(g) => (Some(g), None, None),
-            NetworkConfig::MmSynthesis(m) => (None, Some(m), None),
-            NetworkConfig::Replica(r) => (None, None, Some(r)),
+        (self.generator, self.mmsynthesis, self.replica, self.pgan) = match network {
+            NetworkConfig::MmGan(g) => (Some(g), None, None, None),
+            NetworkConfig::MmSynthesis(m) => (None, Some(m), None, None),
+            NetworkConfig::Replica(r) => (None, None, Some(r), None),
+            NetworkConfig::PGan(p) => (None, None, None, Some(p)),
         };
     }
 

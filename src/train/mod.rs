@@ -1,116 +1,39 @@
 //! Training a synthesis method: for MM-GAN the explicit two-optimiser GAN loop with
-//! implicit conditioning and the curriculum, for MM-Synthesis its one-optimiser loop;
-//! both with checkpoints every epoch (and on interrupt), exact resume, and a per-epoch log
-//! of losses and validation-subject metrics.
+//! implicit conditioning and the curriculum, pGAN's the same loop over its pair networks,
+//! MM-Synthesis its one-optimiser loop (REPLICA's forests: one pass, `replica`); each with
+//! checkpoints every epoch (and on interrupt), exact resume, and a per-epoch log of losses
+//! and validation-subject metrics. The loop is here; the run's configuration in `config`,
+//! its networks and checkpoints in `state`, one step per method in `step`, the per-epoch
+//! figures in `validate`.
 //!
 //! Owns the run folder: `config.json`, `split.json`, `log.jsonl`, `curves.png`,
 //! `checkpoint/` (the networks, their optimiser states, progress), `weights/` (the latest
 //! network with its sidecar, usable by `mmgan synthesize`/`eval`/`view`) and `best/`.
 
+mod config;
 mod curves;
 mod replica;
+mod state;
 mod step;
+mod validate;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use burn::config::Config;
-use burn::module::Module;
-use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::tensor::Device;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 
-use crate::data::{discover_subjects, split_subjects, subject_key, Fit, Split, SubjectSlices};
+use crate::data::{discover_subjects, split_subjects, subject_key, Split, SubjectSlices};
 use crate::io::{write_atomic, Study};
-use crate::metrics::{paper_slice, Quality};
-use crate::model::{
-    code_version, save_network, scenario_window, DiscriminatorConfig, GeneratorConfig, Imputation,
-    Method, MmSynthesisConfig, Network, NetworkConfig, ReplicaConfig, Scenario, TrainingInfo,
-    WeightsMeta,
-};
+use crate::metrics::Quality;
+use crate::model::{code_version, save_network, Method, Scenario, TrainingInfo, WeightsMeta};
+use config::load_saved_config;
+pub use config::TrainConfig;
 pub use curves::{draw_curves, read_log};
-pub use step::{mmsynthesis_step, train_step, StepLosses};
-
-/// Everything a run is, saved as `config.json` in the run folder.
-#[derive(Config, Debug)]
-pub struct TrainConfig {
-    /// MM-GAN's networks (used when `method` is MM-GAN).
-    pub generator: GeneratorConfig,
-    pub discriminator: DiscriminatorConfig,
-    /// The method trained; runs saved before there were several are MM-GAN's.
-    #[config(default = "Method::MmGan")]
-    pub method: Method,
-    /// MM-Synthesis's network (used when `method` is MM-Synthesis).
-    #[config(default = "MmSynthesisConfig::new()")]
-    pub mmsynthesis: MmSynthesisConfig,
-    /// REPLICA's forests (used when `method` is REPLICA).
-    #[config(default = "ReplicaConfig::new()")]
-    pub replica: ReplicaConfig,
-    /// Data folders (one sub-folder per subject).
-    pub data: Vec<String>,
-    /// Model slice side; divisible by 2^depth.
-    #[config(default = 256)]
-    pub side: usize,
-    #[config(default = "Fit::Resize")]
-    pub fit: Fit,
-    #[config(default = 60)]
-    pub epochs: usize,
-    /// Consecutive slices of one subject per batch (reference 4).
-    #[config(default = 4)]
-    pub batch: usize,
-    #[config(default = 2e-4)]
-    pub lr: f64,
-    #[config(default = 0.5)]
-    pub beta1: f32,
-    #[config(default = 0.999)]
-    pub beta2: f32,
-    /// Generator loss = adversarial x this + selective L1 x (1 - this) (reference 0.1).
-    #[config(default = 0.1)]
-    pub adversarial_weight: f32,
-    /// Weight of the structural term (1 - brain SSIM on the missing channels) added to
-    /// the selective L1 inside the pixel share of the loss; 0 is the paper's loss.
-    #[config(default = 0.0)]
-    pub ssim_weight: f32,
-    #[config(default = "Imputation::Zeros")]
-    pub imputation: Imputation,
-    #[config(default = true)]
-    pub curriculum: bool,
-    #[config(default = 42)]
-    pub seed: u64,
-    /// Fraction of subjects held out for testing.
-    #[config(default = 0.2)]
-    pub test_fraction: f64,
-    /// Subjects (folder names) that must be in the test split, whatever the shuffle.
-    #[config(default = "Vec::new()")]
-    pub hold_out: Vec<String>,
-    /// Cap on batches per epoch (quick runs and tests); `None`: every batch.
-    #[config(default = "None")]
-    pub max_batches: Option<usize>,
-    /// Generator weights folder to start from (fine-tuning); the discriminator and both
-    /// optimisers start fresh. `None`: random initialisation.
-    #[config(default = "None")]
-    pub init: Option<String>,
-    /// Draw each batch from a data folder chosen uniformly, so a small folder (a few real
-    /// studies) weighs as much as a large one (many phantoms).
-    #[config(default = false)]
-    pub balance_folders: bool,
-    /// Mirror half of the batches left-right: brains are near-symmetric and tumours are
-    /// not, so this doubles the tumour positions seen.
-    #[config(default = false)]
-    pub flip: bool,
-}
-
-impl TrainConfig {
-    /// The config of the network this run trains.
-    pub fn network(&self) -> NetworkConfig {
-        match self.method {
-            Method::MmGan => NetworkConfig::MmGan(self.generator.clone()),
-            Method::MmSynthesis => NetworkConfig::MmSynthesis(self.mmsynthesis.clone()),
-            Method::Replica => NetworkConfig::Replica(self.replica.clone()),
-        }
-    }
-}
+use state::State;
+pub use step::{mmsynthesis_step, pgan_step, train_step, StepLosses};
+use validate::test_metrics;
 
 /// One batch of an epoch: `batch` consecutive slices of one subject, a scenario, and
 /// whether the slices are mirrored.
@@ -148,7 +71,7 @@ pub struct EpochLog {
     #[serde(default)]
     pub loss_ssim: f64,
     pub seconds: f64,
-    /// Validation (held-out) subjects, one-missing scenarios, model space, paper
+    /// Validation (held-out) subjects, `validation_scenarios`, model space, paper
     /// definitions.
     pub test: Option<Quality>,
     /// The same slices inside the brain (the union of the inputs' non-zero pixels), in the
@@ -196,189 +119,6 @@ fn run_err(path: &Path, reason: impl ToString) -> TrainError {
     TrainError::Run {
         path: path.into(),
         reason: reason.to_string(),
-    }
-}
-
-/// The networks and optimisers of a run, per method.
-// One per run: boxing the larger variant would buy nothing.
-#[allow(clippy::large_enum_variant)]
-enum Nets {
-    MmGan {
-        g: crate::model::Generator,
-        d: crate::model::Discriminator,
-        opt_g: ModuleOptimizer,
-        opt_d: ModuleOptimizer,
-    },
-    MmSynthesis {
-        m: crate::model::MmSynthesis,
-        opt: ModuleOptimizer,
-    },
-}
-
-/// The networks, optimisers and progress of a run.
-struct State {
-    nets: Nets,
-    progress: Progress,
-}
-
-/// REPLICA reached the step loop (its forests are fitted by [`replica::fit_run`]).
-fn not_by_steps() -> TrainError {
-    TrainError::Data("REPLICA's forests are fitted in one pass, not trained by steps".into())
-}
-
-fn adam(c: &TrainConfig) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_beta_1(c.beta1)
-        .with_beta_2(c.beta2)
-        .with_epsilon(1e-8)
-        .init()
-}
-
-/// Checkpoint file names: the trained network keeps `generator.bpk` and `optim_g.bpk`
-/// whatever the method; MM-GAN's discriminator adds the other two.
-const NETWORK: &str = "generator.bpk";
-const OPTIM: &str = "optim_g.bpk";
-
-impl State {
-    fn fresh(c: &TrainConfig, device: &Device) -> Result<State, TrainError> {
-        device.seed(c.seed);
-        let network = match &c.init {
-            None => c.network().init(device),
-            Some(dir) => {
-                let dir = Path::new(dir);
-                let (network, meta) = crate::model::load_method(dir, c.method, device)?;
-                let wanted = c.network();
-                let found = meta.network().map_err(|e| run_err(dir, e))?;
-                if found != wanted || meta.side != c.side || meta.fit != c.fit {
-                    return Err(run_err(
-                        dir,
-                        format!(
-                            "these weights are {}, side {}, fit {:?}; the run asks for {}, side {}, fit {:?}",
-                            found.describe(), meta.side, meta.fit, wanted.describe(), c.side, c.fit
-                        ),
-                    ));
-                }
-                network
-            }
-        };
-        let nets = match network {
-            Network::MmGan(g) => Nets::MmGan {
-                g,
-                d: c.discriminator.init(device),
-                opt_g: adam(c),
-                opt_d: adam(c),
-            },
-            Network::MmSynthesis(m) => Nets::MmSynthesis { m, opt: adam(c) },
-            Network::Replica(_) => return Err(not_by_steps()),
-        };
-        Ok(State {
-            nets,
-            progress: Progress::default(),
-        })
-    }
-
-    /// The trained network, for inference (no gradients, dropout off).
-    fn network(&self) -> Network {
-        match &self.nets {
-            Nets::MmGan { g, .. } => Network::MmGan(g.valid()),
-            Nets::MmSynthesis { m, .. } => Network::MmSynthesis(m.valid()),
-        }
-    }
-
-    fn save(&self, dir: &Path) -> Result<(), TrainError> {
-        std::fs::create_dir_all(dir).map_err(|e| run_err(dir, e))?;
-        // Each file replaces its predecessor atomically, so an interrupted save leaves the
-        // previous checkpoint readable.
-        let save =
-            |name: &str, f: &dyn Fn(&Path) -> Result<(), String>| -> Result<(), TrainError> {
-                crate::io::replace_atomically(&dir.join(name), ".bpk", f)
-                    .map_err(|e| run_err(&dir.join(name), e))
-            };
-        let string = |e: burn::store::RecordError| e.to_string();
-        match &self.nets {
-            Nets::MmGan { g, d, opt_g, opt_d } => {
-                save(NETWORK, &|p| g.clone().save_file(p).map_err(string))?;
-                save("discriminator.bpk", &|p| {
-                    d.clone().save_file(p).map_err(string)
-                })?;
-                save(OPTIM, &|p| opt_g.save(p).map_err(|e| e.to_string()))?;
-                save("optim_d.bpk", &|p| opt_d.save(p).map_err(|e| e.to_string()))?;
-            }
-            Nets::MmSynthesis { m, opt } => {
-                save(NETWORK, &|p| m.clone().save_file(p).map_err(string))?;
-                save(OPTIM, &|p| opt.save(p).map_err(|e| e.to_string()))?;
-            }
-        }
-        let json = serde_json::to_string_pretty(&self.progress).map_err(|e| run_err(dir, e))?;
-        write_atomic(&dir.join("progress.json"), json.as_bytes()).map_err(|e| run_err(dir, e))
-    }
-
-    fn load(c: &TrainConfig, dir: &Path, device: &Device) -> Result<State, TrainError> {
-        let text = std::fs::read_to_string(dir.join("progress.json"))
-            .map_err(|e| run_err(&dir.join("progress.json"), e))?;
-        let progress: Progress =
-            serde_json::from_str(&text).map_err(|e| run_err(&dir.join("progress.json"), e))?;
-        let path = |name: &str| dir.join(name);
-        let optimiser = |name: &str| {
-            adam(c)
-                .load(path(name))
-                .map_err(|e| run_err(&path(name), e))
-        };
-        let network = c
-            .network()
-            .load(&path(NETWORK), device)
-            .map_err(|e| run_err(&path(NETWORK), e))?;
-        let nets = match network {
-            Network::MmGan(g) => Nets::MmGan {
-                g,
-                d: c.discriminator
-                    .init(device)
-                    .try_load_file(path("discriminator.bpk"))
-                    .map_err(|e| run_err(&path("discriminator.bpk"), e))?,
-                opt_g: optimiser(OPTIM)?,
-                opt_d: optimiser("optim_d.bpk")?,
-            },
-            Network::MmSynthesis(m) => Nets::MmSynthesis {
-                m,
-                opt: optimiser(OPTIM)?,
-            },
-            Network::Replica(_) => return Err(not_by_steps()),
-        };
-        Ok(State { nets, progress })
-    }
-
-    /// One training step on `slices` ([batch][4][side][side]); the networks move through
-    /// it (burn's optimisers take them by value).
-    fn step(
-        self,
-        slices: &[f32],
-        scenario: Scenario,
-        c: &TrainConfig,
-        device: &Device,
-    ) -> (State, StepLosses) {
-        let shape = [c.batch, 4, c.side, c.side];
-        let (nets, losses) = match self.nets {
-            Nets::MmGan {
-                g,
-                d,
-                mut opt_g,
-                mut opt_d,
-            } => {
-                let (g, d, losses) = train_step(
-                    g, d, &mut opt_g, &mut opt_d, slices, shape, scenario, c, device,
-                );
-                (Nets::MmGan { g, d, opt_g, opt_d }, losses)
-            }
-            Nets::MmSynthesis { m, mut opt } => {
-                let (m, losses) = mmsynthesis_step(m, &mut opt, slices, shape, scenario, c, device);
-                (Nets::MmSynthesis { m, opt }, losses)
-            }
-        };
-        let state = State {
-            nets,
-            progress: self.progress,
-        };
-        (state, losses)
     }
 }
 
@@ -505,7 +245,7 @@ pub fn epoch_plan(
     } else if let Some(m) = c.max_batches {
         plan.truncate(m);
     }
-    let window = scenario_window(epoch, c.curriculum);
+    let window = c.scenario_window(epoch);
     let all = Scenario::all();
     plan.into_iter()
         .map(|(subject, start)| PlannedBatch {
@@ -588,6 +328,7 @@ pub fn train(
             generator: None,
             mmsynthesis: None,
             replica: None,
+            pgan: None,
             side: c.side,
             fit: c.fit,
             channel_order: crate::io::Sequence::ALL
@@ -682,7 +423,7 @@ pub fn train(
             epoch,
             batches: plan.len(),
             scenarios: {
-                let w = scenario_window(epoch, c.curriculum);
+                let w = c.scenario_window(epoch);
                 format!("{}..={}", w.start, w.end - 1)
             },
             loss_g: sums[0] / n,
@@ -718,26 +459,6 @@ pub fn train(
     Ok(state.progress.epochs_done)
 }
 
-/// A run's saved `config.json`, fields added since it was written taking their defaults
-/// (burn's `Config` deserialization requires every field, so a run saved by an older
-/// build could not be resumed).
-fn load_saved_config(path: &Path) -> Result<TrainConfig, TrainError> {
-    let text = std::fs::read_to_string(path).map_err(|e| run_err(path, e))?;
-    let mut saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| run_err(path, e))?;
-    let template = TrainConfig::new(
-        GeneratorConfig::new(),
-        DiscriminatorConfig::new(),
-        Vec::new(),
-    );
-    let template = serde_json::to_value(&template).map_err(|e| run_err(path, e))?;
-    if let (Some(saved), serde_json::Value::Object(defaults)) = (saved.as_object_mut(), template) {
-        for (key, value) in defaults {
-            saved.entry(key).or_insert(value);
-        }
-    }
-    serde_json::from_value(saved).map_err(|e| run_err(path, e))
-}
-
 /// Whether the last epoch of `logs` has the highest validation brain SSIM so far (the
 /// first epoch with figures counts as best).
 fn is_best(logs: &[EpochLog]) -> bool {
@@ -762,88 +483,11 @@ fn append_log(path: &Path, log: &EpochLog) -> Result<(), TrainError> {
         .map_err(|e| run_err(path, e))
 }
 
-/// Metrics on the validation subjects in model space, for the four one-missing
-/// scenarios, on every 4th slice: the paper's per-slice definition, and inside the brain
-/// (a cheap per-epoch signal; `mmgan eval` is the full one).
-fn test_metrics(
-    g: &Network,
-    test: &[SubjectSlices],
-    c: &TrainConfig,
-    device: &Device,
-) -> Option<(Quality, Quality)> {
-    use crate::model::{availability_mask, impute};
-    use burn::tensor::{Tensor, TensorData};
-    if test.is_empty() {
-        return None;
-    }
-    let g = g.clone().to_device(device);
-    let n = c.side * c.side;
-    let (mut paper, mut brain) = (Vec::new(), Vec::new());
-    for s in test {
-        for scenario in &Scenario::all()[10..] {
-            let zs: Vec<usize> = (0..s.len()).step_by(4).collect();
-            for chunk in zs.chunks(4) {
-                let mut x = Vec::with_capacity(chunk.len() * 4 * n);
-                for &z in chunk {
-                    x.extend_from_slice(s.slices(z, 1));
-                }
-                let real = x.clone();
-                let xt = Tensor::<4>::from_data(
-                    TensorData::new(x, [chunk.len(), 4, c.side, c.side]),
-                    device,
-                );
-                let mask = availability_mask(&vec![*scenario; chunk.len()], device);
-                let y: Vec<f32> = g
-                    .forward(impute(xt, mask, c.imputation), *scenario)
-                    .into_data()
-                    .try_to_vec::<f32>()
-                    .ok()?;
-                for b in 0..chunk.len() {
-                    let inputs = &real[b * 4 * n..(b + 1) * 4 * n];
-                    let inside: Vec<bool> = (0..n)
-                        .map(|i| (0..4).any(|ch| inputs[ch * n + i] > 0.0))
-                        .collect();
-                    for seq in scenario.missing() {
-                        let o = (b * 4 + seq.index()) * n;
-                        let (p, t) = (&y[o..o + n], &real[o..o + n]);
-                        paper.push(paper_slice(p, t, c.side, c.side));
-                        brain.extend(masked_slice(p, t, &inside, c.side));
-                    }
-                }
-            }
-        }
-    }
-    Some((Quality::mean(&paper)?, Quality::mean(&brain)?))
-}
-
-/// MSE, PSNR and SSIM of a model-space slice over the pixels in `inside` (the SSIM map
-/// averaged there); `None` when the slice has no brain. Predictions are clipped to [0, 1]
-/// as the challenge normalisation would.
-fn masked_slice(pred: &[f32], truth: &[f32], inside: &[bool], side: usize) -> Option<Quality> {
-    use crate::metrics::{psnr_from_mse, ssim_map_2d, SsimParams};
-    let count = inside.iter().filter(|b| **b).count();
-    if count == 0 {
-        return None;
-    }
-    let p: Vec<f32> = pred.iter().map(|v| v.clamp(0.0, 1.0)).collect();
-    let map = ssim_map_2d(&p, truth, side, side, SsimParams::unit_range());
-    let (mut se, mut ss) = (0f64, 0f64);
-    for i in (0..inside.len()).filter(|&i| inside[i]) {
-        se += f64::from(p[i] - truth[i]).powi(2);
-        ss += f64::from(map[i]);
-    }
-    let mse = se / count as f64;
-    Some(Quality {
-        mse,
-        psnr: psnr_from_mse(mse),
-        ssim: ss / count as f64,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::SliceGeometry;
+    use crate::data::{Fit, SliceGeometry};
+    use crate::model::{DiscriminatorConfig, GeneratorConfig, ReplicaConfig};
 
     fn subject(name: &str, slices: usize) -> SubjectSlices {
         let side = 16;

@@ -1,5 +1,6 @@
-//! One training step: MM-GAN's (generator then discriminator, each with its own Adam) and
-//! MM-Synthesis's (one network, one Adam, its own losses).
+//! One training step: MM-GAN's (generator then discriminator, each with its own Adam),
+//! MM-Synthesis's (one network, one Adam, its own losses) and pGAN's (the three pair
+//! generators of one source, then their critics).
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -8,7 +9,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use super::TrainConfig;
 use crate::model::{
     availability_mask, discriminator_target_fake, impute, pass_through, selective_l1,
-    selective_ssim_loss, Discriminator, Generator, MmSynthesis, Scenario,
+    selective_ssim_loss, Discriminator, Generator, MmSynthesis, PGan, PGanCritics, Scenario,
 };
 
 /// Loss values of one step (batch means).
@@ -24,6 +25,26 @@ pub struct StepLosses {
     pub embedding: f64,
     /// MM-GAN's structural term, 1 - brain SSIM (computed only when weighted).
     pub ssim: f64,
+}
+
+fn value(t: Tensor<1>) -> f64 {
+    f64::from(t.into_scalar::<f32>())
+}
+
+impl StepLosses {
+    /// A GAN step's losses: generator total, adversarial, L1, discriminator, and the
+    /// structural term where there is one.
+    fn gan(losses: [Tensor<1>; 4], ssim: Option<Tensor<1>>) -> StepLosses {
+        let [g, adversarial, l1, d] = losses.map(value);
+        StepLosses {
+            g,
+            adversarial,
+            l1,
+            d,
+            embedding: 0.0,
+            ssim: ssim.map(value).unwrap_or(0.0),
+        }
+    }
 }
 
 fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
@@ -91,15 +112,7 @@ pub fn train_step(
     let grads = GradientsParams::from_grads(loss_d.backward(), &d);
     let d = opt_d.step(c.lr, d, grads);
 
-    let v = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
-    let losses = StepLosses {
-        g: v(loss_g),
-        adversarial: v(loss_adv),
-        l1: v(loss_l1),
-        d: v(loss_d),
-        embedding: 0.0,
-        ssim: loss_ssim.map(v).unwrap_or(0.0),
-    };
+    let losses = StepLosses::gan([loss_g, loss_adv, loss_l1, loss_d], loss_ssim);
     (g, d, losses)
 }
 
@@ -118,14 +131,77 @@ pub fn mmsynthesis_step(
     let losses = m.losses(real, scenario);
     let grads = GradientsParams::from_grads(losses.total.clone().backward(), &m);
     let m = opt.step(c.lr, m, grads);
-    let v = |t: Tensor<1>| f64::from(t.into_scalar::<f32>());
     let step = StepLosses {
-        g: v(losses.total),
-        adversarial: 0.0,
-        l1: v(losses.reconstruction),
-        d: 0.0,
-        embedding: v(losses.embedding),
-        ssim: 0.0,
+        g: value(losses.total),
+        l1: value(losses.reconstruction),
+        embedding: value(losses.embedding),
+        ..StepLosses::default()
     };
     (m, step)
+}
+
+/// One pGAN step on a batch (`slices`: [batch][4][side][side], normalised) whose
+/// `scenario` has one sequence available, the source: each pair generator from it to a
+/// missing sequence takes L1 x `l1_weight` + least-squares adversarial loss (the
+/// paper's, less its perceptual term), then each pair's critic scores real (1) and
+/// generated (0) targets beside the source. Losses are means over the three pairs.
+#[allow(clippy::too_many_arguments)]
+pub fn pgan_step(
+    g: PGan,
+    d: PGanCritics,
+    opt_g: &mut ModuleOptimizer,
+    opt_d: &mut ModuleOptimizer,
+    slices: &[f32],
+    shape: [usize; 4],
+    scenario: Scenario,
+    c: &TrainConfig,
+    device: &Device,
+) -> (PGan, PGanCritics, StepLosses) {
+    let real = Tensor::<4>::from_data(TensorData::new(slices.to_vec(), shape), device);
+    let s = scenario.available()[0].index();
+    let source = real.clone().narrow(1, s, 1);
+    let targets: Vec<usize> = scenario.missing().iter().map(|t| t.index()).collect();
+    let k = targets.len() as f32;
+
+    let judge = d.clone().no_grad();
+    let (mut adv, mut l1, mut fakes) = (Vec::new(), Vec::new(), Vec::new());
+    for &t in &targets {
+        let fake = g.synthesize(s, t, source.clone());
+        let truth = real.clone().narrow(1, t, 1);
+        let pred = judge.judge(s, t, fake.clone(), source.clone());
+        adv.push(mse(pred.clone(), pred.ones_like()));
+        l1.push((fake.clone() - truth.clone()).abs().mean());
+        fakes.push((t, truth, fake.detach()));
+    }
+    let sum = |v: Vec<Tensor<1>>| v.into_iter().reduce(|a, b| a + b).expect("a target");
+    let (loss_adv, loss_l1) = (sum(adv).div_scalar(k), sum(l1).div_scalar(k));
+    let loss_g = loss_adv.clone() + loss_l1.clone().mul_scalar(c.pgan.l1_weight);
+    let grads = GradientsParams::from_grads(loss_g.backward(), &g);
+    let g = opt_g.step(c.lr, g, grads);
+
+    let d = d.set_require_grad(true);
+    let loss_d = sum(fakes
+        .into_iter()
+        .map(|(t, truth, fake)| {
+            let pred = d.judge(
+                s,
+                t,
+                Tensor::cat(vec![truth, fake], 0),
+                Tensor::cat(vec![source.clone(), source.clone()], 0),
+            );
+            let [b2, ch, h, w] = pred.dims();
+            let half = [b2 / 2, ch, h, w];
+            let target = Tensor::cat(
+                vec![Tensor::ones(half, device), Tensor::zeros(half, device)],
+                0,
+            );
+            mse(pred, target)
+        })
+        .collect())
+    .div_scalar(k);
+    let grads = GradientsParams::from_grads(loss_d.backward(), &d);
+    let d = opt_d.step(c.lr, d, grads);
+
+    let losses = StepLosses::gan([loss_g, loss_adv, loss_l1, loss_d], None);
+    (g, d, losses)
 }

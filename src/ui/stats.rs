@@ -4,6 +4,10 @@
 
 use std::time::Instant;
 
+/// How long a `--frames` run stops redrawing for a first slice that has not come (a
+/// failed synthesis must not stall the run).
+pub const FIRST_SLICE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 #[derive(Default)]
 pub struct FrameStats {
     frames: u64,
@@ -38,6 +42,13 @@ impl FrameStats {
 
     pub fn requested(&mut self) {
         self.requested = Some(Instant::now());
+    }
+
+    /// While the first slice of a synthesis is awaited (for at most [`FIRST_SLICE_WAIT`]
+    /// after the request): how long until that wait is over.
+    pub fn awaiting_first_slice(&self) -> Option<std::time::Duration> {
+        let t = self.requested?;
+        FIRST_SLICE_WAIT.checked_sub(t.elapsed())
     }
 
     /// The slice on screen arrived.
@@ -104,8 +115,16 @@ mod tests {
         s.plane_switched();
         s.frame(start, false);
         assert!(!s.report("x").ends_with("drawn in -"), "{}", s.report("x"));
+        assert!(s.awaiting_first_slice().is_none());
         s.requested();
+        assert!(s
+            .awaiting_first_slice()
+            .is_some_and(|d| d <= FIRST_SLICE_WAIT));
         s.focus_shown();
+        assert!(
+            s.awaiting_first_slice().is_none(),
+            "shown: no longer awaited"
+        );
         s.focus_shown();
         let r = s.report("wgpu");
         assert!(

@@ -268,6 +268,7 @@ pub fn test_weights_meta(generator: mmgan::model::GeneratorConfig) -> mmgan::mod
         method: mmgan::model::Method::MmGan,
         generator: Some(generator),
         mmsynthesis: None,
+        pgan: None,
         replica: None,
         side: 64,
         fit: mmgan::data::Fit::Pad,
@@ -369,4 +370,26 @@ pub fn write_sidecar(dir: &Path, meta: &mmgan::model::WeightsMeta) {
         serde_json::to_string(meta).unwrap(),
     )
     .unwrap();
+}
+
+/// The first toy subject of a fresh toy data set in `dir`, and every missing sequence of
+/// `scenario` for it, synthesized with the weights in `weights` on the CPU.
+pub fn synthesize_toy(
+    dir: &Path,
+    weights: &Path,
+    scenario: mmgan::model::Scenario,
+) -> (mmgan::io::Study, Vec<mmgan::engine::Synthesized>) {
+    let data = toy_data(dir, 1);
+    let study = mmgan::io::Study::open(&data.join("toy-00")).unwrap();
+    let synth =
+        mmgan::engine::Synthesizer::load(weights, mmgan::engine::BackendChoice::Cpu).unwrap();
+    let prepared = synth.prepare(&study, scenario).unwrap();
+    let volumes = synth
+        .synthesize_volume(
+            &prepared,
+            &mut |_, _| {},
+            &std::sync::atomic::AtomicBool::new(false),
+        )
+        .unwrap();
+    (study, volumes)
 }

@@ -594,7 +594,14 @@ impl eframe::App for ViewerApp {
                     None => self.tasks.close_window(),
                 }
             }
-            ctx.request_repaint();
+            // Frames are drawn back to back, except while the first synthesized slice is
+            // awaited: the worker's message wakes the UI then, as it does outside `--frames`
+            // runs, where nothing redraws an idle window. Drawing meanwhile (130-250 ms a
+            // frame on software rendering) would take the CPU the worker needs.
+            match self.stats.awaiting_first_slice() {
+                Some(left) => ctx.request_repaint_after(left),
+                None => ctx.request_repaint(),
+            }
         }
     }
 

@@ -1,0 +1,235 @@
+//! The networks and optimisers of a run, per method: built fresh or from `--init`
+//! weights, one training step, and the checkpoint (saved atomically, loaded on resume).
+
+use std::path::Path;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::tensor::Device;
+
+use super::step::{mmsynthesis_step, pgan_step, train_step, StepLosses};
+use super::{run_err, Progress, TrainConfig, TrainError};
+use crate::io::write_atomic;
+use crate::model::{Network, Scenario};
+
+/// The networks and optimisers of a run, per method.
+// One per run: boxing the larger variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
+enum Nets {
+    MmGan {
+        g: crate::model::Generator,
+        d: crate::model::Discriminator,
+        opt_g: ModuleOptimizer,
+        opt_d: ModuleOptimizer,
+    },
+    MmSynthesis {
+        m: crate::model::MmSynthesis,
+        opt: ModuleOptimizer,
+    },
+    PGan {
+        g: crate::model::PGan,
+        d: crate::model::PGanCritics,
+        opt_g: ModuleOptimizer,
+        opt_d: ModuleOptimizer,
+    },
+}
+
+/// The networks, optimisers and progress of a run.
+pub(super) struct State {
+    nets: Nets,
+    pub(super) progress: Progress,
+}
+
+/// REPLICA reached the step loop (its forests are fitted by [`replica::fit_run`]).
+fn not_by_steps() -> TrainError {
+    TrainError::Data("REPLICA's forests are fitted in one pass, not trained by steps".into())
+}
+
+fn adam(c: &TrainConfig) -> ModuleOptimizer {
+    AdamConfig::new()
+        .with_beta_1(c.beta1)
+        .with_beta_2(c.beta2)
+        .with_epsilon(1e-8)
+        .init()
+}
+
+/// Checkpoint file names: the trained network keeps `generator.bpk` and `optim_g.bpk`
+/// whatever the method; MM-GAN's discriminator adds the other two.
+const NETWORK: &str = "generator.bpk";
+const OPTIM: &str = "optim_g.bpk";
+const CRITIC: &str = "discriminator.bpk";
+const OPTIM_D: &str = "optim_d.bpk";
+
+impl State {
+    pub(super) fn fresh(c: &TrainConfig, device: &Device) -> Result<State, TrainError> {
+        device.seed(c.seed);
+        let network = match &c.init {
+            None => c.network().init(device),
+            Some(dir) => {
+                let dir = Path::new(dir);
+                let (network, meta) = crate::model::load_method(dir, c.method, device)?;
+                let wanted = c.network();
+                let found = meta.network().map_err(|e| run_err(dir, e))?;
+                if found != wanted || meta.side != c.side || meta.fit != c.fit {
+                    return Err(run_err(
+                        dir,
+                        format!(
+                            "these weights are {}, side {}, fit {:?}; the run asks for {}, side {}, fit {:?}",
+                            found.describe(), meta.side, meta.fit, wanted.describe(), c.side, c.fit
+                        ),
+                    ));
+                }
+                network
+            }
+        };
+        let nets = match network {
+            Network::MmGan(g) => Nets::MmGan {
+                g,
+                d: c.discriminator.init(device),
+                opt_g: adam(c),
+                opt_d: adam(c),
+            },
+            Network::MmSynthesis(m) => Nets::MmSynthesis { m, opt: adam(c) },
+            Network::PGan(g) => Nets::PGan {
+                g,
+                d: c.pgan.init_critics(device),
+                opt_g: adam(c),
+                opt_d: adam(c),
+            },
+            Network::Replica(_) => return Err(not_by_steps()),
+        };
+        Ok(State {
+            nets,
+            progress: Progress::default(),
+        })
+    }
+
+    /// The trained network, for inference (no gradients, dropout off).
+    pub(super) fn network(&self) -> Network {
+        match &self.nets {
+            Nets::MmGan { g, .. } => Network::MmGan(g.valid()),
+            Nets::MmSynthesis { m, .. } => Network::MmSynthesis(m.valid()),
+            Nets::PGan { g, .. } => Network::PGan(g.valid()),
+        }
+    }
+
+    pub(super) fn save(&self, dir: &Path) -> Result<(), TrainError> {
+        std::fs::create_dir_all(dir).map_err(|e| run_err(dir, e))?;
+        // Each file replaces its predecessor atomically, so an interrupted save leaves the
+        // previous checkpoint readable.
+        let save =
+            |name: &str, f: &dyn Fn(&Path) -> Result<(), String>| -> Result<(), TrainError> {
+                crate::io::replace_atomically(&dir.join(name), ".bpk", f)
+                    .map_err(|e| run_err(&dir.join(name), e))
+            };
+        let string = |e: burn::store::RecordError| e.to_string();
+        match &self.nets {
+            Nets::MmGan { g, d, opt_g, opt_d } => {
+                save(NETWORK, &|p| g.clone().save_file(p).map_err(string))?;
+                save(CRITIC, &|p| d.clone().save_file(p).map_err(string))?;
+                save(OPTIM, &|p| opt_g.save(p).map_err(|e| e.to_string()))?;
+                save(OPTIM_D, &|p| opt_d.save(p).map_err(|e| e.to_string()))?;
+            }
+            Nets::PGan { g, d, opt_g, opt_d } => {
+                save(NETWORK, &|p| g.clone().save_file(p).map_err(string))?;
+                save(CRITIC, &|p| d.clone().save_file(p).map_err(string))?;
+                save(OPTIM, &|p| opt_g.save(p).map_err(|e| e.to_string()))?;
+                save(OPTIM_D, &|p| opt_d.save(p).map_err(|e| e.to_string()))?;
+            }
+            Nets::MmSynthesis { m, opt } => {
+                save(NETWORK, &|p| m.clone().save_file(p).map_err(string))?;
+                save(OPTIM, &|p| opt.save(p).map_err(|e| e.to_string()))?;
+            }
+        }
+        let json = serde_json::to_string_pretty(&self.progress).map_err(|e| run_err(dir, e))?;
+        write_atomic(&dir.join("progress.json"), json.as_bytes()).map_err(|e| run_err(dir, e))
+    }
+
+    pub(super) fn load(c: &TrainConfig, dir: &Path, device: &Device) -> Result<State, TrainError> {
+        let text = std::fs::read_to_string(dir.join("progress.json"))
+            .map_err(|e| run_err(&dir.join("progress.json"), e))?;
+        let progress: Progress =
+            serde_json::from_str(&text).map_err(|e| run_err(&dir.join("progress.json"), e))?;
+        let path = |name: &str| dir.join(name);
+        let optimiser = |name: &str| {
+            adam(c)
+                .load(path(name))
+                .map_err(|e| run_err(&path(name), e))
+        };
+        let network = c
+            .network()
+            .load(&path(NETWORK), device)
+            .map_err(|e| run_err(&path(NETWORK), e))?;
+        let nets = match network {
+            Network::MmGan(g) => Nets::MmGan {
+                g,
+                d: c.discriminator
+                    .init(device)
+                    .try_load_file(path(CRITIC))
+                    .map_err(|e| run_err(&path(CRITIC), e))?,
+                opt_g: optimiser(OPTIM)?,
+                opt_d: optimiser(OPTIM_D)?,
+            },
+            Network::MmSynthesis(m) => Nets::MmSynthesis {
+                m,
+                opt: optimiser(OPTIM)?,
+            },
+            Network::PGan(g) => Nets::PGan {
+                g,
+                d: c.pgan
+                    .init_critics(device)
+                    .try_load_file(path(CRITIC))
+                    .map_err(|e| run_err(&path(CRITIC), e))?,
+                opt_g: optimiser(OPTIM)?,
+                opt_d: optimiser(OPTIM_D)?,
+            },
+            Network::Replica(_) => return Err(not_by_steps()),
+        };
+        Ok(State { nets, progress })
+    }
+
+    /// One training step on `slices` ([batch][4][side][side]); the networks move through
+    /// it (burn's optimisers take them by value).
+    pub(super) fn step(
+        self,
+        slices: &[f32],
+        scenario: Scenario,
+        c: &TrainConfig,
+        device: &Device,
+    ) -> (State, StepLosses) {
+        let shape = [c.batch, 4, c.side, c.side];
+        let (nets, losses) = match self.nets {
+            Nets::MmGan {
+                g,
+                d,
+                mut opt_g,
+                mut opt_d,
+            } => {
+                let (g, d, losses) = train_step(
+                    g, d, &mut opt_g, &mut opt_d, slices, shape, scenario, c, device,
+                );
+                (Nets::MmGan { g, d, opt_g, opt_d }, losses)
+            }
+            Nets::MmSynthesis { m, mut opt } => {
+                let (m, losses) = mmsynthesis_step(m, &mut opt, slices, shape, scenario, c, device);
+                (Nets::MmSynthesis { m, opt }, losses)
+            }
+            Nets::PGan {
+                g,
+                d,
+                mut opt_g,
+                mut opt_d,
+            } => {
+                let (g, d, losses) = pgan_step(
+                    g, d, &mut opt_g, &mut opt_d, slices, shape, scenario, c, device,
+                );
+                (Nets::PGan { g, d, opt_g, opt_d }, losses)
+            }
+        };
+        let state = State {
+            nets,
+            progress: self.progress,
+        };
+        (state, losses)
+    }
+}
