@@ -203,8 +203,10 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
     let runs = runs.max(1);
     use burn::module::Module;
     use burn::tensor::{Distribution, Tensor};
-    use mmgan::model::{DiscriminatorConfig, GeneratorConfig, MmSynthesisConfig, Scenario};
-    use mmgan::train::{mmsynthesis_step, train_step, TrainConfig};
+    use mmgan::model::{
+        DiscriminatorConfig, GeneratorConfig, MmSynthesisConfig, PGanConfig, Scenario,
+    };
+    use mmgan::train::{mmsynthesis_step, pgan_step, train_step, TrainConfig};
 
     anyhow::ensure!(
         size % (1 << depth) == 0,
@@ -278,6 +280,34 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         std::hint::black_box(losses);
         m = m2;
     });
+    // pGAN likewise: one pair generator's forward, and a step of the three pairs of one
+    // source (what each of its training batches does).
+    let pgan_config = PGanConfig::new();
+    let pgan = pgan_config.init(&device);
+    let one = Scenario::with_available(&[mmgan::io::Sequence::T1])?;
+    let x1 = x.clone().narrow(1, 0, 1);
+    let pgan_forward = time_median(runs, || {
+        std::hint::black_box(pgan.synthesize(0, 3, x1.clone()).into_data());
+    });
+    let config = config.with_pgan(pgan_config.clone());
+    let (mut pg, mut pd) = (pgan_config.init(&ad), pgan_config.init_critics(&ad));
+    let mut opg = burn::optim::AdamConfig::new().with_beta_1(0.5).init();
+    let mut opd = burn::optim::AdamConfig::new().with_beta_1(0.5).init();
+    let pgan_train = time_median(runs, || {
+        let (g2, d2, losses) = pgan_step(
+            pg.clone(),
+            pd.clone(),
+            &mut opg,
+            &mut opd,
+            &data,
+            [batch, 4, size, size],
+            one,
+            &config,
+            &ad,
+        );
+        std::hint::black_box(losses);
+        (pg, pd) = (g2, d2);
+    });
 
     let peer = if no_peer {
         None
@@ -332,6 +362,18 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         "| MM-Synthesis training step, batch {batch}, width {}, 3 inputs (Adam) | | | {:.0} ms | - | - |",
         ms_config.width,
         ms_train * 1e3
+    );
+    println!(
+        "| pGAN forward, 1 slice, one pair, width {}, {} blocks | {:.2} M (12 pairs) | {:.2} | {:.1} ms | - | - |",
+        pgan_config.width,
+        pgan_config.blocks,
+        pgan.num_params() as f64 / 1e6,
+        pgan_config.macs_per_slice(size) as f64 / 1e9,
+        pgan_forward * 1e3
+    );
+    println!(
+        "| pGAN training step, batch {batch}, the 3 pairs of one source (G + D, Adam) | | | {:.0} ms | - | - |",
+        pgan_train * 1e3
     );
     if let Some(p) = &peer {
         println!("PyTorch threads: {}", p["threads"]);
