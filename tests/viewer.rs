@@ -632,9 +632,19 @@ fn the_model_menu_switches_weights_and_synthesizes_again_with_them() {
         &meta,
     )
     .unwrap();
+    // And a third: pGAN, which takes exactly one input.
+    let pgan = dir.path().join("pgan");
+    let pgan_config = mmgan::model::PGanConfig::new().with_width(2).with_blocks(1);
+    meta.set_network(mmgan::model::NetworkConfig::PGan(pgan_config.clone()));
+    mmgan::model::save_network(
+        &pgan,
+        &mmgan::model::Network::PGan(pgan_config.init(&device)),
+        &meta,
+    )
+    .unwrap();
     let options = ViewerOptions {
         study: Some(mmgan::shipped::demo_study().unwrap()),
-        weights: vec![weights(), other],
+        weights: vec![weights(), other, pgan],
         backend: BackendChoice::Cpu,
         frames: None,
         screenshot: None,
@@ -672,4 +682,17 @@ fn the_model_menu_switches_weights_and_synthesizes_again_with_them() {
     );
     assert!(h.query_by_label_contains("SYNTHETIC").is_some());
     assert!(h.query_by_label_contains("synthesis failed").is_none());
+
+    // pGAN with three inputs: refused in words, the window alive, nothing synthesizing.
+    h.get_by_label("Model").click();
+    h.run_steps(2);
+    h.query_by_label_contains("pgan")
+        .expect("the Model menu lists the third folder")
+        .click();
+    run_until(&mut h, "pGAN's refusal", |a: &ViewerApp| {
+        a.message()
+            .is_some_and(|(m, error)| error && m.contains("exactly one available sequence"))
+    });
+    assert_eq!(h.state().model().0, 2);
+    assert!(!h.state().is_synthesizing());
 }
