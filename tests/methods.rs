@@ -132,23 +132,8 @@ fn a_few_mmsynthesis_steps_lower_its_loss_on_a_tiny_set() {
     assert!(last < 0.8 * first, "loss {first} -> {last}: {losses:?}");
 }
 
-const TINY: [&str; 14] = [
-    "--backend",
-    "cpu",
-    "--epochs",
-    "1",
-    "--max-batches",
-    "2",
-    "--size",
-    "64",
-    "--fit",
-    "pad",
-    "--test-fraction",
-    "0.34",
-    "--curriculum",
-    "off",
-];
-
+/// [`common::TINY_RUN`] for one epoch of two batches, without the curriculum.
+const TINY: [&str; 6] = ["--epochs", "1", "--max-batches", "2", "--curriculum", "off"];
 #[test]
 fn train_synthesize_and_compare_through_the_commands() {
     let dir = tempfile::tempdir().unwrap();
@@ -158,6 +143,7 @@ fn train_synthesize_and_compare_through_the_commands() {
         let mut args = vec![
             "train", "--method", method, "--width", width, "--depth", depth,
         ];
+        args.extend(common::TINY_RUN);
         args.extend(TINY);
         args.extend(extra);
         mmgan(&args, &[("--data", &data), ("--out", out)])

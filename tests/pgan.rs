@@ -125,19 +125,12 @@ fn pgan_trains_synthesizes_and_stands_beside_mmgan_through_the_commands() {
             "6",
             "--blocks",
             "1",
-            "--backend",
-            "cpu",
             "--epochs",
             epochs,
             "--max-batches",
             "2",
-            "--size",
-            "64",
-            "--fit",
-            "pad",
-            "--test-fraction",
-            "0.34",
         ];
+        args.extend(common::TINY_RUN);
         args.extend(extra);
         mmgan(&args, &[("--data", &data), ("--out", out)])
     };

@@ -147,19 +147,12 @@ fn replica_trains_and_synthesizes_through_the_commands() {
             "train",
             "--method",
             "replica",
-            "--backend",
-            "cpu",
             "--trees",
             "2",
             "--samples",
             "2000",
-            "--size",
-            "64",
-            "--fit",
-            "pad",
-            "--test-fraction",
-            "0.34",
         ];
+        args.extend(common::TINY_RUN);
         args.extend(extra);
         mmgan(&args, &[("--data", &data), ("--out", &run)])
     };

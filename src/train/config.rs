@@ -107,13 +107,12 @@ impl TrainConfig {
 
     /// The scenarios validation figures are taken on: each sequence missing alone, or
     /// for pGAN each sequence alone available.
-    pub fn validation_scenarios(&self) -> &'static [Scenario] {
-        static ALL: std::sync::OnceLock<[Scenario; 14]> = std::sync::OnceLock::new();
-        let all = ALL.get_or_init(Scenario::all);
-        match self.method {
-            Method::PGan => &all[..4],
-            _ => &all[10..],
-        }
+    pub fn validation_scenarios(&self) -> Vec<Scenario> {
+        let range = match self.method {
+            Method::PGan => 0..4,
+            _ => 10..14,
+        };
+        Scenario::all()[range].to_vec()
     }
 }
 

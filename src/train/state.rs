@@ -115,30 +115,12 @@ impl State {
 
     pub(super) fn save(&self, dir: &Path) -> Result<(), TrainError> {
         std::fs::create_dir_all(dir).map_err(|e| run_err(dir, e))?;
-        // Each file replaces its predecessor atomically, so an interrupted save leaves the
-        // previous checkpoint readable.
-        let save =
-            |name: &str, f: &dyn Fn(&Path) -> Result<(), String>| -> Result<(), TrainError> {
-                crate::io::replace_atomically(&dir.join(name), ".bpk", f)
-                    .map_err(|e| run_err(&dir.join(name), e))
-            };
-        let string = |e: burn::store::RecordError| e.to_string();
         match &self.nets {
-            Nets::MmGan { g, d, opt_g, opt_d } => {
-                save(NETWORK, &|p| g.clone().save_file(p).map_err(string))?;
-                save(CRITIC, &|p| d.clone().save_file(p).map_err(string))?;
-                save(OPTIM, &|p| opt_g.save(p).map_err(|e| e.to_string()))?;
-                save(OPTIM_D, &|p| opt_d.save(p).map_err(|e| e.to_string()))?;
-            }
-            Nets::PGan { g, d, opt_g, opt_d } => {
-                save(NETWORK, &|p| g.clone().save_file(p).map_err(string))?;
-                save(CRITIC, &|p| d.clone().save_file(p).map_err(string))?;
-                save(OPTIM, &|p| opt_g.save(p).map_err(|e| e.to_string()))?;
-                save(OPTIM_D, &|p| opt_d.save(p).map_err(|e| e.to_string()))?;
-            }
+            Nets::MmGan { g, d, opt_g, opt_d } => save_gan(dir, g, d, opt_g, opt_d)?,
+            Nets::PGan { g, d, opt_g, opt_d } => save_gan(dir, g, d, opt_g, opt_d)?,
             Nets::MmSynthesis { m, opt } => {
-                save(NETWORK, &|p| m.clone().save_file(p).map_err(string))?;
-                save(OPTIM, &|p| opt.save(p).map_err(|e| e.to_string()))?;
+                save_file(dir, NETWORK, &|p| module_to(m, p))?;
+                save_file(dir, OPTIM, &|p| opt.save(p).map_err(|e| e.to_string()))?;
             }
         }
         let json = serde_json::to_string_pretty(&self.progress).map_err(|e| run_err(dir, e))?;
@@ -163,10 +145,7 @@ impl State {
         let nets = match network {
             Network::MmGan(g) => Nets::MmGan {
                 g,
-                d: c.discriminator
-                    .init(device)
-                    .try_load_file(path(CRITIC))
-                    .map_err(|e| run_err(&path(CRITIC), e))?,
+                d: load_critic(c.discriminator.init(device), dir)?,
                 opt_g: optimiser(OPTIM)?,
                 opt_d: optimiser(OPTIM_D)?,
             },
@@ -176,10 +155,7 @@ impl State {
             },
             Network::PGan(g) => Nets::PGan {
                 g,
-                d: c.pgan
-                    .init_critics(device)
-                    .try_load_file(path(CRITIC))
-                    .map_err(|e| run_err(&path(CRITIC), e))?,
+                d: load_critic(c.pgan.init_critics(device), dir)?,
                 opt_g: optimiser(OPTIM)?,
                 opt_d: optimiser(OPTIM_D)?,
             },
@@ -232,4 +208,39 @@ impl State {
         };
         (state, losses)
     }
+}
+
+/// Write one checkpoint file: it replaces its predecessor atomically, so an interrupted
+/// save leaves the previous checkpoint readable.
+fn save_file(
+    dir: &Path,
+    name: &str,
+    write: &dyn Fn(&Path) -> Result<(), String>,
+) -> Result<(), TrainError> {
+    crate::io::replace_atomically(&dir.join(name), ".bpk", write)
+        .map_err(|e| run_err(&dir.join(name), e))
+}
+
+fn module_to(m: &impl Module, path: &Path) -> Result<(), String> {
+    m.clone().save_file(path).map_err(|e| e.to_string())
+}
+
+/// A GAN's checkpoint (MM-GAN's and pGAN's): generator, critic and their optimisers.
+fn save_gan(
+    dir: &Path,
+    g: &impl Module,
+    d: &impl Module,
+    opt_g: &ModuleOptimizer,
+    opt_d: &ModuleOptimizer,
+) -> Result<(), TrainError> {
+    save_file(dir, NETWORK, &|p| module_to(g, p))?;
+    save_file(dir, CRITIC, &|p| module_to(d, p))?;
+    save_file(dir, OPTIM, &|p| opt_g.save(p).map_err(|e| e.to_string()))?;
+    save_file(dir, OPTIM_D, &|p| opt_d.save(p).map_err(|e| e.to_string()))
+}
+
+/// A GAN's critic from the checkpoint in `dir`, into the freshly built `critic`.
+fn load_critic<M: Module>(critic: M, dir: &Path) -> Result<M, TrainError> {
+    let path = dir.join(CRITIC);
+    critic.try_load_file(&path).map_err(|e| run_err(&path, e))
 }

@@ -9,8 +9,9 @@ use crate::metrics::{paper_slice, Quality};
 use crate::model::Network;
 
 /// Metrics on the validation subjects in model space, for the method's
-/// [`TrainConfig::validation_scenarios`], on every 4th slice: the paper's per-slice definition, and inside the brain
-/// (a cheap per-epoch signal; `mmgan eval` is the full one).
+/// [`TrainConfig::validation_scenarios`], on every 4th slice: the paper's per-slice
+/// definition, and inside the brain (a cheap per-epoch signal; `mmgan eval` is the full
+/// one).
 pub(super) fn test_metrics(
     g: &Network,
     test: &[SubjectSlices],
@@ -26,7 +27,7 @@ pub(super) fn test_metrics(
     let n = c.side * c.side;
     let (mut paper, mut brain) = (Vec::new(), Vec::new());
     for s in test {
-        for scenario in c.validation_scenarios() {
+        for scenario in &c.validation_scenarios() {
             let zs: Vec<usize> = (0..s.len()).step_by(4).collect();
             for chunk in zs.chunks(4) {
                 let mut x = Vec::with_capacity(chunk.len() * 4 * n);

@@ -393,3 +393,16 @@ pub fn synthesize_toy(
         .unwrap();
     (study, volumes)
 }
+
+/// The options every command-line training test shares: CPU, 64-pixel slices at native
+/// resolution, a third of the toy subjects held out.
+pub const TINY_RUN: [&str; 8] = [
+    "--backend",
+    "cpu",
+    "--size",
+    "64",
+    "--fit",
+    "pad",
+    "--test-fraction",
+    "0.34",
+];
