@@ -90,29 +90,43 @@ fn fine_tuning_starts_from_given_weights_of_the_same_shape() {
     .unwrap();
     assert_ne!(start, output(&fresh.join("weights")), "a fresh run differs");
 
-    // Weights of another width are refused, naming the folder and both shapes.
-    let wide = TrainConfig::new(
-        GeneratorConfig::new().with_width(16).with_depth(6),
-        DiscriminatorConfig::new().with_width(8),
-        vec![data.display().to_string()],
-    )
-    .with_side(64)
-    .with_fit(Fit::Pad)
-    .with_epochs(1)
-    .with_max_batches(Some(1))
-    .with_init(Some(base.join("weights").display().to_string()));
-    let err = train(
-        &wide,
-        &dir.path().join("wide"),
-        false,
-        &device,
-        &stop,
-        &mut |_| {},
-    )
-    .unwrap_err()
-    .to_string();
+    // Wider MM-GAN weights start from the narrow function (Net2Net widening): with a
+    // learning rate of 0 the width-16 generator computes what the width-8 one did.
+    let run = |width: usize, name: &str| {
+        let c = TrainConfig::new(
+            GeneratorConfig::new().with_width(width).with_depth(6),
+            DiscriminatorConfig::new().with_width(8),
+            vec![data.display().to_string()],
+        )
+        .with_side(64)
+        .with_fit(Fit::Pad)
+        .with_epochs(1)
+        .with_max_batches(Some(1))
+        .with_lr(0.0)
+        .with_init(Some(base.join("weights").display().to_string()));
+        let out = dir.path().join(name);
+        train(&c, &out, false, &device, &stop, &mut |_| {}).map(|_| out.join("weights"))
+    };
+    let wide = run(16, "wide").unwrap();
+    let (_, meta) = load_generator(&wide, &device).unwrap();
+    assert_eq!(
+        meta.network().unwrap().describe(),
+        "MM-GAN width 16, depth 6"
+    );
+    let scale = start.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let diff = start
+        .iter()
+        .zip(&output(&wide))
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
     assert!(
-        err.contains("weights") && err.contains("width 8") && err.contains("width 16"),
+        scale > 0.0 && diff <= 1e-5 * scale.max(1.0),
+        "widened output differs by {diff}"
+    );
+
+    // Narrower weights are refused, naming the folder and both widths.
+    let err = run(4, "narrow").unwrap_err().to_string();
+    assert!(
+        err.contains("weights") && err.contains("width 8") && err.contains("width 4"),
         "{err}"
     );
 }

@@ -58,7 +58,8 @@ pub struct TrainArgs {
     /// Continue the run in --out from its last checkpoint
     #[arg(long)]
     pub resume: bool,
-    /// Start the generator from this weights folder (fine-tuning; same width/depth/size/fit)
+    /// Start the generator from this weights folder (fine-tuning; same depth/size/fit, and
+    /// same width, or for MM-GAN a larger one: the weights are widened function-preserving)
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// Draw batches equally from each --data folder (e.g. few real studies vs many phantoms)

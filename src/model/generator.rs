@@ -80,8 +80,8 @@ impl GeneratorConfig {
 
 /// One encoder block: Conv 4x4 stride 2 (no bias), InstanceNorm, LeakyReLU 0.2, dropout.
 #[derive(Module, Debug)]
-struct Down {
-    conv: Conv2d,
+pub(super) struct Down {
+    pub(super) conv: Conv2d,
     norm: Option<InstanceNorm>,
     dropout: Option<Dropout>,
 }
@@ -104,8 +104,8 @@ impl Down {
 /// One decoder block: ConvTranspose 4x4 stride 2 (no bias), InstanceNorm, ReLU, dropout.
 /// Its output is concatenated with the mirror encoder output by the caller.
 #[derive(Module, Debug)]
-struct Up {
-    conv: ConvTranspose2d,
+pub(super) struct Up {
+    pub(super) conv: ConvTranspose2d,
     norm: InstanceNorm,
     dropout: Option<Dropout>,
 }
@@ -123,12 +123,12 @@ impl Up {
 /// UNet generator: 4 sequences in (missing ones imputed), 4 out.
 #[derive(Module, Debug)]
 pub struct Generator {
-    downs: Vec<Down>,
-    ups: Vec<Up>,
+    pub(super) downs: Vec<Down>,
+    pub(super) ups: Vec<Up>,
     /// Final block: nearest upsample x2, zero-pad (1, 0, 1, 0), Conv 4x4 pad 1 (with bias),
     /// as the reference. Its weights are stored as that 4x4 conv; [`Generator::forward`]
     /// runs the identical function in sub-pixel form (see `upsample_conv`).
-    out: Conv2d,
+    pub(super) out: Conv2d,
 }
 
 impl GeneratorConfig {

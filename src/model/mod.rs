@@ -18,6 +18,7 @@ mod pgan;
 mod replica;
 mod scenario;
 mod weights;
+mod widen;
 
 pub use conditioning::{
     availability_mask, discriminator_target_fake, impute, pass_through, selective_l1,

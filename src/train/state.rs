@@ -10,7 +10,7 @@ use burn::tensor::Device;
 use super::step::{mmsynthesis_step, pgan_step, train_step, StepLosses};
 use super::{run_err, Progress, TrainConfig, TrainError};
 use crate::io::write_atomic;
-use crate::model::{Network, Scenario};
+use crate::model::{Network, NetworkConfig, Scenario};
 
 /// The networks and optimisers of a run, per method.
 // One per run: boxing the larger variant would buy nothing.
@@ -70,6 +70,23 @@ impl State {
                 let (network, meta) = crate::model::load_method(dir, c.method, device)?;
                 let wanted = c.network();
                 let found = meta.network().map_err(|e| run_err(dir, e))?;
+                let network = match (network, &found, &wanted) {
+                    // A wider MM-GAN starts from a narrower one's function.
+                    (Network::MmGan(g), NetworkConfig::MmGan(from), NetworkConfig::MmGan(to))
+                        if to.width > from.width && meta.side == c.side && meta.fit == c.fit =>
+                    {
+                        let wide = g
+                            .widen(from, to, c.seed, device)
+                            .map_err(|e| run_err(dir, e))?;
+                        log::info!(
+                            "widened {} to width {} (Net2Net copies, same function)",
+                            found.describe(),
+                            to.width
+                        );
+                        return State::from_network(c, Network::MmGan(wide), device);
+                    }
+                    (network, _, _) => network,
+                };
                 if found != wanted || meta.side != c.side || meta.fit != c.fit {
                     return Err(run_err(
                         dir,
@@ -82,6 +99,14 @@ impl State {
                 network
             }
         };
+        State::from_network(c, network, device)
+    }
+
+    fn from_network(
+        c: &TrainConfig,
+        network: Network,
+        device: &Device,
+    ) -> Result<State, TrainError> {
         let nets = match network {
             Network::MmGan(g) => Nets::MmGan {
                 g,
