@@ -18,6 +18,7 @@ pub struct FrameStats {
     first_slice_ms: Vec<f32>,
     /// Whether the plane changed at the end of the last frame (the next one redraws).
     switching: bool,
+    switch_asked: bool,
     plane_switch_ms: Vec<f32>,
 }
 
@@ -33,11 +34,13 @@ impl FrameStats {
         if std::mem::take(&mut self.switching) {
             self.plane_switch_ms.push(ms);
         }
+        // A switch asked for during this frame is drawn, and timed, in the next.
+        self.switching = std::mem::take(&mut self.switch_asked);
     }
 
     /// The plane changed: the next frame draws every panel anew.
     pub fn plane_switched(&mut self) {
-        self.switching = true;
+        self.switch_asked = true;
     }
 
     pub fn requested(&mut self) {
@@ -114,6 +117,11 @@ mod tests {
         assert!(s.report("x").contains("after -;"), "{}", s.report("x"));
         s.plane_switched();
         s.frame(start, false);
+        assert!(
+            s.report("x").ends_with("drawn in -"),
+            "the frame that asked is not timed"
+        );
+        s.frame(start, false);
         assert!(!s.report("x").ends_with("drawn in -"), "{}", s.report("x"));
         assert!(s.awaiting_first_slice().is_none());
         s.requested();
@@ -128,11 +136,11 @@ mod tests {
         s.focus_shown();
         let r = s.report("wgpu");
         assert!(
-            r.contains("all 4 frames") && r.contains("synthesizing 2 frames"),
+            r.contains("all 5 frames") && r.contains("synthesizing 2 frames"),
             "{r}"
         );
         assert!(r.contains("(slices drawn by wgpu)"), "{r}");
         assert_eq!(s.first_slice_ms.len(), 1, "one latency per request");
-        assert_eq!(s.frames(), 4);
+        assert_eq!(s.frames(), 5);
     }
 }

@@ -73,6 +73,8 @@ pub struct ViewerApp {
     last_overlay: Difference,
     /// A `--frames` run is ending (its screenshot is being taken).
     finishing: bool,
+    /// A `--frames` run's trip through the other planes and back (timed by `stats`).
+    plane_tour: Option<Vec<Plane>>,
     /// The keys-and-mouse help window is open.
     help: bool,
 }
@@ -104,6 +106,26 @@ fn model_label(path: &Path) -> String {
 }
 
 impl ViewerApp {
+    /// Halfway through a `--frames` run, switch to each other plane and back to the first,
+    /// one every other frame, so that its report times plane switches; the run ends where
+    /// it started.
+    fn tour_planes(&mut self, frames: u64, n: u64) {
+        let Some(start) = self.session.as_ref().map(Session::plane) else {
+            return;
+        };
+        if frames == n / 2 && self.plane_tour.is_none() {
+            let mut tour: Vec<Plane> = Plane::ALL.into_iter().filter(|&p| p != start).collect();
+            tour.push(start);
+            tour.reverse(); // popped from the end
+            self.plane_tour = Some(tour);
+        }
+        if frames % 2 == 0 {
+            if let Some(plane) = self.plane_tour.as_mut().and_then(Vec::pop) {
+                self.run(Command::SetPlane(plane));
+            }
+        }
+    }
+
     pub fn new(cc: &eframe::CreationContext<'_>, options: ViewerOptions) -> ViewerApp {
         // A `--frames` run (CI's window check, scripted screenshots) shows what its
         // options say, not what the last interactive session left behind.
@@ -142,6 +164,7 @@ impl ViewerApp {
             stats: FrameStats::default(),
             last_overlay: Difference::Uncertainty,
             finishing: false,
+            plane_tour: None,
             help: false,
             options,
         };
@@ -412,6 +435,7 @@ impl eframe::App for ViewerApp {
             // A `--frames` run ends at frame n once the work on screen is done (synthesis,
             // and the uncertainty its overlay shows), or at 20 n whatever happens.
             let frames = self.stats.frames();
+            self.tour_planes(frames, n);
             let finish = (frames >= n && !self.busy()) || frames == n * 20;
             if finish && !self.finishing {
                 self.finishing = true;
