@@ -52,95 +52,101 @@ impl ChannelMap {
     }
 }
 
-/// How one axis of a 4-d weight is widened: which old index each new index reads, and
-/// whether the weight is split among the copies of its source (the axis a layer reads).
-struct Axis<'a> {
-    map: &'a ChannelMap,
-    split: bool,
-}
-
 /// Lowest share of a weight one of two copies gets (the other gets the rest).
 const MIN_SHARE: f32 = 0.2;
 
-/// `w`: a weight of shape `[a, b, kh, kw]`; returns it widened along its first two axes.
-/// On a split axis each weight is shared among the copies of its source by random shares
-/// summing to one (per weight, so copies' gradients are not proportional).
+/// Where a weight keeps its input channels: `[out, in, kh, kw]` for a convolution,
+/// `[in, out, kh, kw]` for a transposed one (burn's layouts).
+#[derive(Clone, Copy, PartialEq)]
+enum Layout {
+    OutIn,
+    InOut,
+}
+
+/// `w`: a weight of shape `shape` (in `layout`) reading channels mapped by `inputs` and
+/// writing channels mapped by `outputs`; returns it widened. Each weight on an input with
+/// copies is shared among them by random shares summing to one, drawn per (input copy,
+/// old output, tap), so copies' gradients are not proportional and output copies stay
+/// identical (the next layer relies on that to split them in turn).
 fn remap(
     w: &[f32],
     shape: [usize; 4],
-    rows: Axis,
-    cols: Axis,
+    layout: Layout,
+    inputs: &ChannelMap,
+    outputs: &ChannelMap,
     rng: &mut StdRng,
 ) -> (Vec<f32>, [usize; 4]) {
-    let [a, b, kh, kw] = shape;
-    debug_assert_eq!(a, rows.map.copies.len());
-    debug_assert_eq!(b, cols.map.copies.len());
-    debug_assert!(!(rows.split && cols.split), "a layer reads one axis");
-    let (split, other) = if rows.split {
-        (&rows, &cols)
-    } else {
-        (&cols, &rows)
-    };
+    let [_, b, kh, kw] = shape;
     let k = kh * kw;
-    // shares[new split index][old other index][tap]: uneven, and for each old weight the
-    // shares of its copies sum to one.
-    let mut shares = vec![1.0f32; split.map.source.len() * other.map.copies.len() * k];
-    if split.split {
-        let at = |j: usize, o: usize, t: usize| (j * other.map.copies.len() + o) * k + t;
-        for old in 0..split.map.copies.len() {
-            let copies: Vec<usize> = (0..split.map.source.len())
-                .filter(|&j| split.map.source[j] == old)
-                .collect();
-            if copies.len() < 2 {
-                continue;
-            }
-            for o in 0..other.map.copies.len() {
-                for t in 0..k {
-                    let raw: Vec<f32> = copies
-                        .iter()
-                        .map(|_| rng.random_range(MIN_SHARE..1.0 - MIN_SHARE))
-                        .collect();
-                    let sum: f32 = raw.iter().sum();
-                    for (&j, r) in copies.iter().zip(raw) {
-                        shares[at(j, o, t)] = r / sum;
-                    }
+    let outs = outputs.copies.len();
+    // shares[new input][old output][tap]
+    let mut shares = vec![1.0f32; inputs.source.len() * outs * k];
+    for old in 0..inputs.copies.len() {
+        let copies: Vec<usize> = (0..inputs.source.len())
+            .filter(|&j| inputs.source[j] == old)
+            .collect();
+        if copies.len() < 2 {
+            continue;
+        }
+        for o in 0..outs {
+            for t in 0..k {
+                let raw: Vec<f32> = copies
+                    .iter()
+                    .map(|_| rng.random_range(MIN_SHARE..1.0 - MIN_SHARE))
+                    .collect();
+                let sum: f32 = raw.iter().sum();
+                for (&j, r) in copies.iter().zip(raw) {
+                    shares[(j * outs + o) * k + t] = r / sum;
                 }
             }
         }
     }
-    let share = |r: usize, c: usize, t: usize| {
-        let (j, o) = if rows.split {
-            (r, cols.map.source[c])
-        } else {
-            (c, rows.map.source[r])
-        };
-        shares[(j * other.map.copies.len() + o) * k + t]
+    let (rows, cols) = match layout {
+        Layout::OutIn => (outputs, inputs),
+        Layout::InOut => (inputs, outputs),
     };
-    let (na, nb) = (rows.map.source.len(), cols.map.source.len());
-    let mut out = Vec::with_capacity(na * nb * k);
-    for (r, &ro) in rows.map.source.iter().enumerate() {
-        for (c, &co) in cols.map.source.iter().enumerate() {
+    debug_assert_eq!((shape[0], b), (rows.copies.len(), cols.copies.len()));
+    let mut out = Vec::with_capacity(rows.source.len() * cols.source.len() * k);
+    for (r, &ro) in rows.source.iter().enumerate() {
+        for (c, &co) in cols.source.iter().enumerate() {
+            let (input, output) = match layout {
+                Layout::OutIn => (c, ro),
+                Layout::InOut => (r, co),
+            };
             let base = (ro * b + co) * k;
-            out.extend((0..k).map(|t| w[base + t] * share(r, c, t)));
+            let share = &shares[(input * outs + output) * k..][..k];
+            out.extend(w[base..base + k].iter().zip(share).map(|(v, s)| v * s));
         }
     }
-    (out, [na, nb, kh, kw])
+    (out, [rows.source.len(), cols.source.len(), kh, kw])
 }
 
-/// A trainable parameter holding `w` (shape `shape`).
-fn fresh((w, shape): (Vec<f32>, [usize; 4]), device: &Device) -> Param<Tensor<4>> {
-    Param::from_tensor(Tensor::<4>::from_data(TensorData::new(w, shape), device))
+/// `old` widened by [`remap`], as a fresh trainable parameter.
+fn widened(
+    old: &Param<Tensor<4>>,
+    layout: Layout,
+    inputs: &ChannelMap,
+    outputs: &ChannelMap,
+    rng: &mut StdRng,
+    device: &Device,
+) -> Result<Param<Tensor<4>>, String> {
+    let (w, shape) = values(old)?;
+    let (w, shape) = remap(&w, shape, layout, inputs, outputs, rng);
+    Ok(Param::from_tensor(Tensor::<4>::from_data(
+        TensorData::new(w, shape),
+        device,
+    )))
 }
 
-fn values(param: &Param<Tensor<4>>) -> (Vec<f32>, [usize; 4]) {
+fn values(param: &Param<Tensor<4>>) -> Result<(Vec<f32>, [usize; 4]), String> {
     let t = param.val();
     let shape = t.dims();
-    let w: Vec<f32> = t
+    let w = t
         .into_data()
         .convert::<f32>()
         .try_to_vec()
-        .unwrap_or_default();
-    (w, shape)
+        .map_err(|e| format!("cannot read a generator weight: {e:?}"))?;
+    Ok((w, shape))
 }
 
 impl Generator {
@@ -172,49 +178,41 @@ impl Generator {
 
         for (i, (down, old)) in wide.downs.iter_mut().zip(&self.downs).enumerate() {
             let input = if i == 0 { &sequences } else { &levels[i - 1] };
-            let (w, shape) = values(&old.conv.weight);
-            let rows = Axis {
-                map: &levels[i],
-                split: false,
-            };
-            let cols = Axis {
-                map: input,
-                split: true,
-            };
-            down.conv.weight = fresh(remap(&w, shape, rows, cols, &mut rng), device);
+            down.conv.weight = widened(
+                &old.conv.weight,
+                Layout::OutIn,
+                input,
+                &levels[i],
+                &mut rng,
+                device,
+            )?;
         }
-        let depth = from.depth;
         for (j, (up, old)) in wide.ups.iter_mut().zip(&self.ups).enumerate() {
             let (level, _, _) = from.up_block(j);
-            // Transposed convolutions store [in, out, kh, kw]; the input is the
-            // bottleneck, then [decoder output, skip] of the level below.
+            // The bottleneck, then [decoder output, skip] of the level below.
             let input = if j == 0 {
-                levels[depth - 1].clone()
+                levels[from.depth - 1].clone()
             } else {
                 ChannelMap::concat(&[&levels[level + 1], &levels[level + 1]])
             };
-            let (w, shape) = values(&old.conv.weight);
-            let rows = Axis {
-                map: &input,
-                split: true,
-            };
-            let cols = Axis {
-                map: &levels[level],
-                split: false,
-            };
-            up.conv.weight = fresh(remap(&w, shape, rows, cols, &mut rng), device);
+            up.conv.weight = widened(
+                &old.conv.weight,
+                Layout::InOut,
+                &input,
+                &levels[level],
+                &mut rng,
+                device,
+            )?;
         }
         let input = ChannelMap::concat(&[&levels[0], &levels[0]]);
-        let (w, shape) = values(&self.out.weight);
-        let rows = Axis {
-            map: &sequences,
-            split: false,
-        };
-        let cols = Axis {
-            map: &input,
-            split: true,
-        };
-        wide.out.weight = fresh(remap(&w, shape, rows, cols, &mut rng), device);
+        wide.out.weight = widened(
+            &self.out.weight,
+            Layout::OutIn,
+            &input,
+            &sequences,
+            &mut rng,
+            device,
+        )?;
         wide.out.bias = self.out.bias.as_ref().map(|b| Param::from_tensor(b.val()));
         Ok(wide)
     }
@@ -272,8 +270,8 @@ mod tests {
         let wide = narrow.widen(&a, &b, 2, &device).unwrap();
         // The second encoder reads level 0, whose channel 0 has copies 0 and 4: their
         // weights are shares of the old one, uneven, summing to it.
-        let (old, [_, c_in, kh, kw]) = values(&narrow.downs[1].conv.weight);
-        let (new, [_, c_new, _, _]) = values(&wide.downs[1].conv.weight);
+        let (old, [_, c_in, kh, kw]) = values(&narrow.downs[1].conv.weight).unwrap();
+        let (new, [_, c_new, _, _]) = values(&wide.downs[1].conv.weight).unwrap();
         let k = kh * kw;
         let tap = |w: &[f32], c: usize, i: usize| w[c * k + i]; // output channel 0
         let mut uneven = 0;
@@ -292,7 +290,7 @@ mod tests {
         assert!(uneven > k / 2, "only {uneven} of {k} taps split unevenly");
         // Its output copies (channels 0 and 8 of level 1) are identical: what level 2
         // relies on to split them in turn.
-        let (_, [c_out, _, _, _]) = values(&wide.downs[1].conv.weight);
+        let (_, [c_out, _, _, _]) = values(&wide.downs[1].conv.weight).unwrap();
         let per_out = new.len() / c_out;
         assert_eq!(new[..per_out], new[8 * per_out..9 * per_out]);
     }

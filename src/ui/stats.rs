@@ -18,6 +18,7 @@ pub struct FrameStats {
     first_slice_ms: Vec<f32>,
     /// Whether the plane changed at the end of the last frame (the next one redraws).
     switching: bool,
+    /// Whether the plane changed during this frame (moves to `switching` at its end).
     switch_asked: bool,
     plane_switch_ms: Vec<f32>,
 }
