@@ -377,7 +377,9 @@ fn odd_studies_are_refused_or_warned() {
     mmgan::model::save_generator(&w, &config.init(&device), &meta).unwrap();
     let synth = mmgan::engine::Synthesizer::load(&w, mmgan::engine::BackendChoice::Cpu).unwrap();
     let s = Study::open(d.path()).unwrap();
-    let scenario = mmgan::model::Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    let scenario =
+        mmgan::model::Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair])
+            .unwrap();
     let err = synth.prepare(&s, scenario).unwrap_err().to_string();
     assert!(
         err.contains("t2.nii.gz") && err.contains("all zeros"),

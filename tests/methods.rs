@@ -47,7 +47,7 @@ fn mmsynthesis_weights_round_trip_and_run_in_the_engine() {
     let (loaded, m2) = load_network(&w, &device).unwrap();
     assert_eq!(m2, meta);
     assert_eq!(loaded.method(), Method::MmSynthesis);
-    let three = Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    let three = Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap();
     let out = |n: &Network| -> Vec<f32> {
         n.forward(slice_input(&device), three)
             .into_data()
@@ -106,13 +106,21 @@ fn a_few_mmsynthesis_steps_lower_its_loss_on_a_tiny_set() {
         .with_mmsynthesis(MmSynthesisConfig::new().with_width(4).with_latent(4))
         .with_lr(2e-3);
     let study = Study::open(&data.join("toy-00")).unwrap();
-    let slices = mmgan::data::SubjectSlices::from_study(&study, 64, config.fit).unwrap();
+    let slices = mmgan::data::SubjectSlices::from_study(
+        &study,
+        mmgan::io::SequenceSet::BRATS,
+        64,
+        config.fit,
+    )
+    .unwrap();
     let batch = slices.batch(2, 4, false);
     let device = Device::flex().autodiff();
     device.seed(7);
     let mut m = config.mmsynthesis.init(&device);
     let mut opt = AdamConfig::new().init();
-    let two = Scenario::with_available(&[Sequence::T1, Sequence::T2]).unwrap();
+    let two =
+        Scenario::with_available(mmgan::io::SequenceSet::BRATS, &[Sequence::T1, Sequence::T2])
+            .unwrap();
     let mut losses = Vec::new();
     for _ in 0..12 {
         let step;

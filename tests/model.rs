@@ -37,7 +37,7 @@ fn every_scenario_gives_four_channels_of_the_input_size() {
     let device = Device::flex();
     let g = tiny().init(&device);
     let x = Tensor::<4>::random([2, 4, 64, 64], Distribution::Default, &device);
-    for scenario in Scenario::all() {
+    for scenario in Scenario::all(mmgan::io::SequenceSet::BRATS) {
         for imputation in [Imputation::Zeros, Imputation::Noise, Imputation::Average] {
             let mask = availability_mask(&[scenario, scenario], &device);
             let y = g.forward(impute(x.clone(), mask, imputation));
@@ -62,12 +62,15 @@ fn training_steps_lower_the_selective_l1() {
     let c =
         TrainConfig::new(tiny(), DiscriminatorConfig::new().with_width(8), vec![]).with_side(64);
     let study = Study::open(&dir.path().join("toy")).unwrap();
-    let s = mmgan::data::SubjectSlices::from_study(&study, 64, Fit::Pad).unwrap();
+    let s =
+        mmgan::data::SubjectSlices::from_study(&study, mmgan::io::SequenceSet::BRATS, 64, Fit::Pad)
+            .unwrap();
     let mut g = c.generator.init(&device);
     let mut d = c.discriminator.init(&device);
     let mut og = burn::optim::AdamConfig::new().with_beta_1(0.5).init();
     let mut od = burn::optim::AdamConfig::new().with_beta_1(0.5).init();
-    let scenario = Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    let scenario =
+        Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap();
     let batch = s.slices(2, 4);
     let mut l1 = Vec::new();
     for _ in 0..40 {

@@ -37,7 +37,7 @@ fn pgan_weights_round_trip_and_run_only_where_one_sequence_is_available() {
 
     let (loaded, m2) = load_network(&w, &device).unwrap();
     assert_eq!(m2, meta);
-    let from_t1 = Scenario::with_available(&[Sequence::T1]).unwrap();
+    let from_t1 = Scenario::with_available(mmgan::io::SequenceSet::BRATS, &[Sequence::T1]).unwrap();
     let x: Vec<f32> = (0..4 * 64 * 64)
         .map(|i| ((i * 37) % 101) as f32 / 101.0)
         .collect();
@@ -58,7 +58,7 @@ fn pgan_weights_round_trip_and_run_only_where_one_sequence_is_available() {
 
     // Three inputs: not pGAN's task, said before any work.
     let synth = Synthesizer::load(&w, BackendChoice::Cpu).unwrap();
-    let three = Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    let three = Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap();
     let e = synth.prepare(&study, three).unwrap_err().to_string();
     assert!(
         e.contains("pGAN") && e.contains("exactly one") && e.contains("T1,T1c,T2"),
@@ -80,13 +80,19 @@ fn a_few_pgan_steps_lower_its_loss_on_a_tiny_set() {
         )
         .with_lr(2e-3);
     let study = Study::open(&data.join("toy-00")).unwrap();
-    let slices = mmgan::data::SubjectSlices::from_study(&study, 64, config.fit).unwrap();
+    let slices = mmgan::data::SubjectSlices::from_study(
+        &study,
+        mmgan::io::SequenceSet::BRATS,
+        64,
+        config.fit,
+    )
+    .unwrap();
     let batch = slices.batch(2, 4, false);
     let device = Device::flex().autodiff();
     device.seed(7);
     let (mut g, mut d) = (config.pgan.init(&device), config.pgan.init_critics(&device));
     let (mut opt_g, mut opt_d) = (AdamConfig::new().init(), AdamConfig::new().init());
-    let from_t2 = Scenario::with_available(&[Sequence::T2]).unwrap();
+    let from_t2 = Scenario::with_available(mmgan::io::SequenceSet::BRATS, &[Sequence::T2]).unwrap();
     let mut l1 = Vec::new();
     for _ in 0..12 {
         let step;

@@ -9,10 +9,13 @@ use mmgan::io::{Role, Sequence, Study, StudyFiles};
 fn brats_met_is_ras_int16_with_four_sequences() {
     let s = Study::open(&common::real_data().join("brats-met-00110")).unwrap();
     assert_eq!(s.subject, "brats-met-00110");
-    assert_eq!(s.present(), Sequence::ALL.to_vec());
+    assert_eq!(
+        s.present(),
+        mmgan::io::SequenceSet::BRATS.sequences().to_vec()
+    );
     assert!(s.label.is_none());
     assert_eq!(s.grid.dims, [240, 240, 155]);
-    for seq in Sequence::ALL {
+    for seq in mmgan::io::SequenceSet::BRATS.sequences() {
         let v = s.volume(seq).unwrap();
         assert_eq!(v.orientation_code(), "RAS", "{seq}");
         assert_eq!(format!("{:?}", v.datatype), "Int16");
@@ -38,7 +41,10 @@ fn brats_met_is_ras_int16_with_four_sequences() {
 #[test]
 fn tcga_is_lps_with_negative_background_and_a_label_map() {
     let s = Study::open(&common::real_data().join("tcga-du-7294")).unwrap();
-    assert_eq!(s.present(), Sequence::ALL.to_vec());
+    assert_eq!(
+        s.present(),
+        mmgan::io::SequenceSet::BRATS.sequences().to_vec()
+    );
     let label = s.label.as_ref().expect("seg-isen20 is the label map");
     assert!(label.path.to_string_lossy().contains("seg-isen20"));
     assert_eq!(label.orientation_code(), "LPS");
@@ -52,11 +58,12 @@ fn tcga_is_lps_with_negative_background_and_a_label_map() {
         s.volume(Sequence::Flair).unwrap().path.file_name().unwrap(),
         "TCGA-DU-7294_fla_bet.nii.gz"
     );
-    for seq in Sequence::ALL {
+    for seq in mmgan::io::SequenceSet::BRATS.sequences() {
         assert_eq!(s.volume(seq).unwrap().orientation_code(), "LPS", "{seq}");
     }
     // Negative background: present in the data, clipped by the model's normalisation.
-    let min = Sequence::ALL
+    let min = mmgan::io::SequenceSet::BRATS
+        .sequences()
         .iter()
         .map(|q| s.volume(*q).unwrap().stats.min)
         .fold(f32::INFINITY, f32::min);
@@ -64,7 +71,8 @@ fn tcga_is_lps_with_negative_background_and_a_label_map() {
     // The model's normalisation ignores the negative background and scanner units: the
     // brain maps to [0, 1] with 0.5 % of its voxels clipped at each end.
     let brain = mmgan::data::brain_mask(
-        Sequence::ALL
+        mmgan::io::SequenceSet::BRATS
+            .sequences()
             .iter()
             .map(|q| s.volume(*q).unwrap().data.view()),
     );
@@ -98,7 +106,10 @@ fn tcga_is_lps_with_negative_background_and_a_label_map() {
 #[test]
 fn preprocessed_case_mixes_float32_and_float64_in_brats_2023_names() {
     let s = Study::open(&common::real_data().join("brats-preprocessed-case")).unwrap();
-    assert_eq!(s.present(), Sequence::ALL.to_vec());
+    assert_eq!(
+        s.present(),
+        mmgan::io::SequenceSet::BRATS.sequences().to_vec()
+    );
     assert!(s.volume(Sequence::T1).unwrap().path.ends_with("t1n.nii.gz"));
     assert!(s
         .volume(Sequence::Flair)
@@ -112,12 +123,13 @@ fn preprocessed_case_mixes_float32_and_float64_in_brats_2023_names() {
         .unwrap()
         .path
         .ends_with("segmentation.nii.gz"));
-    let types: Vec<String> = Sequence::ALL
+    let types: Vec<String> = mmgan::io::SequenceSet::BRATS
+        .sequences()
         .iter()
         .map(|q| format!("{:?}", s.volume(*q).unwrap().datatype))
         .collect();
     assert!(types.iter().any(|t| t == "Float64"), "{types:?}");
-    for seq in Sequence::ALL {
+    for seq in mmgan::io::SequenceSet::BRATS.sequences() {
         assert_eq!(s.volume(seq).unwrap().orientation_code(), "LPS");
     }
 }

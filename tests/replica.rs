@@ -34,7 +34,7 @@ fn forests_fit_predict_better_than_a_constant_and_round_trip_unchanged() {
     let data = toy_data(dir.path(), 2);
     let slices = |name: &str| {
         let study = Study::open(&data.join(name)).unwrap();
-        SubjectSlices::from_study(&study, SIDE, Fit::Pad).unwrap()
+        SubjectSlices::from_study(&study, mmgan::io::SequenceSet::BRATS, SIDE, Fit::Pad).unwrap()
     };
     let (train, held) = (slices("toy-00"), slices("toy-01"));
     let config = small();
@@ -47,7 +47,14 @@ fn forests_fit_predict_better_than_a_constant_and_round_trip_unchanged() {
     let samples = Samples::draw(&picked, SIDE, 300, &mut pick);
     assert_eq!(samples.len(), 300 * picked.len());
     let mut progress = Vec::new();
-    let replica = Replica::fit(&config, &samples, 7, &mut |k, of| progress.push((k, of))).unwrap();
+    let replica = Replica::fit(
+        &config,
+        &samples,
+        mmgan::io::SequenceSet::BRATS,
+        7,
+        &mut |k, of| progress.push((k, of)),
+    )
+    .unwrap();
     assert_eq!(
         progress.last(),
         Some(&(28, 28)),
@@ -55,9 +62,9 @@ fn forests_fit_predict_better_than_a_constant_and_round_trip_unchanged() {
     );
 
     // On the held-out subject, FLAIR from the other three: closer than the training mean.
-    let three = Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    let three = Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap();
     let n = SIDE * SIDE;
-    let flair = Sequence::Flair.index();
+    let flair = three.channel(Sequence::Flair);
     let (mut err, mut err_const, mut count) = (0.0f64, 0.0f64, 0usize);
     let mean = {
         let values: Vec<f32> = picked

@@ -17,7 +17,8 @@ fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let synth = Synthesizer::load(&root.join("weights"), BackendChoice::Cpu).unwrap();
     let study = Study::open(&root.join("assets/demo/Phantom-2026-000")).unwrap();
-    let scenario = Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    let scenario =
+        Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap();
     let prepared = synth.prepare(&study, scenario).unwrap();
     let out = synth
         .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))
@@ -27,7 +28,8 @@ fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair() {
     assert_eq!(flair.shape(), &[240, 240, 155]);
 
     let truth = &study.volume(Sequence::Flair).unwrap().data;
-    let all: Vec<_> = Sequence::ALL
+    let all: Vec<_> = mmgan::io::SequenceSet::BRATS
+        .sequences()
         .iter()
         .map(|s| study.volume(*s).unwrap().data.view())
         .collect();
@@ -81,12 +83,13 @@ fn synthesized_intensities_match_the_acquired_distribution_on_validation_subject
         assert!(ok, "cannot unpack {name}");
         let study = Study::open(&unpacked.path().join(name)).unwrap();
         let brain = brain_mask(
-            Sequence::ALL
+            mmgan::io::SequenceSet::BRATS
+                .sequences()
                 .iter()
                 .map(|s| study.volume(*s).unwrap().data.view()),
         );
-        for seq in Sequence::ALL {
-            let scenario = Scenario::with_missing(&[seq]).unwrap();
+        for seq in mmgan::io::SequenceSet::BRATS.sequences() {
+            let scenario = Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[seq]).unwrap();
             let prepared = synth.prepare(&study, scenario).unwrap();
             let out = synth
                 .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))

@@ -114,7 +114,11 @@ fn training_resumes_exactly_and_writes_usable_weights() {
     // The weights synthesize a study on its own grid; slice and volume paths agree.
     let synth = Synthesizer::load(&straight.join("weights"), BackendChoice::Cpu).unwrap();
     let study = Study::open(&data.join("toy-01")).unwrap();
-    let scenario = Scenario::with_missing(&[Sequence::T2, Sequence::Flair]).unwrap();
+    let scenario = Scenario::with_missing(
+        mmgan::io::SequenceSet::BRATS,
+        &[Sequence::T2, Sequence::Flair],
+    )
+    .unwrap();
     let prepared = synth.prepare(&study, scenario).unwrap();
     let mut calls = 0;
     let vols = synth
@@ -151,7 +155,7 @@ fn training_resumes_exactly_and_writes_usable_weights() {
     let err = synth
         .prepare(
             &partial,
-            Scenario::with_missing(&[Sequence::Flair]).unwrap(),
+            Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap(),
         )
         .unwrap_err()
         .to_string();
@@ -196,7 +200,8 @@ fn training_resumes_exactly_and_writes_usable_weights() {
         .unwrap();
     let toy = Study::open(&data.join("toy-00")).unwrap();
     let brain = mmgan::data::brain_mask(
-        Sequence::ALL
+        mmgan::io::SequenceSet::BRATS
+            .sequences()
             .iter()
             .map(|q| toy.volume(*q).unwrap().data.view()),
     );

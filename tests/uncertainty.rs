@@ -24,7 +24,8 @@ fn dropout_passes_give_a_non_negative_spread_inside_the_brain() {
     save_generator(&w, &config.init(&device), &meta).unwrap();
     let synth = Synthesizer::load(&w, BackendChoice::Cpu).unwrap();
     let study = Study::open(&study_dir).unwrap();
-    let scenario = Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    let scenario =
+        Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap();
     let prepared = synth.prepare(&study, scenario).unwrap();
     let maps = synth
         .uncertainty_volume(&prepared, 4, &mut |_, _| {}, &AtomicBool::new(false))
@@ -90,13 +91,17 @@ fn calibration_fits_an_error_table_and_maps_never_fall_below_its_error() {
     let mut synth = Synthesizer::load(&w, BackendChoice::Cpu).unwrap();
     let only = [Sequence::T1, Sequence::Flair];
     let (calibration, expected) = synth.fit_calibration(&studies, &only, &mut |_| {}).unwrap();
-    for seq in Sequence::ALL {
+    for (c, seq) in mmgan::io::SequenceSet::BRATS
+        .sequences()
+        .into_iter()
+        .enumerate()
+    {
         assert_eq!(
-            calibration.curves[seq.index()].is_empty(),
+            calibration.curves[c].is_empty(),
             !only.contains(&seq),
             "{seq}: only the chosen sequences are calibrated"
         );
-        let table = &expected.by_intensity[seq.index()];
+        let table = &expected.by_intensity[c];
         assert_eq!(
             table.len(),
             ERROR_BINS,
@@ -119,7 +124,7 @@ fn calibration_fits_an_error_table_and_maps_never_fall_below_its_error() {
     let w2 = dir.path().join("w2");
     save_generator(&w2, &generator, &meta).unwrap();
     let synth = Synthesizer::load(&w2, BackendChoice::Cpu).unwrap();
-    let scenario = Scenario::with_missing(&[Sequence::T2]).unwrap();
+    let scenario = Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::T2]).unwrap();
     let prepared = synth.prepare(&studies[0], scenario).unwrap();
     let range = prepared.range(Sequence::T2).unwrap();
     let floor = 0.25 * (range.hi - range.lo);

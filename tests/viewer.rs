@@ -364,7 +364,9 @@ fn export_of_a_real_lps_study_through_the_ui_equals_the_synthesizer_checked_by_n
     // The same synthesis without the viewer, exported the same way.
     let study = mmgan::io::Study::open(&study_dir).unwrap();
     let synth = mmgan::engine::Synthesizer::load(&weights(), BackendChoice::Cpu).unwrap();
-    let scenario = mmgan::model::Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    let scenario =
+        mmgan::model::Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair])
+            .unwrap();
     let prepared = synth.prepare(&study, scenario).unwrap();
     let direct = synth
         .synthesize_volume(
@@ -501,7 +503,7 @@ fn coronal_and_sagittal_planes_follow_the_crosshair_and_show_the_synthesis() {
     h.run_steps(2);
     h.get_by_label("Bright lesions").click();
     h.run_steps(2);
-    for seq in Sequence::ALL {
+    for seq in mmgan::io::SequenceSet::BRATS.sequences() {
         assert!(h.state().user_window(seq).is_some(), "{seq:?} linked");
     }
 }

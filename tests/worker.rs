@@ -33,7 +33,11 @@ fn focus_slice_first_then_the_volume_matching_the_direct_path() {
     let w = weights(dir.path());
     common::write_toy_subject(&dir.path().join("s"), [56, 60, 10], 1);
     let study = Arc::new(Study::open(&dir.path().join("s")).unwrap());
-    let scenario = Scenario::with_missing(&[Sequence::T2, Sequence::Flair]).unwrap();
+    let scenario = Scenario::with_missing(
+        mmgan::io::SequenceSet::BRATS,
+        &[Sequence::T2, Sequence::Flair],
+    )
+    .unwrap();
 
     let (gate_tx, gate_rx) = crossbeam_channel::bounded::<()>(1);
     let w2 = w.clone();
@@ -181,7 +185,7 @@ fn focus_changes_reorder_cancel_stops_and_a_new_request_runs_after_slices_came()
     let w = weights(dir.path());
     common::write_toy_subject(&dir.path().join("s"), [56, 60, 20], 3);
     let study = Arc::new(Study::open(&dir.path().join("s")).unwrap());
-    let scenario = Scenario::with_missing(&[Sequence::T1c]).unwrap();
+    let scenario = Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::T1c]).unwrap();
     let brain = Synthesizer::load(&w, BackendChoice::Cpu)
         .unwrap()
         .prepare(&study, scenario)
@@ -339,7 +343,8 @@ fn failures_come_back_as_messages_and_the_worker_lives_on() {
     let worker = SynthesisWorker::spawn(move || Synthesizer::load(&w, BackendChoice::Cpu), || {});
     assert!(matches!(next(&worker), Response::Ready { .. }));
     // FLAIR from T1, T1c, T2: but the study has no T1.
-    let needs_t1 = Scenario::with_missing(&[Sequence::Flair]).unwrap();
+    let needs_t1 =
+        Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap();
     worker.send(Request::Synthesize {
         generation: 1,
         study: study.clone(),
@@ -354,7 +359,7 @@ fn failures_come_back_as_messages_and_the_worker_lives_on() {
         other => panic!("{other:?}"),
     }
     // T1 is absent, so synthesizing it from the other three works.
-    let ok = Scenario::with_missing(&[Sequence::T1]).unwrap();
+    let ok = Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::T1]).unwrap();
     worker.send(Request::Synthesize {
         generation: 2,
         study,
@@ -393,7 +398,7 @@ fn missing_weights_are_reported_not_a_crash() {
     worker.send(Request::Synthesize {
         generation: 1,
         study,
-        scenario: Scenario::with_missing(&[Sequence::T2]).unwrap(),
+        scenario: Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::T2]).unwrap(),
         focus: 0,
     });
     assert!(matches!(
@@ -408,7 +413,7 @@ fn a_study_prepared_for_one_slice_gives_that_slice_and_refuses_the_others_until_
     let w = weights(dir.path());
     common::write_toy_subject(&dir.path().join("s"), [56, 60, 10], 1);
     let study = Study::open(&dir.path().join("s")).unwrap();
-    let scenario = Scenario::with_missing(&[Sequence::T1c]).unwrap();
+    let scenario = Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::T1c]).unwrap();
     let synth = Synthesizer::load(&w, BackendChoice::Cpu).unwrap();
     let full = synth.prepare(&study, scenario).unwrap();
     let mut partial = synth.prepare_for(&study, scenario, &[4, 99]).unwrap();

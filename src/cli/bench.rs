@@ -243,7 +243,8 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
     let data: Vec<f32> = (0..batch * 4 * size * size)
         .map(|i| ((i * 7919) % 1000) as f32 / 500.0)
         .collect();
-    let scenario = Scenario::with_missing(&[mmgan::io::Sequence::Flair])?;
+    let scenario =
+        Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[mmgan::io::Sequence::Flair])?;
     let train_t = time_median(runs, || {
         let (g2, d2, losses) = train_step(
             g.clone(),
@@ -284,7 +285,7 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
     // source (what each of its training batches does).
     let pgan_config = PGanConfig::new();
     let pgan = pgan_config.init(&device);
-    let one = Scenario::with_available(&[mmgan::io::Sequence::T1])?;
+    let one = Scenario::with_available(mmgan::io::SequenceSet::BRATS, &[mmgan::io::Sequence::T1])?;
     let x1 = x.clone().narrow(1, 0, 1);
     let pgan_forward = time_median(runs, || {
         std::hint::black_box(pgan.synthesize(0, 3, x1.clone()).into_data());
@@ -423,8 +424,8 @@ fn volume(
 ) -> anyhow::Result<()> {
     use mmgan::engine::{BackendChoice, Synthesizer};
     use mmgan::model::Scenario;
-    let scenario: Scenario = missing.parse()?;
     let synth = Synthesizer::load(weights, BackendChoice::Cpu)?;
+    let scenario = Scenario::parse(synth.meta().sequences(), missing)?;
     let flag = std::sync::atomic::AtomicBool::new(false);
     let mut slices = 0;
     let (mut open_t, mut prepare_t, mut first_t) = (Vec::new(), Vec::new(), Vec::new());

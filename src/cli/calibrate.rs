@@ -40,7 +40,13 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
             continue;
         }
         let study = Study::open(&dir)?;
-        if Sequence::ALL.iter().all(|s| study.has(*s)) {
+        if synth
+            .meta()
+            .sequences()
+            .sequences()
+            .iter()
+            .all(|s| study.has(*s))
+        {
             studies.push(study);
         }
     }

@@ -7,7 +7,7 @@ use anyhow::Context;
 use mmgan::data::discover_subjects;
 use mmgan::engine::{BackendChoice, Synthesizer};
 use mmgan::eval::evaluate;
-use mmgan::io::{write_atomic, Sequence, Study};
+use mmgan::io::{write_atomic, SequenceSet, Study};
 use mmgan::model::Scenario;
 
 use super::progress_bar;
@@ -38,44 +38,54 @@ pub struct EvalArgs {
     pub no_flip: bool,
 }
 
-pub fn parse_scenarios(s: &str) -> anyhow::Result<Vec<Scenario>> {
+/// `all`, or `;`-separated lists of the missing sequences of `set`.
+pub fn parse_scenarios(set: SequenceSet, s: &str) -> anyhow::Result<Vec<Scenario>> {
     if s.trim() == "all" {
-        return Ok(Scenario::all().to_vec());
+        return Ok(Scenario::all(set).to_vec());
     }
     s.split(';')
-        .map(|m| {
-            m.parse::<Scenario>()
-                .with_context(|| format!("scenario {m:?}"))
-        })
+        .map(|m| Scenario::parse(set, m).with_context(|| format!("scenario {m:?}")))
         .collect()
 }
 
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
-    let scenarios = parse_scenarios(&a.scenarios)?;
-    let mut synths = Vec::new();
+    let mut synths: Vec<Synthesizer> = Vec::new();
     for dir in &super::weights_dirs(&a.weights)? {
         let mut synth = Synthesizer::load(dir, a.backend)?;
         if a.flip || a.no_flip {
             synth.flip_average = a.flip;
         }
         eprintln!("{}: {}", dir.display(), synth.meta().method);
+        if let Some(first) = synths.first() {
+            let (a_set, b_set) = (first.meta().sequences(), synth.meta().sequences());
+            anyhow::ensure!(
+                a_set == b_set,
+                "{} is a model of {b_set}, the first weights folder's is of {a_set}: a comparison needs one sequence set",
+                dir.display()
+            );
+        }
         synths.push(synth);
     }
+    let set = synths
+        .first()
+        .map(|s| s.meta().sequences())
+        .context("no weights folder")?;
+    let scenarios = parse_scenarios(set, &a.scenarios)?;
     let mut studies = Vec::new();
     for dir in discover_subjects(&a.data).map_err(anyhow::Error::msg)? {
         let study = Study::open(&dir)?;
-        if Sequence::ALL.iter().all(|s| study.has(*s)) {
+        if set.sequences().iter().all(|s| study.has(*s)) {
             studies.push(study);
         } else {
             log::warn!(
-                "{}: skipped, evaluation needs all four sequences",
+                "{}: skipped, evaluation needs all four sequences ({set})",
                 dir.display()
             );
         }
     }
     anyhow::ensure!(
         !studies.is_empty(),
-        "no subject with all four sequences in {:?}",
+        "no subject with all four sequences ({set}) in {:?}",
         a.data
     );
     eprintln!(

@@ -365,7 +365,10 @@ fn check_sidecar(text: &str) -> Result<(), String> {
             ),
             &device,
         );
-        let y = g.forward(x, mmgan::model::Scenario::all()[0]);
+        let y = g.forward(
+            x,
+            mmgan::model::Scenario::all(mmgan::io::SequenceSet::BRATS)[0],
+        );
         if y.dims() != [1, 4, meta.side, meta.side] {
             return Err(format!("output {:?}", y.dims()));
         }

@@ -1,6 +1,6 @@
 //! `mmgan info`: what a study holds, per role, and whether its volumes share one grid.
 
-use mmgan::io::{Role, Sequence, Study, Volume};
+use mmgan::io::{Role, SequenceSet, Study, Volume};
 
 use super::StudyArgs;
 
@@ -25,9 +25,12 @@ fn describe(study: &Study) -> String {
         };
         match volume {
             Some(v) => out += &describe_volume(role, v),
-            None if matches!(role, Role::Sequence(_)) => {
-                out += &format!("  {:<9} absent (can be synthesized)\n", role.name())
+            // DWI and ADC belong to stroke studies: absent from a glioma study they are
+            // not news.
+            None if matches!(role, Role::Sequence(s) if SequenceSet::BRATS.contains(s)) => {
+                out += &format!("  {:<9} absent\n", role.name())
             }
+            None if matches!(role, Role::Sequence(_)) => {}
             None => out += &format!("  {:<9} none\n", role.name()),
         }
     }
@@ -36,13 +39,21 @@ fn describe(study: &Study) -> String {
         "Grid: {} (canonical RAS); all {count} volumes on one grid\n",
         study.grid.describe()
     );
-    let missing: Vec<&str> = Sequence::ALL
-        .iter()
-        .filter(|s| !study.has(**s))
-        .map(|s| s.name())
-        .collect();
-    if !missing.is_empty() {
-        out += &format!("Missing: {}\n", missing.join(", "));
+    // What a model of each known set would have to synthesize (the set a study is closest
+    // to is the one it has most of: DWI says stroke, T1c glioma).
+    for (name, set) in [("BraTS", SequenceSet::BRATS), ("ISLES", SequenceSet::ISLES)] {
+        let seqs = set.sequences();
+        let missing: Vec<&str> = seqs
+            .iter()
+            .filter(|s| !study.has(**s))
+            .map(|s| s.name())
+            .collect();
+        if !missing.is_empty() && missing.len() < seqs.len() {
+            out += &format!(
+                "Missing for a {name} model ({set}): {}\n",
+                missing.join(", ")
+            );
+        }
     }
     out
 }

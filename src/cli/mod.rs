@@ -131,7 +131,8 @@ impl NetArgs {
 /// files, which override detection.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct StudyArgs {
-    /// Study folder (BraTS 2018-2021, BraTS 2023+ or plain names: t1, t1c, t2, flair, seg)
+    /// Study folder (BraTS 2018-2021, BraTS 2023+, ISLES or plain names: t1, t1c, t2, flair,
+    /// dwi, adc, seg)
     pub study: Option<PathBuf>,
     /// T1 file (overrides detection)
     #[arg(long, value_name = "PATH")]
@@ -145,7 +146,13 @@ pub struct StudyArgs {
     /// FLAIR file (overrides detection)
     #[arg(long, value_name = "PATH")]
     pub flair: Option<PathBuf>,
-    /// Tumour label map (overrides detection)
+    /// Diffusion-weighted (trace) file (overrides detection)
+    #[arg(long, value_name = "PATH")]
+    pub dwi: Option<PathBuf>,
+    /// ADC map file (overrides detection)
+    #[arg(long, value_name = "PATH")]
+    pub adc: Option<PathBuf>,
+    /// Lesion label map (overrides detection)
     #[arg(long, value_name = "PATH")]
     pub seg: Option<PathBuf>,
 }
@@ -158,6 +165,8 @@ impl StudyArgs {
             (Role::Sequence(Sequence::T1c), &self.t1c),
             (Role::Sequence(Sequence::T2), &self.t2),
             (Role::Sequence(Sequence::Flair), &self.flair),
+            (Role::Sequence(Sequence::Dwi), &self.dwi),
+            (Role::Sequence(Sequence::Adc), &self.adc),
             (Role::Label, &self.seg),
         ];
         // Roles given explicitly are not detected: two candidates for them are no error.

@@ -1,10 +1,11 @@
-//! `mmgan phantom`: write BraTS-layout phantom subjects (simulated, deterministic).
+//! `mmgan phantom`: write phantom subjects (simulated, deterministic): gliomas in BraTS's
+//! layout, or ischaemic strokes in T1, T2, DWI and FLAIR.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::Context;
-use mmgan::phantom::{simulate, subject_id, write_subject, Anatomy};
+use mmgan::phantom::{simulate, subject_id, write_subject, Anatomy, Kind};
 
 use super::{progress_bar, say};
 
@@ -13,6 +14,10 @@ pub struct PhantomArgs {
     /// Output folder: one sub-folder per subject, BraTS 2018-2021 names
     #[arg(long)]
     pub out: PathBuf,
+    /// The lesion, and so the sequences: glioma (T1, T1c, T2, FLAIR; BraTS labels) or
+    /// stroke (T1, T2, DWI, FLAIR; the infarct labelled 1)
+    #[arg(long, value_enum, default_value_t = Kind::Glioma)]
+    pub kind: Kind,
     #[arg(long, default_value_t = 1)]
     pub subjects: u64,
     #[arg(long, default_value_t = 1)]
@@ -50,8 +55,8 @@ pub fn run(a: &PhantomArgs) -> anyhow::Result<()> {
                         if i >= end {
                             return Ok(());
                         }
-                        let p = simulate(&anatomy, a.seed, i);
-                        let dir = write_subject(&p, &a.out, &subject_id(a.seed, i))?;
+                        let p = simulate(&anatomy, a.kind, a.seed, i);
+                        let dir = write_subject(&p, &a.out, &subject_id(a.kind, a.seed, i))?;
                         say(&bar, dir.display().to_string());
                         bar.inc(1);
                     }

@@ -42,16 +42,15 @@ pub struct SynthesizeArgs {
 
 pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
     let study = a.study.open()?;
-    let mut missing: Vec<Sequence> = Sequence::ALL
-        .iter()
-        .copied()
-        .filter(|s| !study.has(*s) || a.missing.contains(s))
-        .collect();
-    missing.dedup();
-    let scenario = Scenario::with_missing(&missing).context("choosing what to synthesize")?;
     // The output folder is made and checked before minutes of inference.
     super::writable_folder(&a.out)?;
     let mut synth = Synthesizer::load(&super::weights_dir(&a.weights)?, a.backend)?;
+    let set = synth.meta().sequences();
+    let mut missing: Vec<Sequence> = a.missing.clone();
+    missing.extend(set.sequences().into_iter().filter(|s| !study.has(*s)));
+    missing.sort();
+    missing.dedup();
+    let scenario = Scenario::with_missing(set, &missing).context("choosing what to synthesize")?;
     if a.flip || a.no_flip {
         synth.flip_average = a.flip;
     }

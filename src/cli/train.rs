@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use mmgan::data::Fit;
 use mmgan::engine::{select_device, BackendChoice};
+use mmgan::io::SequenceSet;
 use mmgan::model::{
     DiscriminatorConfig, GeneratorConfig, Imputation, Method, MmSynthesisConfig, PGanConfig,
     ReplicaConfig,
@@ -28,6 +29,10 @@ pub struct TrainArgs {
     /// --size; not --depth)
     #[arg(long, value_enum, default_value_t = Method::MmGan)]
     pub method: Method,
+    /// The model's sequences in channel order: `brats` (T1, T1c, T2, FLAIR), `isles` (T1,
+    /// T2, DWI, FLAIR) or four names (`t1,t2,dwi,flair`)
+    #[arg(long, default_value = "brats")]
+    pub sequences: SequenceSet,
     #[command(flatten)]
     pub net: NetArgs,
     /// MM-Synthesis: channels of the shared latent space (paper 16)
@@ -99,6 +104,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
         a.data.iter().map(|p| p.display().to_string()).collect(),
     )
     .with_method(a.method)
+    .with_sequences(a.sequences)
     .with_mmsynthesis(
         MmSynthesisConfig::new()
             .with_width(a.net.width)

@@ -7,7 +7,7 @@ use rand::SeedableRng;
 
 use super::geometry::{brain_mask, Fit, SliceGeometry};
 use super::intensity::model_volume;
-use crate::io::{BrainRange, Sequence, Study};
+use crate::io::{BrainRange, SequenceSet, Study};
 
 /// One subject's slices in model space: every axial slice with brain in it, each sequence
 /// mapped to [0, 1] by its brain percentile range ([`super::model_volume`]).
@@ -25,12 +25,18 @@ pub struct SubjectSlices {
 }
 
 impl SubjectSlices {
-    /// Build from a study that has all four sequences (else it cannot supervise training).
-    pub fn from_study(study: &Study, side: usize, fit: Fit) -> Result<SubjectSlices, String> {
-        let vols: Vec<_> = Sequence::ALL.iter().map(|s| study.volume(*s)).collect();
-        if let Some(missing) = Sequence::ALL.iter().find(|s| !study.has(**s)) {
+    /// Build from a study that has all four sequences of `set`, in its channel order
+    /// (else it cannot supervise training).
+    pub fn from_study(
+        study: &Study,
+        set: SequenceSet,
+        side: usize,
+        fit: Fit,
+    ) -> Result<SubjectSlices, String> {
+        let vols: Vec<_> = set.sequences().iter().map(|s| study.volume(*s)).collect();
+        if let Some(missing) = set.sequences().iter().find(|s| !study.has(**s)) {
             return Err(format!(
-                "{}: {missing} is missing; a training subject needs all four sequences",
+                "{}: {missing} is missing; a training subject needs all four sequences ({set})",
                 study.subject
             ));
         }

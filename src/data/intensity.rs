@@ -12,7 +12,7 @@
 use ndarray::{Array2, ArrayView3, Axis, ShapeBuilder, Zip};
 
 use super::SliceGeometry;
-use crate::io::{BrainRange, Sequence};
+use crate::io::BrainRange;
 
 /// A volume in model space: the brain mapped to [0, 1] by the volume's brain range, zero
 /// outside the brain, then sampled into axial model slices ([z][side*side]). Also returns
@@ -105,14 +105,13 @@ impl OutputScale {
         }
     }
 
-    /// The predicted range of `target`: the geometric mean of what each available
-    /// sequence's range and its learnt ratio say.
-    pub fn predict(&self, target: Sequence, available: &[(Sequence, BrainRange)]) -> BrainRange {
-        let t = target.index();
+    /// The predicted range of channel `t`: the geometric mean of what each available
+    /// channel's range and its learnt ratio say.
+    pub fn predict(&self, t: usize, available: &[(usize, BrainRange)]) -> BrainRange {
         let logs: Vec<f32> = available
             .iter()
             .filter(|(_, r)| r.hi > 0.0)
-            .map(|(s, r)| r.hi.ln() + self.log_hi_ratio[t][s.index()])
+            .map(|(s, r)| r.hi.ln() + self.log_hi_ratio[t][*s])
             .collect();
         let hi = if logs.is_empty() {
             1.0
@@ -191,10 +190,10 @@ impl OutputCalibration {
         }
     }
 
-    /// The calibrated value of model output `v` for `seq`; beyond the knots, the end
+    /// The calibrated value of model output `v` of channel `c`; beyond the knots, the end
     /// segments continue with slope 1.
-    pub fn apply(&self, seq: Sequence, v: f32) -> f32 {
-        let k = &self.curves[seq.index()];
+    pub fn apply(&self, c: usize, v: f32) -> f32 {
+        let k = &self.curves[c];
         match k.len() {
             0 => v,
             1 => v - k[0][0] + k[0][1],
@@ -249,10 +248,9 @@ impl ExpectedError {
     pub fn fit(calibration: &OutputCalibration, samples: &[Vec<ErrorSample>; 4]) -> ExpectedError {
         ExpectedError {
             by_intensity: std::array::from_fn(|c| {
-                let seq = Sequence::ALL[c];
                 let (mut error, mut intensity) = (0f64, 0f64);
                 for &[m, t] in &samples[c] {
-                    let u = calibration.apply(seq, m).clamp(0.0, 1.0);
+                    let u = calibration.apply(c, m).clamp(0.0, 1.0);
                     error += f64::from((u - t).abs());
                     intensity += f64::from(u);
                 }
@@ -267,10 +265,10 @@ impl ExpectedError {
         }
     }
 
-    /// The expected absolute error of a voxel of `seq` whose calibrated output is `u`; 0
-    /// without a table.
-    pub fn at(&self, seq: Sequence, u: f32) -> f32 {
-        self.by_intensity[seq.index()]
+    /// The expected absolute error of a voxel of channel `c` whose calibrated output is
+    /// `u`; 0 without a table.
+    pub fn at(&self, c: usize, u: f32) -> f32 {
+        self.by_intensity[c]
             .get(error_bin(u))
             .copied()
             .unwrap_or(0.0)
@@ -281,7 +279,13 @@ impl ExpectedError {
 mod tests {
     use super::*;
     use crate::data::Fit;
+    use crate::io::Sequence;
     use ndarray::Array3;
+
+    /// The channel of a BraTS sequence.
+    fn ch(s: Sequence) -> usize {
+        crate::io::SequenceSet::BRATS.channel(s).unwrap()
+    }
 
     fn r(lo: f32, hi: f32) -> BrainRange {
         BrainRange { lo, hi }
@@ -301,11 +305,14 @@ mod tests {
         let scale = OutputScale::fit(&[site(10.0), site(1000.0), site(1000.0)]);
         let study = site(37.0);
         let p = scale.predict(
-            Sequence::T2,
-            &[(Sequence::T1, study[0]), (Sequence::Flair, study[3])],
+            ch(Sequence::T2),
+            &[
+                (ch(Sequence::T1), study[0]),
+                (ch(Sequence::Flair), study[3]),
+            ],
         );
         assert!((p.hi - 74.0).abs() < 1e-2, "{p:?}");
-        let p = scale.predict(Sequence::T1c, &[(Sequence::T2, study[2])]);
+        let p = scale.predict(ch(Sequence::T1c), &[(ch(Sequence::T2), study[2])]);
         assert!(
             (p.hi - 55.5).abs() < 1e-2 && (p.lo - 3.7).abs() < 1e-3,
             "{p:?}"
@@ -320,13 +327,13 @@ mod tests {
         let mut pairs: [Vec<QuantilePair>; 4] = Default::default();
         pairs[1] = vec![(out.clone(), truth.clone()), (out, truth)];
         let c = OutputCalibration::fit(&pairs);
-        assert!((c.apply(Sequence::T1c, 0.4) - 0.5).abs() < 1e-5);
-        assert!((c.apply(Sequence::T1c, 0.6) - 1.0).abs() < 1e-5);
+        assert!((c.apply(ch(Sequence::T1c), 0.4) - 0.5).abs() < 1e-5);
+        assert!((c.apply(ch(Sequence::T1c), 0.6) - 1.0).abs() < 1e-5);
         assert!(
-            (c.apply(Sequence::T1c, 0.7) - 1.1).abs() < 1e-5,
+            (c.apply(ch(Sequence::T1c), 0.7) - 1.1).abs() < 1e-5,
             "slope 1 beyond"
         );
-        assert_eq!(c.apply(Sequence::T1, 0.4), 0.4, "no curve: unchanged");
+        assert_eq!(c.apply(ch(Sequence::T1), 0.4), 0.4, "no curve: unchanged");
         // Monotone even when the data are not.
         let mut bumpy: [Vec<QuantilePair>; 4] = Default::default();
         bumpy[0] = vec![(vec![0.0, 0.5, 0.5, 1.0], vec![0.0, 0.6, 0.4, 1.0])];
@@ -370,12 +377,12 @@ mod tests {
         };
         let e = ExpectedError::fit(&identity, &samples);
         let k = 0.1 / 0.5;
-        assert!((e.at(Sequence::T1, 0.525) - k * 0.525).abs() < 2e-3);
-        assert!((e.at(Sequence::T1, 0.975) - k * 0.975).abs() < 2e-3);
-        assert!(e.at(Sequence::T1, 0.9) > e.at(Sequence::T1, 0.1));
+        assert!((e.at(ch(Sequence::T1), 0.525) - k * 0.525).abs() < 2e-3);
+        assert!((e.at(ch(Sequence::T1), 0.975) - k * 0.975).abs() < 2e-3);
+        assert!(e.at(ch(Sequence::T1), 0.9) > e.at(ch(Sequence::T1), 0.1));
         // Out-of-range outputs are clamped; no samples, no table.
-        assert_eq!(e.at(Sequence::T1, 7.0), e.at(Sequence::T1, 0.99));
-        assert_eq!(e.at(Sequence::Flair, 0.5), 0.0);
+        assert_eq!(e.at(ch(Sequence::T1), 7.0), e.at(ch(Sequence::T1), 0.99));
+        assert_eq!(e.at(ch(Sequence::Flair), 0.5), 0.0);
         assert!(e.by_intensity[1].is_empty());
     }
 }

@@ -30,20 +30,21 @@ impl Synthesizer {
         let cancel = AtomicBool::new(false);
         let mut pairs: [Vec<QuantilePair>; 4] = Default::default();
         let mut samples: [Vec<ErrorSample>; 4] = Default::default();
+        let set = self.meta().sequences();
         for study in studies {
             let brain = brain_mask(
-                Sequence::ALL
+                set.sequences()
                     .iter()
                     .filter_map(|s| study.volume(*s))
                     .map(|v| v.data.view()),
             );
-            for seq in Sequence::ALL {
+            for (c, seq) in set.sequences().into_iter().enumerate() {
                 let Some(truth) = study.volume(seq) else {
                     continue;
                 };
                 progress(&format!("{}: {seq}", study.subject));
                 let scenario =
-                    Scenario::with_missing(&[seq]).map_err(|e| EngineError::Scenario {
+                    Scenario::with_missing(set, &[seq]).map_err(|e| EngineError::Scenario {
                         missing: seq.name().into(),
                         reason: e.to_string(),
                     })?;
@@ -67,20 +68,25 @@ impl Synthesizer {
                             target.push(acquired.to_unit(t));
                         }
                     });
-                samples[seq.index()].extend(
+                samples[c].extend(
                     model
                         .iter()
                         .zip(&target)
                         .step_by(SAMPLE_EVERY)
                         .map(|(&m, &t)| [m, t]),
                 );
-                pairs[seq.index()].push((quantiles(&mut model), quantiles(&mut target)));
+                pairs[c].push((quantiles(&mut model), quantiles(&mut target)));
             }
         }
         let mut calibration = OutputCalibration::fit(&pairs);
         if !only.is_empty() {
-            for seq in Sequence::ALL.into_iter().filter(|s| !only.contains(s)) {
-                calibration.curves[seq.index()].clear();
+            for (c, _) in set
+                .sequences()
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| !only.contains(s))
+            {
+                calibration.curves[c].clear();
             }
         }
         let expected = ExpectedError::fit(&calibration, &samples);

@@ -109,7 +109,7 @@ impl Prepared {
         let (geometry, brain, ranges) = (&self.geometry, self.brain.view(), &self.ranges);
         std::thread::scope(|scope| {
             for (c, input) in self.inputs.iter_mut().enumerate() {
-                let (seq, range) = (Sequence::ALL[c], ranges[c]);
+                let (seq, range) = (self.scenario.set().get(c), ranges[c]);
                 let Some(volume) = study.volume(seq).filter(|_| !input.is_empty()) else {
                     continue;
                 };
@@ -137,7 +137,10 @@ impl Prepared {
 
     /// The range a synthesized (missing) sequence is given, or an input's own range.
     pub fn range(&self, seq: Sequence) -> Option<BrainRange> {
-        self.ranges[seq.index()]
+        self.scenario
+            .set()
+            .channel(seq)
+            .and_then(|c| self.ranges[c])
     }
 
     /// The axial slices with brain in them (the others are zero without running the model).
@@ -208,7 +211,7 @@ impl Synthesizer {
     pub fn warm_up(&self) -> Result<(), EngineError> {
         let side = self.meta.side;
         let x = Tensor::<4>::zeros([1, 4, side, side], &self.device);
-        let three = Scenario::all()[10];
+        let three = Scenario::all(self.meta.sequences())[10];
         self.read_output(self.network.forward(x, three)).map(|_| ())
     }
 
@@ -239,6 +242,16 @@ impl Synthesizer {
     ) -> Result<Prepared, EngineError> {
         let names = |seqs: &[Sequence]| seqs.iter().map(|s| s.name()).collect::<Vec<_>>().join(",");
         let missing_names = || names(&scenario.missing());
+        let model_set = self.meta.sequences();
+        if scenario.set() != model_set {
+            return Err(EngineError::Scenario {
+                missing: missing_names(),
+                reason: format!(
+                    "the scenario is over {}, this model's sequences are {model_set}",
+                    scenario.set()
+                ),
+            });
+        }
         let method = self.meta().method;
         if !method.supports(scenario) {
             return Err(EngineError::Scenario {
@@ -315,16 +328,17 @@ impl Synthesizer {
             let (seq, range) = job.map_err(|_| {
                 EngineError::Device("measuring an input failed (a thread panicked)".into())
             })?;
-            ranges[seq.index()] = range;
-            inputs[seq.index()] = vec![0.0; depth * n];
+            ranges[scenario.channel(seq)] = range;
+            inputs[scenario.channel(seq)] = vec![0.0; depth * n];
         }
-        let acquired: Vec<(Sequence, BrainRange)> = scenario
+        let acquired: Vec<(usize, BrainRange)> = scenario
             .available()
             .into_iter()
-            .filter_map(|s| ranges[s.index()].map(|r| (s, r)))
+            .filter_map(|s| ranges[scenario.channel(s)].map(|r| (scenario.channel(s), r)))
             .collect();
         for seq in scenario.missing() {
-            ranges[seq.index()] = Some(self.meta.output_scale.predict(seq, &acquired));
+            let c = scenario.channel(seq);
+            ranges[c] = Some(self.meta.output_scale.predict(c, &acquired));
         }
         let mut prepared = Prepared {
             scenario,
@@ -358,7 +372,10 @@ impl Synthesizer {
             .map(|b| {
                 missing
                     .iter()
-                    .map(|s| y[(b * 4 + s.index()) * n..(b * 4 + s.index() + 1) * n].to_vec())
+                    .map(|s| {
+                        let o = (b * 4 + scenario.channel(*s)) * n;
+                        y[o..o + n].to_vec()
+                    })
                     .collect()
             })
             .collect())
@@ -404,7 +421,7 @@ impl Synthesizer {
     /// Intensity span (hi - lo, study units) of a missing sequence's predicted range: what
     /// a spread in model space is worth in the study's units.
     pub(super) fn output_span(prepared: &Prepared, seq: Sequence) -> f32 {
-        prepared.ranges[seq.index()].map_or(1.0, |r| r.hi - r.lo)
+        prepared.range(seq).map_or(1.0, |r| r.hi - r.lo)
     }
 
     /// Model output of one slice -> study grid, study intensity scale, zero outside the brain.
@@ -417,13 +434,14 @@ impl Synthesizer {
         mut out: ndarray::ArrayViewMut2<f32>,
     ) {
         prepared.geometry.to_study(model, out.view_mut());
-        let range = prepared.ranges[seq.index()].expect("prepare predicts every missing range");
+        let c = prepared.scenario.channel(seq);
+        let range = prepared.ranges[c].expect("prepare predicts every missing range");
         let brain = prepared.brain.index_axis(Axis(2), z);
         let calibration = self.meta.calibration.as_ref();
         ndarray::Zip::from(&mut out).and(&brain).for_each(|v, &b| {
             *v = match (b, calibration) {
                 (false, _) => 0.0,
-                (true, Some(c)) => range.from_unit(c.apply(seq, *v)),
+                (true, Some(k)) => range.from_unit(k.apply(c, *v)),
                 (true, None) => range.from_unit(*v),
             };
         });

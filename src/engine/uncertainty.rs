@@ -65,7 +65,8 @@ impl Synthesizer {
                 missing
                     .iter()
                     .map(|seq| {
-                        let o = (b * 4 + seq.index()) * n;
+                        let c = prepared.scenario.channel(*seq);
+                        let o = (b * 4 + c) * n;
                         let mean = |i: usize| sum[i] / k;
                         let sd: Vec<f64> = (o..o + n)
                             .map(|i| (squares[i] / k - mean(i) * mean(i)).max(0.0).sqrt())
@@ -76,11 +77,11 @@ impl Synthesizer {
                             .zip(&sd)
                             .map(|(i, &s)| {
                                 let m = mean(i) as f32;
-                                let u = meta.calibration.as_ref().map_or(m, |c| c.apply(*seq, m));
+                                let u = meta.calibration.as_ref().map_or(m, |k| k.apply(c, m));
                                 let e = meta
                                     .expected_error
                                     .as_ref()
-                                    .map_or(0.0, |e| f64::from(e.at(*seq, u)));
+                                    .map_or(0.0, |e| f64::from(e.at(c, u)));
                                 (s * s + e * e).sqrt() as f32
                             })
                             .collect();

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{EngineError, Prepared, SliceSet, Synthesizer};
-use crate::io::Study;
+use crate::io::{SequenceSet, Study};
 use crate::model::Scenario;
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
@@ -59,6 +59,8 @@ pub enum Response {
         device: String,
         /// The loaded weights' method ("MM-GAN"), for labels and exported headers.
         method: &'static str,
+        /// The model's sequences: the viewer shows one panel each.
+        sequences: SequenceSet,
     },
     Started {
         generation: u64,
@@ -218,6 +220,7 @@ fn run(
             send(Response::Ready {
                 device: s.device_description().to_string(),
                 method: s.meta().method.title(),
+                sequences: s.meta().sequences(),
             });
             Some(s)
         }

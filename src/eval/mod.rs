@@ -37,15 +37,19 @@ impl Method {
     }
 }
 
-/// The available sequence closest in contrast to `target` (MR physics: T1 <-> T1c,
-/// T2 <-> FLAIR), for the copy baseline.
+/// The available sequence closest in contrast to `target`, for the copy baseline. From MR
+/// physics: T1 <-> T1c; T2 <-> FLAIR; DWI (b = 1000, a T2-weighted echo-planar image whose
+/// CSF is dark and whose lesions are bright) looks most like FLAIR, then T2; an ADC map
+/// (CSF bright) most like T2.
 pub fn most_similar(target: Sequence, scenario: Scenario) -> Sequence {
     use Sequence::*;
-    let order: [Sequence; 3] = match target {
-        T1 => [T1c, Flair, T2],
-        T1c => [T1, Flair, T2],
-        T2 => [Flair, T1c, T1],
-        Flair => [T2, T1c, T1],
+    let order: [Sequence; 5] = match target {
+        T1 => [T1c, Flair, T2, Dwi, Adc],
+        T1c => [T1, Flair, T2, Dwi, Adc],
+        T2 => [Flair, Dwi, Adc, T1c, T1],
+        Flair => [T2, Dwi, T1c, T1, Adc],
+        Dwi => [Flair, T2, T1, T1c, Adc],
+        Adc => [T2, Flair, Dwi, T1, T1c],
     };
     order
         .into_iter()
@@ -72,6 +76,9 @@ pub struct Row {
 
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct Table {
+    /// The sequences the scenarios are over (tables written before sets existed: BraTS's).
+    #[serde(default)]
+    pub set: crate::io::SequenceSet,
     pub subjects: Vec<String>,
     pub rows: Vec<Row>,
     /// Every single comparison (one subject, scenario, missing sequence, method), brain
@@ -112,6 +119,7 @@ pub fn evaluate(
             reason: format!("two weights folders of {m}: give one per method"),
         });
     }
+    let set = scenarios.first().map(|s| s.set()).unwrap_or_default();
     let cancel = AtomicBool::new(false);
     // (scenario index, sequence, method) -> per-subject results
     let mut acc: Vec<(RowKey, Vec<(Quality, RegionQuality)>)> = Vec::new();
@@ -203,7 +211,7 @@ pub fn evaluate(
             }
         }
     }
-    let all = Scenario::all();
+    let all = Scenario::all(set);
     let rows = acc
         .into_iter()
         .map(|((si, sequence, method), v)| {
@@ -225,6 +233,7 @@ pub fn evaluate(
         })
         .collect();
     Ok(Table {
+        set,
         subjects: studies.iter().map(|s| s.subject.clone()).collect(),
         rows,
         cases,
@@ -361,10 +370,11 @@ pub fn self_check(
     cancel: &AtomicBool,
 ) -> Result<Vec<CheckRow>, EngineError> {
     let validation = synth.meta().validation;
+    let set = synth.meta().sequences();
     Ok(leave_one_out(synth, study, hidden, cancel)?
         .into_iter()
         .map(|(sequence, quality)| {
-            let reference = validation.map(|v| v[sequence.index()]);
+            let reference = validation.and_then(|v| Some(v[set.channel(sequence)?]));
             CheckRow {
                 sequence,
                 quality,
@@ -384,24 +394,27 @@ fn leave_one_out(
     hidden: &[Sequence],
     cancel: &AtomicBool,
 ) -> Result<Vec<(Sequence, RegionQuality)>, EngineError> {
-    let inputs: Vec<Sequence> = study
-        .present()
+    let set = synth.meta().sequences();
+    let inputs: Vec<Sequence> = set
+        .sequences()
         .into_iter()
-        .filter(|s| !hidden.contains(s))
+        .filter(|s| study.has(*s) && !hidden.contains(s))
         .collect();
     let mut out = Vec::new();
     for &seq in &inputs {
         if inputs.len() < 2 {
             break;
         }
-        let missing: Vec<Sequence> = Sequence::ALL
+        let missing: Vec<Sequence> = set
+            .sequences()
             .into_iter()
             .filter(|s| *s == seq || !inputs.contains(s))
             .collect();
-        let scenario = Scenario::with_missing(&missing).map_err(|e| EngineError::Scenario {
-            missing: seq.name().into(),
-            reason: e.to_string(),
-        })?;
+        let scenario =
+            Scenario::with_missing(set, &missing).map_err(|e| EngineError::Scenario {
+                missing: seq.name().into(),
+                reason: e.to_string(),
+            })?;
         let prepared = synth.prepare(study, scenario)?;
         let volumes = synth.synthesize_volume(&prepared, &mut |_, _| {}, cancel)?;
         if let Some(v) = volumes.iter().find(|v| v.sequence == seq) {

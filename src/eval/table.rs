@@ -123,7 +123,7 @@ impl Table {
                 })
                 .map(|c| c.brain)
         };
-        let all = Scenario::all();
+        let all = Scenario::all(self.set);
         let single: Vec<&Case> = self
             .cases
             .iter()
@@ -153,7 +153,7 @@ impl Table {
                 "| missing | {name} brain SSIM / PSNR | best baseline SSIM / PSNR | PSNR gain |"
             );
             let _ = writeln!(s, "|---|---|---|---|");
-            for seq in Sequence::ALL {
+            for seq in self.set.sequences() {
                 let mean = |m: Method| {
                     Quality::mean(
                         &self
@@ -240,7 +240,7 @@ impl Table {
             }
         }
         keys.sort();
-        let all = Scenario::all();
+        let all = Scenario::all(self.set);
         let definitions: [(&str, Pick); 2] = [
             (
                 "Challenge definition (per volume, inside the brain, 0.5-99.5 percentile clip): brain SSIM / PSNR (dB).",

@@ -1,4 +1,4 @@
-//! Study I/O: NIfTI volumes in, a [`Study`] of the four sequences out, synthetic volumes
+//! Study I/O: NIfTI volumes in, a [`Study`] of its sequences (T1, T1c, T2, FLAIR, DWI, ADC) out, synthetic volumes
 //! written back onto the source grid.
 //!
 //! Owns file-name role detection, NIfTI decoding (every common datatype, scaling,
@@ -26,7 +26,7 @@ pub use orientation::{
     affine_from_header, row_major, Affine, AffineSource, Orientation, Reorientation,
     GRID_TOLERANCE_MM,
 };
-pub use sequence::{Role, Sequence};
+pub use sequence::{Role, Sequence, SequenceSet};
 pub use study::{Grid, Study, StudyFiles};
 
 /// Result type of the study I/O layer.

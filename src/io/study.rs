@@ -11,7 +11,7 @@ use super::{IoError, Result, Role, Sequence};
 /// given explicitly (explicit files override detection).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StudyFiles {
-    pub sequences: [Option<PathBuf>; 4],
+    pub sequences: [Option<PathBuf>; Sequence::COUNT],
     pub label: Option<PathBuf>,
     /// The folder the study was detected in, if any.
     pub folder: Option<PathBuf>,
@@ -109,7 +109,7 @@ impl StudyFiles {
 
     pub fn get(&self, role: Role) -> Option<&PathBuf> {
         match role {
-            Role::Sequence(s) => self.sequences[s.index()].as_ref(),
+            Role::Sequence(s) => self.sequences[s.slot()].as_ref(),
             Role::Label => self.label.as_ref(),
         }
     }
@@ -120,7 +120,7 @@ impl StudyFiles {
 
     fn slot_mut(&mut self, role: Role) -> &mut Option<PathBuf> {
         match role {
-            Role::Sequence(s) => &mut self.sequences[s.index()],
+            Role::Sequence(s) => &mut self.sequences[s.slot()],
             Role::Label => &mut self.label,
         }
     }
@@ -245,7 +245,7 @@ pub struct Study {
     /// Subject identifier used in export file names.
     pub subject: String,
     pub files: StudyFiles,
-    volumes: [Option<Volume>; 4],
+    volumes: [Option<Volume>; Sequence::COUNT],
     pub label: Option<Volume>,
     pub grid: Grid,
 }
@@ -316,12 +316,12 @@ impl Study {
                 })
                 .collect()
         });
-        let mut volumes: [Option<Volume>; 4] = Default::default();
+        let mut volumes: [Option<Volume>; Sequence::COUNT] = Default::default();
         let mut label = None;
         for (role, result) in results {
             let volume = result?;
             match role {
-                Role::Sequence(s) => volumes[s.index()] = Some(volume),
+                Role::Sequence(s) => volumes[s.slot()] = Some(volume),
                 Role::Label => label = Some(check_labels(volume)),
             }
         }
@@ -336,11 +336,11 @@ impl Study {
     }
 
     pub fn volume(&self, seq: Sequence) -> Option<&Volume> {
-        self.volumes[seq.index()].as_ref()
+        self.volumes[seq.slot()].as_ref()
     }
 
     pub fn has(&self, seq: Sequence) -> bool {
-        self.volumes[seq.index()].is_some()
+        self.volumes[seq.slot()].is_some()
     }
 
     /// The sequences present in the study, in channel order.
@@ -443,6 +443,13 @@ mod tests {
         assert_eq!(role("x_flair_synthetic.nii.gz"), None);
         assert_eq!(role("notes.txt"), None);
         assert_eq!(role("brainmask.nii.gz"), None);
+        // ISLES 2015 (SISS) and ISLES 2022 names.
+        assert_eq!(role("VSD.Brain.XX.O.MR_DWI.70613.nii"), s(Dwi));
+        assert_eq!(role("VSD.Brain.XX.O.MR_Flair.70614.nii"), s(Flair));
+        assert_eq!(role("VSD.Brain.XX.O.MR_T1.70612.nii"), s(T1));
+        assert_eq!(role("VSD.Brain.XX.O.OT.70618.nii"), Some(Role::Label));
+        assert_eq!(role("sub-strokecase0001_ses-0001_adc.nii.gz"), s(Adc));
+        assert_eq!(role("sub-strokecase0001_ses-0001_dwi.nii.gz"), s(Dwi));
     }
 
     #[test]

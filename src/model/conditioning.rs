@@ -152,7 +152,11 @@ mod tests {
 
     fn mask_t2_flair_missing() -> Tensor<4> {
         availability_mask(
-            &[Scenario::with_missing(&[Sequence::T2, Sequence::Flair]).unwrap()],
+            &[Scenario::with_missing(
+                crate::io::SequenceSet::BRATS,
+                &[Sequence::T2, Sequence::Flair],
+            )
+            .unwrap()],
             &dev(),
         )
     }
@@ -178,7 +182,7 @@ mod tests {
     #[test]
     fn noise_imputation_is_standard_normal() {
         let m = availability_mask(
-            &[Scenario::with_available(&[Sequence::T1]).unwrap()],
+            &[Scenario::with_available(crate::io::SequenceSet::BRATS, &[Sequence::T1]).unwrap()],
             &dev(),
         );
         let x = Tensor::<4>::zeros([1, 4, 64, 64], &dev());

@@ -268,12 +268,9 @@ impl MmSynthesis {
     /// The latents of the sequences `scenario` has available, in channel order.
     fn encode(&self, x: &Tensor<4>, scenario: Scenario) -> Vec<Tensor<4>> {
         scenario
-            .available()
+            .available_channels()
             .into_iter()
-            .map(|s| {
-                let c = s.index();
-                self.encoders[c].forward(x.clone().narrow(1, c, 1))
-            })
+            .map(|c| self.encoders[c].forward(x.clone().narrow(1, c, 1)))
             .collect()
     }
 
@@ -348,7 +345,9 @@ mod tests {
         let device = Device::flex();
         let m = MmSynthesisConfig::new().with_width(2).init(&device);
         let x = Tensor::<4>::random([2, 4, 16, 16], Distribution::Default, &device);
-        let scenario = Scenario::with_missing(&[crate::io::Sequence::T2]).unwrap();
+        let scenario =
+            Scenario::with_missing(crate::io::SequenceSet::BRATS, &[crate::io::Sequence::T2])
+                .unwrap();
         let y = m.forward(x.clone(), scenario);
         assert_eq!(y.dims(), [2, 4, 16, 16]);
         // Whatever fills the missing channel, the output is the same.
@@ -366,8 +365,12 @@ mod tests {
         let device = Device::flex();
         let m = MmSynthesisConfig::new().with_width(2).init(&device);
         let x = Tensor::<4>::random([1, 4, 16, 16], Distribution::Default, &device);
-        let one = Scenario::with_available(&[crate::io::Sequence::T1]).unwrap();
-        let three = Scenario::with_missing(&[crate::io::Sequence::Flair]).unwrap();
+        let one =
+            Scenario::with_available(crate::io::SequenceSet::BRATS, &[crate::io::Sequence::T1])
+                .unwrap();
+        let three =
+            Scenario::with_missing(crate::io::SequenceSet::BRATS, &[crate::io::Sequence::Flair])
+                .unwrap();
         let l = m.losses(x.clone(), one);
         assert_eq!(l.embedding.into_scalar::<f32>(), 0.0);
         assert!(l.reconstruction.into_scalar::<f32>() > 0.0);

@@ -6,6 +6,8 @@ use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::io::SequenceSet;
+
 use burn::module::Module;
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -158,16 +160,16 @@ impl NetworkConfig {
         }
     }
 
-    /// The network built from this config with the record at `path` loaded into it (the
-    /// error: why the record does not fit).
-    pub fn load(&self, path: &Path, device: &Device) -> Result<Network, String> {
+    /// The network built from this config with the record at `path` loaded into it, for
+    /// a model of the sequences `set` (the error: why the record does not fit).
+    pub fn load(&self, set: SequenceSet, path: &Path, device: &Device) -> Result<Network, String> {
         let loaded = match self {
             NetworkConfig::MmGan(c) => c.init(device).try_load_file(path).map(Network::MmGan),
             NetworkConfig::MmSynthesis(c) => {
                 c.init(device).try_load_file(path).map(Network::MmSynthesis)
             }
             NetworkConfig::Replica(c) => {
-                return Replica::load_file(c, path).map(|r| Network::Replica(Arc::new(r)))
+                return Replica::load_file(c, set, path).map(|r| Network::Replica(Arc::new(r)))
             }
             NetworkConfig::PGan(c) => c.init(device).try_load_file(path).map(Network::PGan),
         };

@@ -265,11 +265,11 @@ impl PGan {
     /// where [`PGan::supports`] the scenario; with several available sequences the first
     /// is the source.
     pub fn forward(&self, x: Tensor<4>, scenario: Scenario) -> Tensor<4> {
-        let source = scenario.available()[0].index();
+        let source = scenario.available_channels()[0];
         let input = x.clone().narrow(1, source, 1);
         let channels = (0..self.channels)
             .map(|c| {
-                if scenario.is_available(crate::io::Sequence::ALL[c]) {
+                if scenario.has_channel(c) {
                     x.clone().narrow(1, c, 1)
                 } else {
                     self.synthesize(source, c, input.clone())
@@ -327,7 +327,8 @@ mod tests {
         let c = PGanConfig::new().with_width(2).with_blocks(1);
         let m = c.init(&device);
         let x = Tensor::<4>::random([2, 4, 16, 16], Distribution::Default, &device);
-        let scenario = Scenario::with_available(&[Sequence::T2]).unwrap();
+        let scenario =
+            Scenario::with_available(crate::io::SequenceSet::BRATS, &[Sequence::T2]).unwrap();
         assert!(PGan::supports(scenario));
         let y = m.forward(x.clone(), scenario);
         assert_eq!(y.dims(), [2, 4, 16, 16]);
@@ -359,7 +360,7 @@ mod tests {
             [2, 1, 1, 1]
         );
         assert!(!PGan::supports(
-            Scenario::with_missing(&[Sequence::Flair]).unwrap()
+            Scenario::with_missing(crate::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap()
         ));
     }
 

@@ -22,13 +22,14 @@ use smartcore::ensemble::random_forest_regressor::{
 use smartcore::linalg::basic::matrix::DenseMatrix;
 
 use super::Scenario;
-use crate::io::Sequence;
+use crate::io::{Sequence, SequenceSet};
 use crate::metrics::gaussian_blur;
 
 /// Smoothing scales of the context features (pixels, 1 mm in BraTS space).
 const SIGMAS: [f64; 3] = [2.0, 4.0, 8.0];
 /// Features of one input sequence: a 3x3 patch and one value per smoothing scale.
 pub const FEATURES_PER_INPUT: usize = 9 + SIGMAS.len();
+const ALL_CHANNELS: [usize; 4] = [0, 1, 2, 3];
 
 type Forest = RandomForestRegressor<f32, f32, DenseMatrix<f32>, Vec<f32>>;
 
@@ -64,6 +65,7 @@ impl ReplicaConfig {
     pub fn init(&self) -> Replica {
         Replica {
             config: self.clone(),
+            set: SequenceSet::default(),
             forests: Vec::new(),
         }
     }
@@ -82,6 +84,10 @@ struct Entry {
 #[derive(serde::Serialize, serde::Deserialize)]
 pub struct Replica {
     config: ReplicaConfig,
+    /// The sequences the forests were fitted on, in channel order (records written before
+    /// sequence sets existed are BraTS's).
+    #[serde(default)]
+    set: SequenceSet,
     forests: Vec<Entry>,
 }
 
@@ -100,11 +106,10 @@ impl std::fmt::Debug for Replica {
 /// sequences `inputs`: for each, in that order, its 12 feature images
 /// ([inputs][12][side * side]). Only the inputs are computed: the smoothing is most of a
 /// slice's cost.
-fn feature_maps(slice: &[f32], side: usize, inputs: &[Sequence]) -> Vec<Vec<f32>> {
+fn feature_maps(slice: &[f32], side: usize, inputs: &[usize]) -> Vec<Vec<f32>> {
     let n = side * side;
     let mut maps = Vec::with_capacity(inputs.len() * FEATURES_PER_INPUT);
-    for seq in inputs {
-        let ch = seq.index();
+    for &ch in inputs {
         let img = &slice[ch * n..(ch + 1) * n];
         for dy in [-1i64, 0, 1] {
             for dx in [-1i64, 0, 1] {
@@ -132,15 +137,18 @@ fn row(maps: &[Vec<f32>], i: usize, out: &mut Vec<f32>) {
 
 /// Forests a fitted model holds: one per missing sequence of each of the 14 scenarios.
 pub fn forest_count() -> usize {
-    Scenario::all().iter().map(|s| s.missing().len()).sum()
+    Scenario::all(SequenceSet::BRATS)
+        .iter()
+        .map(|s| s.missing().len())
+        .sum()
 }
 
 /// Pixels with brain in any available input (the others stay 0, as MM-GAN's outside the
 /// brain do after the engine's masking).
-fn inside(slice: &[f32], side: usize, available: &[Sequence]) -> Vec<usize> {
+fn inside(slice: &[f32], side: usize, available: &[usize]) -> Vec<usize> {
     let n = side * side;
     (0..n)
-        .filter(|&i| available.iter().any(|s| slice[s.index() * n + i] > 0.0))
+        .filter(|&i| available.iter().any(|c| slice[c * n + i] > 0.0))
         .collect()
 }
 
@@ -164,11 +172,11 @@ impl Samples {
         let (mut features, mut values) = (Vec::new(), Vec::new());
         let n = side * side;
         for slice in slices {
-            let brain = inside(slice, side, &Sequence::ALL);
+            let brain = inside(slice, side, &ALL_CHANNELS);
             if brain.is_empty() {
                 continue;
             }
-            let maps = feature_maps(slice, side, &Sequence::ALL);
+            let maps = feature_maps(slice, side, &ALL_CHANNELS);
             for _ in 0..per_slice {
                 let i = brain[pick(brain.len())];
                 row(&maps, i, &mut features);
@@ -186,19 +194,20 @@ impl Samples {
         self.values.is_empty()
     }
 
-    /// The design matrix of the inputs `available` (row-major) and the `target` values.
-    fn design(&self, available: &[Sequence], target: Sequence) -> (DenseMatrix<f32>, Vec<f32>) {
+    /// The design matrix of the input channels `available` (row-major) and the values of
+    /// channel `target`.
+    fn design(&self, available: &[usize], target: usize) -> (DenseMatrix<f32>, Vec<f32>) {
         let all = 4 * FEATURES_PER_INPUT;
         let mut x = Vec::with_capacity(self.len() * available.len() * FEATURES_PER_INPUT);
         for s in 0..self.len() {
             let r = &self.features[s * all..(s + 1) * all];
-            for seq in available {
-                let first = seq.index() * FEATURES_PER_INPUT;
+            for c in available {
+                let first = c * FEATURES_PER_INPUT;
                 x.extend_from_slice(&r[first..first + FEATURES_PER_INPUT]);
             }
         }
         let y = (0..self.len())
-            .map(|s| self.values[s * 4 + target.index()])
+            .map(|s| self.values[s * 4 + target])
             .collect();
         let cols = available.len() * FEATURES_PER_INPUT;
         let matrix = DenseMatrix::new(self.len(), cols, x, false)
@@ -217,21 +226,23 @@ impl Replica {
     pub fn fit(
         config: &ReplicaConfig,
         samples: &Samples,
+        set: SequenceSet,
         seed: u64,
         done: &mut dyn FnMut(usize, usize),
     ) -> Result<Replica, String> {
         if samples.is_empty() {
             return Err("replica: no training voxels (no brain in the training slices)".into());
         }
-        let jobs: Vec<(usize, Sequence)> = Scenario::all()
+        let jobs: Vec<(usize, Sequence)> = Scenario::all(set)
             .iter()
             .enumerate()
             .flat_map(|(i, s)| s.missing().into_iter().map(move |t| (i, t)))
             .collect();
         let mut forests = Vec::with_capacity(jobs.len());
         for (k, &(i, target)) in jobs.iter().enumerate() {
-            let available = Scenario::all()[i].available();
-            let (x, y) = samples.design(&available, target);
+            let scenario = Scenario::all(set)[i];
+            let available = scenario.available_channels();
+            let (x, y) = samples.design(&available, scenario.channel(target));
             let cols = available.len() * FEATURES_PER_INPUT;
             // A third of the features per split: the usual choice for regression forests.
             let params = RandomForestRegressorParameters::default()
@@ -251,6 +262,7 @@ impl Replica {
         }
         Ok(Replica {
             config: config.clone(),
+            set,
             forests,
         })
     }
@@ -260,12 +272,12 @@ impl Replica {
     /// predicted inside the brain (0 where the model has no forest: it was not fitted).
     pub fn forward(&self, slices: &[f32], side: usize, scenario: Scenario) -> Vec<f32> {
         let n = side * side;
-        let available = scenario.available();
-        let index = Scenario::all().iter().position(|s| *s == scenario);
+        let available = scenario.available_channels();
+        let index = (scenario.set() == self.set).then(|| scenario.index());
         let mut out = vec![0f32; slices.len()];
         for (slice, o) in slices.chunks(4 * n).zip(out.chunks_mut(4 * n)) {
-            for seq in &available {
-                let c = seq.index() * n;
+            for &c in &available {
+                let c = c * n;
                 o[c..c + n].copy_from_slice(&slice[c..c + n]);
             }
             let brain = inside(slice, side, &available);
@@ -286,7 +298,7 @@ impl Replica {
                     log::warn!("replica: the {} forest failed to predict", e.target.name());
                     continue;
                 };
-                let c = e.target.index() * n;
+                let c = scenario.channel(e.target) * n;
                 for (&i, v) in brain.iter().zip(pred) {
                     o[c + i] = v.max(0.0);
                 }
@@ -306,8 +318,12 @@ impl Replica {
     }
 
     /// Read forests saved by [`Self::save_file`]; refused unless they were fitted with
-    /// `config` and cover every scenario.
-    pub fn load_file(config: &ReplicaConfig, path: &Path) -> Result<Replica, String> {
+    /// `config` on the sequences `set` and cover every scenario.
+    pub fn load_file(
+        config: &ReplicaConfig,
+        set: SequenceSet,
+        path: &Path,
+    ) -> Result<Replica, String> {
         let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
         let mut text = Vec::new();
         flate2::read::GzDecoder::new(file)
@@ -321,10 +337,16 @@ impl Replica {
                 r.config, config
             ));
         }
+        if r.set != set {
+            return Err(format!(
+                "the forests were fitted on {}, the sidecar says {set}",
+                r.set
+            ));
+        }
         let expected = forest_count();
         if r.forests.len() != expected
             || r.forests.iter().any(|e| {
-                Scenario::all()
+                Scenario::all(r.set)
                     .get(e.scenario)
                     .is_none_or(|s| !s.missing().contains(&e.target))
             })

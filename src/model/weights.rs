@@ -11,6 +11,7 @@ use super::{
     PGanConfig, ReplicaConfig,
 };
 use crate::data::{Fit, OutputScale};
+use crate::io::SequenceSet;
 
 /// File names inside a weights folder (the record keeps its historical name whatever the
 /// method).
@@ -41,8 +42,9 @@ pub struct WeightsMeta {
     /// Model slice side (pixels).
     pub side: usize,
     pub fit: Fit,
-    /// Channel order of the record, by sequence name.
-    pub channel_order: Vec<String>,
+    /// The model's sequences in the record's channel order, by name (`["T1", "T1c", "T2",
+    /// "FLAIR"]` for BraTS).
+    pub channel_order: SequenceSet,
     /// How inputs were normalised, in words (the code: [`crate::data::model_volume`]).
     pub normalisation: String,
     pub imputation: Imputation,
@@ -119,6 +121,11 @@ pub enum WeightsError {
 }
 
 impl WeightsMeta {
+    /// The model's sequences, in channel order.
+    pub fn sequences(&self) -> SequenceSet {
+        self.channel_order
+    }
+
     pub fn load(dir: &Path) -> Result<WeightsMeta, WeightsError> {
         if !dir.is_dir() {
             return Err(WeightsError::MissingFolder(dir.into()));
@@ -190,16 +197,6 @@ impl WeightsMeta {
     /// built (a hand-edited sidecar must not reach an allocation or an assertion in burn).
     /// The error names the field.
     pub fn validate(&self) -> Result<(), String> {
-        let expected: Vec<String> = crate::io::Sequence::ALL
-            .iter()
-            .map(|s| s.name().to_string())
-            .collect();
-        if self.channel_order != expected {
-            return Err(format!(
-                "channel_order is {:?}, this build expects {:?}",
-                self.channel_order, expected
-            ));
-        }
         self.network()?.check(self.side)?;
         if let Some(c) = &self.calibration {
             let monotone = c.curves.iter().all(|k| {
@@ -266,7 +263,7 @@ fn load_record(dir: &Path, meta: &WeightsMeta, device: &Device) -> Result<Networ
         });
     }
     config
-        .load(&path, device)
+        .load(meta.sequences(), &path, device)
         .map_err(|reason| WeightsError::Mismatch {
             config: config.describe(),
             path,

@@ -1,10 +1,12 @@
-//! BraTS-like phantom subjects: real anatomy (the MNI152 2009 template's brain and tissue
-//! maps, in `assets/mni`), MR contrast from tissue relaxation times and the signal
-//! equations, random tumours with BraTS labels, and per-subject deformation, bias field,
-//! Rician noise and scanner scale. Deterministic for a seed.
+//! Phantom subjects: real anatomy (the MNI152 2009 template's brain and tissue maps, in
+//! `assets/mni`), MR contrast from tissue relaxation times, diffusion and the signal
+//! equations, a random lesion (a glioma with BraTS labels for BraTS-like subjects; an
+//! ischaemic stroke for ISLES-like ones), and per-subject deformation, bias field, Rician
+//! noise and scanner scale. Deterministic for a seed.
 //!
 //! Owns only the simulation; files are written through [`crate::io`].
 
+mod infarct;
 mod physics;
 mod tumour;
 
@@ -13,7 +15,8 @@ use std::path::{Path, PathBuf};
 use ndarray::{Array3, ShapeBuilder};
 use rand::{RngExt, SeedableRng};
 
-use crate::io::{read_volume, write_nifti_atomic, IoError, Reorientation, Sequence};
+use crate::io::{read_volume, write_nifti_atomic, IoError, Reorientation, Sequence, SequenceSet};
+pub use infarct::{infarct_tissue, Infarct};
 pub use physics::{signal, Tissue, TISSUES};
 pub use tumour::Tumour;
 
@@ -24,6 +27,76 @@ pub const GRID: [usize; 3] = [240, 240, 155];
 pub const LABEL_NECROSIS: u8 = 1;
 pub const LABEL_OEDEMA: u8 = 2;
 pub const LABEL_ENHANCING: u8 = 4;
+/// The stroke lesion's label (ISLES labels are binary).
+pub const LABEL_LESION: u8 = 1;
+
+/// Which disease a phantom shows, and so which sequences it is acquired with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Kind {
+    /// A glioma (necrosis, enhancing rim, oedema) in T1, T1c, T2 and FLAIR, as BraTS.
+    Glioma,
+    /// An ischaemic stroke of random age in T1, T2, DWI and FLAIR, as ISLES 2015.
+    Stroke,
+}
+
+impl Kind {
+    pub fn sequences(self) -> SequenceSet {
+        match self {
+            Kind::Glioma => SequenceSet::BRATS,
+            Kind::Stroke => SequenceSet::ISLES,
+        }
+    }
+}
+
+/// Where the template sits in the output grid: centred, scaled per axis (the smooth
+/// deformation comes on top). Lesions are placed by template coordinates.
+pub struct Placement {
+    pub grid_centre: [f64; 3],
+    pub template_centre: [f64; 3],
+    pub scale: [f64; 3],
+}
+
+impl Placement {
+    /// The grid point of template point `q`.
+    pub fn to_grid(&self, q: [f64; 3]) -> [f64; 3] {
+        [0, 1, 2].map(|i| (q[i] - self.template_centre[i]) * self.scale[i] + self.grid_centre[i])
+    }
+}
+
+/// A phantom's lesion.
+#[derive(Debug, Clone)]
+pub enum Lesion {
+    Tumour(Tumour),
+    Infarct(Infarct),
+}
+
+impl Lesion {
+    fn compartments(&self, p: [f64; 3], normal: [f32; 3]) -> ([f32; 6], u8) {
+        match self {
+            Lesion::Tumour(t) => t.compartments(p, normal),
+            Lesion::Infarct(i) => i.compartments(p, normal),
+        }
+    }
+
+    /// The tissues of a voxel's six fractions: normal tissue, then the lesion's.
+    fn tissues(&self) -> [Tissue; 6] {
+        match self {
+            Lesion::Tumour(_) => TISSUES,
+            Lesion::Infarct(i) => {
+                let [gm, wm, csf, ..] = TISSUES;
+                [
+                    gm,
+                    wm,
+                    csf,
+                    infarct_tissue(&gm, i.age_hours),
+                    infarct_tissue(&wm, i.age_hours),
+                    // Unused: an infarct has two compartments.
+                    csf,
+                ]
+            }
+        }
+    }
+}
 
 /// The template's brain mask and grey/white-matter probabilities (RAS, 1 mm, in [0, 1]).
 pub struct Anatomy {
@@ -63,12 +136,14 @@ impl Anatomy {
 
 /// One simulated subject on [`GRID`], RAS order.
 pub struct Phantom {
-    /// T1, T1c, T2, FLAIR in scanner units (already scaled, noisy, non-negative).
+    /// The sequences simulated, in the order of `sequences`.
+    pub set: SequenceSet,
+    /// Each sequence in scanner units (already scaled, noisy, non-negative).
     pub sequences: [Array3<f32>; 4],
     pub label: Array3<u8>,
-    /// Tissue fractions used (for tests): [gm, wm, csf] and the tumour compartments.
+    /// Tissue fractions used (for tests): [gm, wm, csf] and the lesion's compartments.
     pub fractions: Array3<[f32; 6]>,
-    pub tumour: Tumour,
+    pub lesion: Lesion,
 }
 
 /// A small deterministic generator of standard normals (Box-Muller on the seeded stream).
@@ -149,7 +224,7 @@ fn trilinear(v: &Array3<f32>, p: [f64; 3]) -> f32 {
 }
 
 /// Simulate subject `index` of the run seeded `seed`.
-pub fn simulate(anatomy: &Anatomy, seed: u64, index: u64) -> Phantom {
+pub fn simulate(anatomy: &Anatomy, kind: Kind, seed: u64, index: u64) -> Phantom {
     let mut rng = rand::rngs::StdRng::seed_from_u64(
         seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index.wrapping_add(1),
     );
@@ -161,7 +236,16 @@ pub fn simulate(anatomy: &Anatomy, seed: u64, index: u64) -> Phantom {
     let scale = [0, 1, 2].map(|_| rng.random_range(0.93..1.05));
     let fields = [0, 1, 2].map(|_| SmoothField::new(&mut rng, 4, 2.0));
     let amplitude = rng.random_range(2.0..4.0);
-    let tumour = Tumour::random(&mut rng, anatomy, centre, tcentre, scale);
+    let at = Placement {
+        grid_centre: centre,
+        template_centre: tcentre,
+        scale,
+    };
+    let lesion = match kind {
+        Kind::Glioma => Lesion::Tumour(Tumour::random(&mut rng, anatomy, &at)),
+        Kind::Stroke => Lesion::Infarct(Infarct::random(&mut rng, anatomy, &at)),
+    };
+    let tissues = lesion.tissues();
 
     let mut fractions = Array3::from_elem((nx, ny, nz).f(), [0f32; 6]);
     let mut label = Array3::<u8>::zeros((nx, ny, nz).f());
@@ -184,7 +268,7 @@ pub fn simulate(anatomy: &Anatomy, seed: u64, index: u64) -> Phantom {
                 let gm = trilinear(&anatomy.gm, q).min(brain);
                 let wm = trilinear(&anatomy.wm, q).min(brain - gm);
                 let csf = (brain - gm - wm).max(0.0);
-                let (tissue, code) = tumour.compartments(p, [gm, wm, csf]);
+                let (tissue, code) = lesion.compartments(p, [gm, wm, csf]);
                 fractions[[x, y, z]] = tissue;
                 label[[x, y, z]] = code;
             }
@@ -192,8 +276,9 @@ pub fn simulate(anatomy: &Anatomy, seed: u64, index: u64) -> Phantom {
     }
 
     // Per-tissue signal of each sequence, then per-voxel mixing (partial volume).
-    let sequences = Sequence::ALL.map(|seq| {
-        let per_tissue = TISSUES.map(|t| signal(seq, &t));
+    let set = kind.sequences();
+    let sequences = set.sequences().map(|seq| {
+        let per_tissue = tissues.map(|t| signal(seq, &t));
         let bias = SmoothField::new(&mut rng, 3, 1.0);
         let bias_amp = rng.random_range(0.05..0.2);
         // Scanner scale: the WM signal lands between ~400 and ~1600 units.
@@ -225,10 +310,11 @@ pub fn simulate(anatomy: &Anatomy, seed: u64, index: u64) -> Phantom {
         out
     });
     Phantom {
+        set,
         sequences,
         label,
         fractions,
-        tumour,
+        lesion,
     }
 }
 
@@ -270,12 +356,11 @@ pub fn write_subject(p: &Phantom, dir: &Path, id: &str) -> Result<PathBuf, IoErr
         flip: [true, true, false],
         source_dims: GRID,
     };
-    for (seq, data) in Sequence::ALL.iter().zip(&p.sequences) {
+    for (seq, data) in p.set.sequences().iter().zip(&p.sequences) {
+        // BraTS 2018's token for T1c; the others are the sequences' own.
         let name = match seq {
-            Sequence::T1 => "t1",
             Sequence::T1c => "t1ce",
-            Sequence::T2 => "t2",
-            Sequence::Flair => "flair",
+            s => s.slug(),
         };
         let file = lps
             .to_source(data.view())
@@ -290,13 +375,19 @@ pub fn write_subject(p: &Phantom, dir: &Path, id: &str) -> Result<PathBuf, IoErr
     let label = lps.to_source(label.view()).mapv(|v| v as u8);
     write_nifti_atomic(
         &folder.join(format!("{id}_seg.nii.gz")),
-        &brats_header("MM-GAN Studio phantom tumour labels (BraTS codes)"),
+        &brats_header(match p.lesion {
+            Lesion::Tumour(_) => "MM-GAN Studio phantom tumour labels (BraTS codes)",
+            Lesion::Infarct(_) => "MM-GAN Studio phantom stroke lesion label (1: infarct)",
+        }),
         &label,
     )?;
     Ok(folder)
 }
 
 /// The subject id of phantom `index` of a run.
-pub fn subject_id(seed: u64, index: u64) -> String {
-    format!("Phantom-{seed}-{index:03}")
+pub fn subject_id(kind: Kind, seed: u64, index: u64) -> String {
+    match kind {
+        Kind::Glioma => format!("Phantom-{seed}-{index:03}"),
+        Kind::Stroke => format!("Stroke-{seed}-{index:03}"),
+    }
 }

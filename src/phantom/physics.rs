@@ -12,6 +12,8 @@ pub struct Tissue {
     pub t2: f64,
     /// T1 after contrast (ms): shortened by gadolinium where the blood-brain barrier leaks.
     pub t1_post: f64,
+    /// Apparent diffusion coefficient (10^-3 mm^2/s).
+    pub adc: f64,
 }
 
 /// Compartments, in the order of a voxel's fractions: grey matter, white matter, CSF,
@@ -25,7 +27,10 @@ pub struct Tissue {
 /// and T2 with their water content; e.g. Hattingen et al., Neuroradiology 2017;59:1167);
 /// the enhancing rim's post-contrast T1 from 1/T1 = 1/T1_0 + r1 C with a gadolinium
 /// relaxivity r1 of about 4.5 /mM/s at 3 T (Rohrer et al., Invest Radiol 2005;40:715) and a
-/// tissue concentration of 0.3 mM.
+/// tissue concentration of 0.3 mM. Apparent diffusion coefficients (10^-3 mm^2/s): WM 0.70
+/// and GM 0.83 (Helenius et al., Radiology 2002;222:499-506), CSF 3.0 (free water at body
+/// temperature), oedema about 1.4 and enhancing tumour about 1.1 (Kono et al., AJNR
+/// 2001;22:1081-1088), necrosis about 2.5 (cyst-like).
 pub const TISSUES: [Tissue; 6] = [
     Tissue {
         name: "grey matter",
@@ -33,6 +38,7 @@ pub const TISSUES: [Tissue; 6] = [
         t1: 1331.0,
         t2: 110.0,
         t1_post: 1300.0,
+        adc: 0.83,
     },
     Tissue {
         name: "white matter",
@@ -40,6 +46,7 @@ pub const TISSUES: [Tissue; 6] = [
         t1: 832.0,
         t2: 80.0,
         t1_post: 820.0,
+        adc: 0.70,
     },
     Tissue {
         name: "CSF",
@@ -47,6 +54,7 @@ pub const TISSUES: [Tissue; 6] = [
         t1: 4200.0,
         t2: 2000.0,
         t1_post: 4200.0,
+        adc: 3.0,
     },
     Tissue {
         name: "necrosis",
@@ -54,6 +62,7 @@ pub const TISSUES: [Tissue; 6] = [
         t1: 3000.0,
         t2: 800.0,
         t1_post: 3000.0,
+        adc: 2.5,
     },
     Tissue {
         name: "enhancing tumour",
@@ -61,6 +70,7 @@ pub const TISSUES: [Tissue; 6] = [
         t1: 1600.0,
         t2: 150.0,
         t1_post: 506.0,
+        adc: 1.1,
     },
     Tissue {
         name: "oedema",
@@ -68,6 +78,7 @@ pub const TISSUES: [Tissue; 6] = [
         t1: 1700.0,
         t2: 200.0,
         t1_post: 1650.0,
+        adc: 1.4,
     },
 ];
 
@@ -86,12 +97,19 @@ pub fn flair_ti() -> f64 {
     t1 * (2.0 / (1.0 + (-FLAIR_TR / t1).exp())).ln()
 }
 
+/// Diffusion weighting of the DWI (s/mm^2), as ISLES's trace images.
+pub const DWI_B: f64 = 1000.0;
+
 /// The signal of a pure tissue in a sequence (arbitrary units, before scanner gain).
 /// T1-weighted: spin echo TR 600 / TE 12; T2-weighted: spin echo TR 5000 / TE 100; FLAIR:
 /// inversion recovery, magnitude |1 - 2 exp(-TI/T1) + exp(-TR/T1)| exp(-TE/T2);
-/// T1c: the T1-weighted sequence with the post-contrast T1.
+/// T1c: the T1-weighted sequence with the post-contrast T1; DWI: a spin-echo EPI, TR 6000 /
+/// TE 90, attenuated by exp(-b ADC) (Stejskal-Tanner); ADC: the coefficient itself (its
+/// maps are in units of 10^-6 mm^2/s, so one unit here is 1000 of them before gain).
 pub fn signal(seq: Sequence, t: &Tissue) -> f64 {
     match seq {
+        Sequence::Dwi => spin_echo(t, t.t1, 6000.0, 90.0) * (-DWI_B * t.adc * 1e-3).exp(),
+        Sequence::Adc => t.adc,
         Sequence::T1 => spin_echo(t, t.t1, 600.0, 12.0),
         Sequence::T1c => spin_echo(t, t.t1_post, 600.0, 12.0),
         Sequence::T2 => spin_echo(t, t.t1, 5000.0, 100.0),
@@ -127,5 +145,8 @@ mod tests {
         assert!(s(Sequence::T1, &enh) < s(Sequence::T1, &wm));
         assert!(s(Sequence::Flair, &oed) > 1.5 * s(Sequence::Flair, &wm));
         assert!(s(Sequence::T2, &oed) > 1.5 * s(Sequence::T2, &wm));
+        // DWI: CSF dark (fast diffusion), tissue brighter; ADC the other way round.
+        assert!(s(Sequence::Dwi, &csf) < 0.5 * s(Sequence::Dwi, &wm));
+        assert!(s(Sequence::Adc, &csf) > 3.0 * s(Sequence::Adc, &gm));
     }
 }

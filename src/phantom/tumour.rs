@@ -3,7 +3,7 @@
 
 use rand::RngExt;
 
-use super::{Anatomy, LABEL_ENHANCING, LABEL_NECROSIS, LABEL_OEDEMA};
+use super::{Anatomy, Placement, LABEL_ENHANCING, LABEL_NECROSIS, LABEL_OEDEMA};
 
 /// A tumour in grid coordinates (RAS voxels of the output grid).
 #[derive(Debug, Clone)]
@@ -16,17 +16,11 @@ pub struct Tumour {
 }
 
 impl Tumour {
-    pub fn random(
-        rng: &mut rand::rngs::StdRng,
-        anatomy: &Anatomy,
-        grid_centre: [f64; 3],
-        template_centre: [f64; 3],
-        scale: [f64; 3],
-    ) -> Tumour {
+    pub fn random(rng: &mut rand::rngs::StdRng, anatomy: &Anatomy, at: &Placement) -> Tumour {
         let a = anatomy.wm.shape();
         // A seed point deep in the white matter (tries are bounded; the template always
         // has such voxels, the fallback is the template centre).
-        let mut q = template_centre.map(|c| c.round());
+        let mut q = at.template_centre.map(|c| c.round());
         for _ in 0..10_000 {
             let c = [0, 1, 2].map(|i| rng.random_range(0.15..0.85) * a[i] as f64);
             let idx = c.map(|v| v as usize);
@@ -35,7 +29,7 @@ impl Tumour {
                 break;
             }
         }
-        let centre = [0, 1, 2].map(|i| (q[i] - template_centre[i]) * scale[i] + grid_centre[i]);
+        let centre = at.to_grid(q);
         let necrosis = if rng.random_range(0.0..1.0) < 0.2 {
             0.0
         } else {

@@ -7,6 +7,7 @@ use burn::config::Config;
 
 use super::{run_err, TrainError};
 use crate::data::Fit;
+use crate::io::SequenceSet;
 use crate::model::{
     scenario_window, DiscriminatorConfig, GeneratorConfig, Imputation, Method, MmSynthesisConfig,
     NetworkConfig, PGanConfig, ReplicaConfig, Scenario,
@@ -30,6 +31,10 @@ pub struct TrainConfig {
     /// pGAN's pair generators and critics (used when `method` is pGAN).
     #[config(default = "PGanConfig::new()")]
     pub pgan: PGanConfig,
+    /// The model's sequences in channel order (BraTS's T1, T1c, T2, FLAIR; ISLES's T1, T2,
+    /// DWI, FLAIR); every training subject must have all four.
+    #[config(default = "SequenceSet::BRATS")]
+    pub sequences: SequenceSet,
     /// Data folders (one sub-folder per subject).
     pub data: Vec<String>,
     /// Model slice side; divisible by 2^depth.
@@ -112,7 +117,7 @@ impl TrainConfig {
             Method::PGan => 0..4,
             _ => 10..14,
         };
-        Scenario::all()[range].to_vec()
+        Scenario::all(self.sequences)[range].to_vec()
     }
 }
 

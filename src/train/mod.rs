@@ -143,7 +143,7 @@ pub fn load_subjects(c: &TrainConfig) -> Result<Subjects, TrainError> {
     for path in &subjects {
         match Study::open(path)
             .map_err(|e| e.to_string())
-            .and_then(|s| SubjectSlices::from_study(&s, c.side, c.fit))
+            .and_then(|s| SubjectSlices::from_study(&s, c.sequences, c.side, c.fit))
         {
             Ok(s) => {
                 let folder = dirs
@@ -246,7 +246,7 @@ pub fn epoch_plan(
         plan.truncate(m);
     }
     let window = c.scenario_window(epoch);
-    let all = Scenario::all();
+    let all = Scenario::all(c.sequences);
     plan.into_iter()
         .map(|(subject, start)| PlannedBatch {
             subject,
@@ -331,10 +331,7 @@ pub fn train(
             pgan: None,
             side: c.side,
             fit: c.fit,
-            channel_order: crate::io::Sequence::ALL
-                .iter()
-                .map(|s| s.name().to_string())
-                .collect(),
+            channel_order: c.sequences,
             normalisation: crate::model::NORMALISATION.into(),
             imputation: c.imputation,
             output_scale: output_scale.clone(),

@@ -61,7 +61,7 @@ pub(super) fn fit_run(
         slices.len(),
         started.elapsed().as_secs_f64()
     );
-    let replica = Replica::fit(&c.replica, &samples, c.seed, &mut |done, _| {
+    let replica = Replica::fit(&c.replica, &samples, c.sequences, c.seed, &mut |done, _| {
         events(TrainEvent::Batch {
             epoch: 1,
             done,

@@ -68,6 +68,16 @@ impl State {
             Some(dir) => {
                 let dir = Path::new(dir);
                 let (network, meta) = crate::model::load_method(dir, c.method, device)?;
+                if meta.sequences() != c.sequences {
+                    return Err(run_err(
+                        dir,
+                        format!(
+                            "a model of {}, this run's sequences are {} (--sequences)",
+                            meta.sequences(),
+                            c.sequences
+                        ),
+                    ));
+                }
                 let wanted = c.network();
                 let found = meta.network().map_err(|e| run_err(dir, e))?;
                 let network = match (network, &found, &wanted) {
@@ -165,7 +175,7 @@ impl State {
         };
         let network = c
             .network()
-            .load(&path(NETWORK), device)
+            .load(c.sequences, &path(NETWORK), device)
             .map_err(|e| run_err(&path(NETWORK), e))?;
         let nets = match network {
             Network::MmGan(g) => Nets::MmGan {

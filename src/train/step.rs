@@ -158,9 +158,9 @@ pub fn pgan_step(
     device: &Device,
 ) -> (PGan, PGanCritics, StepLosses) {
     let real = Tensor::<4>::from_data(TensorData::new(slices.to_vec(), shape), device);
-    let s = scenario.available()[0].index();
+    let s = scenario.available_channels()[0];
     let source = real.clone().narrow(1, s, 1);
-    let targets: Vec<usize> = scenario.missing().iter().map(|t| t.index()).collect();
+    let targets = scenario.missing_channels();
     let k = targets.len() as f32;
 
     let judge = d.clone().no_grad();

@@ -50,8 +50,8 @@ pub(super) fn test_metrics(
                     let inside: Vec<bool> = (0..n)
                         .map(|i| (0..4).any(|ch| inputs[ch * n + i] > 0.0))
                         .collect();
-                    for seq in scenario.missing() {
-                        let o = (b * 4 + seq.index()) * n;
+                    for ch in scenario.missing_channels() {
+                        let o = (b * 4 + ch) * n;
                         let (p, t) = (&y[o..o + n], &real[o..o + n]);
                         paper.push(paper_slice(p, t, c.side, c.side));
                         brain.extend(masked_slice(p, t, &inside, c.side));

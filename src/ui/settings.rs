@@ -4,10 +4,40 @@
 
 use super::render::{Difference, LabelStyle};
 use super::view::ViewState;
+use crate::io::Sequence;
 
-/// A user-set window per sequence, in [`crate::io::Sequence::ALL`] order (`None`:
-/// automatic).
-pub type Windows = [Option<(f32, f32)>; 4];
+/// A user-set window per sequence (`None`: automatic). Stored as a list in
+/// [`Sequence::ALL`] order; a shorter list (settings saved when there were four sequences)
+/// leaves the others automatic.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(from = "Vec<Option<(f32, f32)>>", into = "Vec<Option<(f32, f32)>>")]
+pub struct Windows([Option<(f32, f32)>; Sequence::COUNT]);
+
+impl Windows {
+    pub fn get(&self, seq: Sequence) -> Option<(f32, f32)> {
+        self.0[seq.slot()]
+    }
+
+    pub fn set(&mut self, seq: Sequence, window: Option<(f32, f32)>) {
+        self.0[seq.slot()] = window;
+    }
+}
+
+impl From<Vec<Option<(f32, f32)>>> for Windows {
+    fn from(list: Vec<Option<(f32, f32)>>) -> Self {
+        let mut w = Windows::default();
+        for (slot, v) in w.0.iter_mut().zip(list) {
+            *slot = v;
+        }
+        w
+    }
+}
+
+impl From<Windows> for Vec<Option<(f32, f32)>> {
+    fn from(w: Windows) -> Self {
+        w.0.to_vec()
+    }
+}
 
 /// How many recent studies (and their windows) are remembered.
 const RECENT: usize = 8;
@@ -79,7 +109,7 @@ impl Settings {
     /// Keep the windows of `study`; all automatic forgets them.
     pub fn remember_windows(&mut self, study: &str, windows: Windows) {
         self.windows.retain(|(k, _)| k != study);
-        if windows.iter().any(Option::is_some) {
+        if windows != Windows::default() {
             self.windows.insert(0, (study.to_string(), windows));
             self.windows.truncate(RECENT);
         }
@@ -101,13 +131,14 @@ mod tests {
         assert_eq!(s.recent[0], "/s3");
         assert_eq!(s.recent.iter().filter(|r| *r == "/s3").count(), 1);
 
-        let w: Windows = [Some((0.0, 10.0)), None, None, None];
+        let mut w = Windows::default();
+        w.set(Sequence::T1, Some((0.0, 10.0)));
         s.remember_windows("/a", w);
-        s.remember_windows("/b", [None; 4]);
+        s.remember_windows("/b", Windows::default());
         assert_eq!(s.windows_of("/a"), w);
-        assert_eq!(s.windows_of("/b"), [None; 4]);
+        assert_eq!(s.windows_of("/b"), Windows::default());
         assert_eq!(s.windows.len(), 1, "all-automatic windows are not stored");
-        s.remember_windows("/a", [None; 4]);
+        s.remember_windows("/a", Windows::default());
         assert!(s.windows.is_empty());
     }
 
@@ -117,10 +148,18 @@ mod tests {
             radiological: false,
             ..Settings::default()
         };
-        s.remember_windows("/a", [None, Some((1.0, 2.0)), None, None]);
+        let mut w = Windows::default();
+        w.set(Sequence::Dwi, Some((1.0, 2.0)));
+        s.remember_windows("/a", w);
         let json = serde_json::to_string(&s).unwrap_or_default();
         let back: Settings = serde_json::from_str(&json).unwrap_or_default();
         assert_eq!(back, s);
+        // Settings saved with four windows per study (T1, T1c, T2, FLAIR) still load.
+        let old: Settings =
+            serde_json::from_str(r#"{"windows": [["/b", [null, [1.0, 2.0], null, null]]]}"#)
+                .unwrap_or_default();
+        assert_eq!(old.windows_of("/b").get(Sequence::T1c), Some((1.0, 2.0)));
+        assert_eq!(old.windows_of("/b").get(Sequence::Dwi), None);
         let partial: Settings =
             serde_json::from_str(r#"{"radiological": false}"#).unwrap_or_default();
         assert!(!partial.radiological);

@@ -272,10 +272,7 @@ pub fn test_weights_meta(generator: mmgan::model::GeneratorConfig) -> mmgan::mod
         replica: None,
         side: 64,
         fit: mmgan::data::Fit::Pad,
-        channel_order: mmgan::io::Sequence::ALL
-            .iter()
-            .map(|s| s.name().to_string())
-            .collect(),
+        channel_order: mmgan::io::SequenceSet::BRATS,
         normalisation: mmgan::model::NORMALISATION.into(),
         imputation: mmgan::model::Imputation::Zeros,
         output_scale: mmgan::data::OutputScale {

@@ -7,6 +7,7 @@ use super::ViewerApp;
 use crate::io::Sequence;
 use crate::ui::command::Command;
 use crate::ui::render::Difference;
+use crate::ui::settings::Windows;
 
 impl ViewerApp {
     /// Run one command from a panel, a menu or a key.
@@ -41,7 +42,7 @@ impl ViewerApp {
             Command::Screenshot => self.screenshot(),
             Command::ResetWindows => {
                 if let Some(s) = self.session.as_mut() {
-                    s.windows = [None; 4];
+                    s.windows = Windows::default();
                 }
                 None
             }
@@ -131,7 +132,7 @@ impl ViewerApp {
     /// synthesized panel is on screen.
     fn screenshot(&mut self) -> Option<&'static str> {
         let s = self.session.as_ref()?;
-        let synthetic = Sequence::ALL.iter().any(|q| s.is_synthetic_shown(*q));
+        let synthetic = s.set().sequences().iter().any(|q| s.is_synthetic_shown(*q));
         let name = format!(
             "{}_{}{:03}_view{}.png",
             s.study.subject,
@@ -148,8 +149,10 @@ impl ViewerApp {
     /// panel on its own (CI requires brain signal in each and the SYNTHETIC border on the
     /// synthesized one).
     pub(super) fn write_panel_map(&self, png: &Path, pixels_per_point: f32) {
-        let panels: Vec<serde_json::Value> = Sequence::ALL
+        let sequences = self.session.as_ref().map(|s| s.set().sequences());
+        let panels: Vec<serde_json::Value> = sequences
             .iter()
+            .flatten()
             .filter_map(|&seq| {
                 let r = self.panels.rect(seq)?;
                 let px = |v: f32| (v * pixels_per_point).round();

@@ -129,7 +129,7 @@ impl ViewerApp {
 
     /// The user-set window of `seq` (`None`: automatic).
     pub fn user_window(&self, seq: Sequence) -> Option<(f32, f32)> {
-        self.session.as_ref().and_then(|s| s.windows[seq.index()])
+        self.session.as_ref().and_then(|s| s.windows.get(seq))
     }
 
     /// Figures of the visible synthesized slice of `seq`, once measured.

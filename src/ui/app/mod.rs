@@ -5,6 +5,7 @@
 //! what tests and the command line read from it.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 use eframe::egui;
@@ -24,7 +25,7 @@ use super::stats::FrameStats;
 use super::tasks::{Chore, Tasks};
 use super::view::Plane;
 use crate::engine::{BackendChoice, Request, Response, SynthesisWorker, Synthesizer};
-use crate::io::{Sequence, Study};
+use crate::io::{Sequence, SequenceSet, Study};
 
 /// How the viewer starts.
 #[derive(Debug, Clone)]
@@ -58,6 +59,8 @@ pub struct ViewerApp {
     device: String,
     /// The loaded weights' method, as exported headers name it.
     method: &'static str,
+    /// The loaded weights' sequences (the panels); BraTS's until the model reports.
+    sequences: SequenceSet,
     /// Which of `options.weights` the worker runs.
     model: usize,
     /// How the Model menu names each of `options.weights`.
@@ -155,6 +158,7 @@ impl ViewerApp {
             worker,
             device: "loading the model...".into(),
             method: "MM-GAN",
+            sequences: SequenceSet::BRATS,
             model: 0,
             model_labels: options.weights.iter().map(|w| model_label(w)).collect(),
             ctx: cc.egui_ctx.clone(),
@@ -217,7 +221,8 @@ impl ViewerApp {
         }
     }
 
-    fn set_study(&mut self, study: Study) {
+    fn set_study(&mut self, study: impl Into<Arc<Study>>) {
+        let study: Arc<Study> = study.into();
         self.remember_windows();
         let key = study.files.folder.as_ref().map(|f| f.display().to_string());
         let windows = key
@@ -228,7 +233,8 @@ impl ViewerApp {
             .session
             .as_ref()
             .map_or(self.options.plane, Session::plane);
-        let mut session = Session::new(study, plane, &self.options.missing, windows);
+        let mut session =
+            Session::new(study, self.sequences, plane, &self.options.missing, windows);
         self.export_folder = session.default_export_folder().display().to_string();
         if let Some(k) = key {
             self.settings.remember_recent(&k);
@@ -259,9 +265,20 @@ impl ViewerApp {
     fn drain(&mut self) {
         while let Some(response) = self.worker.try_recv() {
             match response {
-                Response::Ready { device, method } => {
+                Response::Ready {
+                    device,
+                    method,
+                    sequences,
+                } => {
                     self.device = format!("{method} on {device}");
                     self.method = method;
+                    if sequences != self.sequences {
+                        // Another model's panels: the study again, with its sequences.
+                        self.sequences = sequences;
+                        if let Some(s) = self.session.take() {
+                            self.set_study(s.study);
+                        }
+                    }
                 }
                 Response::Failed {
                     generation: 0,

@@ -55,8 +55,8 @@ pub struct Panels {
     /// Whether slices are drawn by `shaders/slice.wgsl` (else CPU textures).
     gpu: bool,
     /// Two slots per panel: the slice, and the ground truth when side by side.
-    slots: [Option<Slot>; 8],
-    rects: [Option<Rect>; 4],
+    slots: [Option<Slot>; 2 * Sequence::COUNT],
+    rects: [Option<Rect>; Sequence::COUNT],
 }
 
 impl Panels {
@@ -64,37 +64,37 @@ impl Panels {
         Panels {
             gpu,
             slots: Default::default(),
-            rects: [None; 4],
+            rects: [None; Sequence::COUNT],
         }
     }
 
     /// Where the panel of `seq` was drawn last frame.
     pub fn rect(&self, seq: Sequence) -> Option<Rect> {
-        self.rects[seq.index()]
+        self.rects[seq.slot()]
     }
 
     /// Whether the panel of `seq` currently draws the difference to its ground truth.
     pub fn showing_difference(&self, seq: Sequence) -> bool {
-        self.slots[seq.index() * 2]
+        self.slots[seq.slot() * 2]
             .as_ref()
             .is_some_and(|s| s.data.truth.is_some() && !s.data.uncertainty)
     }
 
     /// Whether the panel of `seq` currently draws the synthesis' uncertainty.
     pub fn showing_uncertainty(&self, seq: Sequence) -> bool {
-        self.slots[seq.index() * 2]
+        self.slots[seq.slot() * 2]
             .as_ref()
             .is_some_and(|s| s.data.truth.is_some() && s.data.uncertainty)
     }
 
     /// Whether the panel of `seq` shows the ground truth beside the synthesized slice.
     pub fn showing_side_by_side(&self, seq: Sequence) -> bool {
-        self.slots[seq.index() * 2 + 1].is_some()
+        self.slots[seq.slot() * 2 + 1].is_some()
     }
 
     /// Whether the panel of `seq` has the label map to draw.
     pub fn showing_labels(&self, seq: Sequence) -> bool {
-        self.slots[seq.index() * 2]
+        self.slots[seq.slot() * 2]
             .as_ref()
             .is_some_and(|s| s.data.label.is_some())
     }
@@ -115,7 +115,7 @@ impl Panels {
         egui::Grid::new("panels")
             .spacing([8.0, 4.0])
             .show(ui, |ui| {
-                for (i, seq) in Sequence::ALL.into_iter().enumerate() {
+                for (i, seq) in session.set().sequences().into_iter().enumerate() {
                     ui.vertical(|ui| self.panel_ui(ui, session, settings, seq, size, commands));
                     if i % 2 == 1 {
                         ui.end_row();
@@ -157,7 +157,7 @@ impl Panels {
                         .background_color(SYNTHETIC_COLOUR),
                 );
             }
-            if session.windows[seq.index()].is_some() && ui.small_button("auto W/L").clicked() {
+            if session.windows.get(seq).is_some() && ui.small_button("auto W/L").clicked() {
                 commands.push(Command::SetWindow(seq, None));
             }
             if synthetic && session.synthesized(seq) && ui.small_button("Save as...").clicked() {
@@ -173,7 +173,7 @@ impl Panels {
             });
         });
         let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
-        self.rects[seq.index()] = Some(rect);
+        self.rects[seq.slot()] = Some(rect);
         let side_by_side = synthetic && present && settings.difference == Difference::SideBySide;
         let plane = session.plane();
         let [a, b] = plane.in_plane();
@@ -196,7 +196,7 @@ impl Panels {
             let (l, r) = rect.split_left_right_at_fraction(0.5);
             vec![half(l.shrink(1.0), false), half(r.shrink(1.0), true)]
         } else {
-            self.slots[seq.index() * 2 + 1] = None;
+            self.slots[seq.slot() * 2 + 1] = None;
             vec![half(rect, false)]
         };
         panel_input(
@@ -206,7 +206,7 @@ impl Panels {
         let painter = ui.painter_at(rect);
         painter.rect_filled(rect, 0.0, Color32::BLACK);
         for (i, h) in halves.iter().enumerate() {
-            let slot = seq.index() * 2 + i;
+            let slot = seq.slot() * 2 + i;
             self.refresh_slot(session, settings, seq, h.truth, slot);
             let look = Look {
                 window: session.window_of(seq, h.truth),

@@ -32,27 +32,30 @@ impl Session {
 
     /// The window the panel of `seq` uses: the user's, else the automatic one.
     pub fn window_of(&self, seq: Sequence, truth_half: bool) -> (f32, f32) {
-        self.windows[seq.index()].unwrap_or_else(|| self.auto_window(seq, truth_half))
+        self.windows
+            .get(seq)
+            .unwrap_or_else(|| self.auto_window(seq, truth_half))
     }
 
     /// Set the window of `seq` (`None`: automatic); `linked`, every sequence gets the same
     /// window relative to its own automatic one.
     pub fn set_window(&mut self, seq: Sequence, window: Option<(f32, f32)>, linked: bool) {
         if !linked {
-            self.windows[seq.index()] = window;
+            self.windows.set(seq, window);
             return;
         }
         let from = self.auto_window(seq, false);
-        for s in Sequence::ALL {
+        for s in self.set.sequences() {
             let to = self.auto_window(s, false);
-            self.windows[s.index()] = window.map(|w| carry_window(w, from, to));
+            self.windows
+                .set(s, window.map(|w| carry_window(w, from, to)));
         }
     }
 
     /// The whole volume's window, computed off the UI thread.
     pub fn set_synthesized_window(&mut self, generation: u64, seq: Sequence, w: (f32, f32)) {
         if generation == self.generation {
-            if let Some(v) = self.synth[seq.index()].as_mut() {
+            if let Some(v) = self.synth[seq.slot()].as_mut() {
                 v.window = w;
             }
         }
@@ -60,17 +63,17 @@ impl Session {
 
     pub fn set_volume_quality(&mut self, generation: u64, seq: Sequence, q: RegionQuality) {
         if generation == self.generation {
-            self.volume_qualities[seq.index()] = Some(q);
+            self.volume_qualities[seq.slot()] = Some(q);
         }
     }
 
     /// Whole-volume figures of the synthesized `seq` (challenge definition), once measured.
     pub fn volume_quality(&self, seq: Sequence) -> Option<RegionQuality> {
-        self.volume_qualities[seq.index()]
+        self.volume_qualities[seq.slot()]
     }
 
     pub fn set_slice_quality(&mut self, seq: Sequence, key: QualityKey, q: Quality) {
-        let slot = &mut self.slice_qualities[seq.index()];
+        let slot = &mut self.slice_qualities[seq.slot()];
         if slot.as_ref().is_some_and(|(k, _)| *k == key) {
             *slot = Some((key, Some(q)));
         }
@@ -79,13 +82,13 @@ impl Session {
     /// Figures of the synthesized slice of `seq` on screen (paper definition), once
     /// measured.
     pub fn slice_quality(&self, seq: Sequence) -> Option<Quality> {
-        self.slice_qualities[seq.index()]
+        self.slice_qualities[seq.slot()]
             .filter(|(k, _)| *k == self.quality_key(seq))
             .and_then(|(_, q)| q)
     }
 
     fn quality_key(&self, seq: Sequence) -> QualityKey {
-        (self.plane, self.slice(), self.version[seq.index()])
+        (self.plane, self.slice(), self.version[seq.slot()])
     }
 
     /// The slices on screen whose figures are not measured yet (each returned once per
@@ -93,9 +96,9 @@ impl Session {
     /// sagittal slice only once the volume is complete).
     pub fn slices_to_measure(&mut self) -> Vec<SliceJob> {
         let mut jobs = Vec::new();
-        for seq in Sequence::ALL {
+        for seq in self.set.sequences() {
             let key = self.quality_key(seq);
-            let known = self.slice_qualities[seq.index()].is_some_and(|(k, _)| k == key);
+            let known = self.slice_qualities[seq.slot()].is_some_and(|(k, _)| k == key);
             let (Some(truth), true, false) =
                 (self.study.volume(seq), self.is_synthetic_shown(seq), known)
             else {
@@ -113,7 +116,7 @@ impl Session {
                 synthesized: self.plane_slice(&v.data).to_owned(),
                 truth: self.plane_slice(&truth.data).to_owned(),
             });
-            self.slice_qualities[seq.index()] = Some((key, None));
+            self.slice_qualities[seq.slot()] = Some((key, None));
         }
         jobs
     }

@@ -15,7 +15,7 @@ use super::settings::Windows;
 use super::view::Plane;
 use crate::engine::{Request, Response, Stage};
 use crate::eval::{CheckRow, Quality, RegionQuality};
-use crate::io::{display_window, Sequence, Study};
+use crate::io::{display_window, Sequence, SequenceSet, Study};
 use crate::model::Scenario;
 
 /// Dropout passes behind the uncertainty overlay: its cost is this many syntheses, in the
@@ -94,47 +94,58 @@ pub struct CheckJob {
 
 pub struct Session {
     pub study: Arc<Study>,
+    /// The model's sequences: one panel each, in this order.
+    set: SequenceSet,
     plane: Plane,
     /// The voxel [x, y, z] the shown slices pass through (the crosshair's when placed).
     cursor: [usize; 3],
     /// Whether the user placed the crosshair.
     crosshair: bool,
     /// Marked missing by the user (absent sequences are always missing).
-    marked: [bool; 4],
-    synth: [Option<SynthVolume>; 4],
+    marked: [bool; Sequence::COUNT],
+    synth: [Option<SynthVolume>; Sequence::COUNT],
     /// The per-voxel uncertainty of each synthesized volume, once asked for.
-    uncertainty: [Option<SynthVolume>; 4],
+    uncertainty: [Option<SynthVolume>; Sequence::COUNT],
     uncertainty_asked: bool,
     /// Changes whenever what a panel shows changes, so its drawing is rebuilt.
-    version: [u64; 4],
-    uncertainty_version: [u64; 4],
+    version: [u64; Sequence::COUNT],
+    uncertainty_version: [u64; Sequence::COUNT],
     generation: u64,
     progress: Option<(Stage, usize, usize)>,
     pub windows: Windows,
     /// Slice figures per panel, keyed by (plane, slice, version); `None` while measuring.
-    slice_qualities: [Option<(QualityKey, Option<Quality>)>; 4],
-    volume_qualities: [Option<RegionQuality>; 4],
+    slice_qualities: [Option<(QualityKey, Option<Quality>)>; Sequence::COUNT],
+    volume_qualities: [Option<RegionQuality>; Sequence::COUNT],
     self_check: SelfCheck,
 }
 
 impl Session {
-    /// A study opened in `plane` through its centre, with `missing` marked (those it has).
-    pub fn new(study: Study, plane: Plane, missing: &[Sequence], windows: Windows) -> Session {
-        let mut marked = [false; 4];
+    /// A study opened in `plane` through its centre, with panels for the model's
+    /// sequences `set` and `missing` marked (those it has).
+    pub fn new(
+        study: impl Into<Arc<Study>>,
+        set: SequenceSet,
+        plane: Plane,
+        missing: &[Sequence],
+        windows: Windows,
+    ) -> Session {
+        let study: Arc<Study> = study.into();
+        let mut marked = [false; Sequence::COUNT];
         for s in missing {
-            marked[s.index()] = study.has(*s);
+            marked[s.slot()] = study.has(*s);
         }
         Session {
             plane,
             cursor: study.grid.dims.map(|n| n / 2),
             crosshair: false,
-            study: Arc::new(study),
+            study,
+            set,
             marked,
             synth: Default::default(),
             uncertainty: Default::default(),
             uncertainty_asked: false,
-            version: [(); 4].map(|()| next_id()),
-            uncertainty_version: [0; 4],
+            version: [(); Sequence::COUNT].map(|()| next_id()),
+            uncertainty_version: [0; Sequence::COUNT],
             generation: 0,
             progress: None,
             windows,
@@ -142,6 +153,11 @@ impl Session {
             volume_qualities: Default::default(),
             self_check: SelfCheck::NotAsked,
         }
+    }
+
+    /// The model's sequences, in panel order.
+    pub fn set(&self) -> SequenceSet {
+        self.set
     }
 
     /// The folder the study came from, its key in the settings.
@@ -207,19 +223,20 @@ impl Session {
     }
 
     pub fn version(&self, seq: Sequence) -> u64 {
-        self.version[seq.index()]
+        self.version[seq.slot()]
     }
 
     /// Whether the user marked `seq` missing (an absent sequence is missing regardless).
     pub fn is_marked(&self, seq: Sequence) -> bool {
-        self.marked[seq.index()]
+        self.marked[seq.slot()]
     }
 
     /// The sequences the model must synthesize: absent ones and those marked missing.
     pub fn missing(&self) -> Vec<Sequence> {
-        Sequence::ALL
+        self.set
+            .sequences()
             .into_iter()
-            .filter(|s| !self.study.has(*s) || self.marked[s.index()])
+            .filter(|s| !self.study.has(*s) || self.marked[s.slot()])
             .collect()
     }
 
@@ -233,13 +250,13 @@ impl Session {
         self.self_check = SelfCheck::NotAsked;
         self.progress = None;
         self.volume_qualities = Default::default();
-        self.version = [(); 4].map(|()| next_id());
+        self.version = [(); Sequence::COUNT].map(|()| next_id());
         self.generation = next_id();
         let missing = self.missing();
         if missing.is_empty() {
             return Ok(Request::Cancel);
         }
-        let scenario = Scenario::with_missing(&missing).map_err(|e| e.to_string())?;
+        let scenario = Scenario::with_missing(self.set, &missing).map_err(|e| e.to_string())?;
         // Running from the request on, not from the worker's `Started` after preparing
         // the study: the self-check waits for it (it would take the cores from the first
         // slice: 0.36-0.77 s on screen with both starting together, measured).
@@ -273,9 +290,11 @@ impl Session {
         self.self_check = SelfCheck::Running;
         Some(CheckJob {
             study: self.study.clone(),
-            hidden: Sequence::ALL
+            hidden: self
+                .set
+                .sequences()
                 .into_iter()
-                .filter(|s| self.marked[s.index()])
+                .filter(|s| self.marked[s.slot()])
                 .collect(),
             generation: self.generation,
         })
@@ -296,10 +315,10 @@ impl Session {
 
     /// Mark or unmark `seq` missing; the new request to send, if anything changed.
     pub fn set_marked(&mut self, seq: Sequence, missing: bool) -> Option<Result<Request, String>> {
-        if !self.study.has(seq) || self.marked[seq.index()] == missing {
+        if !self.study.has(seq) || self.marked[seq.slot()] == missing {
             return None;
         }
-        self.marked[seq.index()] = missing;
+        self.marked[seq.slot()] = missing;
         Some(self.synthesis_request())
     }
 
@@ -368,10 +387,10 @@ impl Session {
                 for seq in self.missing() {
                     // Slices without brain never come: they stay zero.
                     let (volumes, versions) = self.layer(stage);
-                    volumes[seq.index()]
+                    volumes[seq.slot()]
                         .get_or_insert_with(|| SynthVolume::new(dims, (0.0, 1.0)))
                         .complete = true;
-                    versions[seq.index()] = next_id();
+                    versions[seq.slot()] = next_id();
                     if stage == Stage::Synthesis {
                         outcome.completed.push(seq);
                     }
@@ -394,7 +413,13 @@ impl Session {
     }
 
     /// The volumes a stage fills, and their versions.
-    fn layer(&mut self, stage: Stage) -> (&mut [Option<SynthVolume>; 4], &mut [u64; 4]) {
+    fn layer(
+        &mut self,
+        stage: Stage,
+    ) -> (
+        &mut [Option<SynthVolume>; Sequence::COUNT],
+        &mut [u64; Sequence::COUNT],
+    ) {
         match stage {
             Stage::Synthesis => (&mut self.synth, &mut self.version),
             Stage::Uncertainty => (&mut self.uncertainty, &mut self.uncertainty_version),
@@ -410,29 +435,29 @@ impl Session {
         // Every arriving axial slice adds a row to coronal and sagittal slices.
         let shown = z == self.axial() || self.plane != Plane::Axial;
         let (volumes, versions) = self.layer(stage);
-        let entry = volumes[seq.index()]
+        let entry = volumes[seq.slot()]
             .get_or_insert_with(|| SynthVolume::new(dims, window_of_slice(slice)));
         Arc::make_mut(&mut entry.data)
             .index_axis_mut(Axis(2), z)
             .assign(&slice);
         entry.have[z] = true;
         if shown {
-            versions[seq.index()] = next_id();
+            versions[seq.slot()] = next_id();
         }
     }
 
     /// The uncertainty of the synthesized `seq`, as far as it arrived.
     pub fn uncertainty_volume(&self, seq: Sequence) -> Option<&SynthVolume> {
-        self.uncertainty[seq.index()].as_ref()
+        self.uncertainty[seq.slot()].as_ref()
     }
 
     pub fn uncertainty_version(&self, seq: Sequence) -> u64 {
-        self.uncertainty_version[seq.index()]
+        self.uncertainty_version[seq.slot()]
     }
 
     /// The synthesized volume of `seq`, as far as it arrived.
     pub fn synthesized_volume(&self, seq: Sequence) -> Option<&SynthVolume> {
-        self.synth[seq.index()].as_ref()
+        self.synth[seq.slot()].as_ref()
     }
 
     /// Whether the whole volume of `seq` has been synthesized.
@@ -448,7 +473,7 @@ impl Session {
             Plane::Axial => v.has_slice(self.axial()),
             _ => v.complete || v.have.iter().any(|h| *h),
         };
-        (!self.study.has(seq) || self.marked[seq.index()])
+        (!self.study.has(seq) || self.marked[seq.slot()])
             && self.synthesized_volume(seq).is_some_and(arrived)
     }
 
@@ -467,7 +492,9 @@ impl Session {
                 Some((s, v.data.clone()))
             })
             .collect();
-        let sources = Sequence::ALL
+        let sources = self
+            .set
+            .sequences()
             .into_iter()
             .filter(|s| !done.iter().any(|d| d.0 == *s) && self.study.has(*s))
             .collect();
@@ -486,13 +513,13 @@ impl Session {
             "voxel ({x}, {y}, {z})  RAS ({:.1}, {:.1}, {:.1}) mm:",
             world[0], world[1], world[2]
         );
-        for seq in Sequence::ALL {
+        for seq in self.set.sequences() {
             let truth = study.volume(seq).map(|v| v.data[[x, y, z]]);
             let synth = self
                 .synthesized_volume(seq)
                 .filter(|v| v.has_slice(z))
                 .map(|v| v.data[[x, y, z]]);
-            let value = match (self.marked[seq.index()] || truth.is_none(), synth, truth) {
+            let value = match (self.marked[seq.slot()] || truth.is_none(), synth, truth) {
                 (false, _, t) => format!("{:.1}", t.unwrap_or_default()),
                 (true, Some(s), Some(t)) => format!("{s:.1} synthetic (acquired {t:.1})"),
                 (true, Some(s), None) => format!("{s:.1} synthetic"),

@@ -30,7 +30,13 @@ fn generation_of(r: &Request) -> u64 {
 
 #[test]
 fn ticking_asks_for_the_missing_set_and_unticking_cancels_and_clears() {
-    let mut s = Session::new(demo(), Plane::Axial, &[], [None; 4]);
+    let mut s = Session::new(
+        demo(),
+        SequenceSet::BRATS,
+        Plane::Axial,
+        &[],
+        Windows::default(),
+    );
     assert!(s.missing().is_empty());
     let r = s.set_marked(Sequence::Flair, true).unwrap().unwrap();
     let Request::Synthesize {
@@ -57,7 +63,13 @@ fn ticking_asks_for_the_missing_set_and_unticking_cancels_and_clears() {
 
 #[test]
 fn late_answers_of_an_old_request_are_ignored() {
-    let mut s = Session::new(demo(), Plane::Axial, &[Sequence::T2], [None; 4]);
+    let mut s = Session::new(
+        demo(),
+        SequenceSet::BRATS,
+        Plane::Axial,
+        &[Sequence::T2],
+        Windows::default(),
+    );
     let old = generation_of(&s.synthesis_request().unwrap());
     let new = generation_of(&s.set_marked(Sequence::Flair, true).unwrap().unwrap());
     assert_ne!(old, new);
@@ -94,15 +106,16 @@ fn late_answers_of_an_old_request_are_ignored() {
 fn done_completes_every_missing_volume_once_and_keeps_the_slices() {
     let mut s = Session::new(
         demo(),
+        SequenceSet::BRATS,
         Plane::Axial,
         &[Sequence::T1, Sequence::T1c],
-        [None; 4],
+        Windows::default(),
     );
     let g = generation_of(&s.synthesis_request().unwrap());
     assert_eq!(
         s.apply(Response::Started {
             generation: g,
-            scenario: Scenario::with_missing(&s.missing()).unwrap(),
+            scenario: Scenario::with_missing(SequenceSet::BRATS, &s.missing()).unwrap(),
             total: 2,
         }),
         Outcome::default()
@@ -137,7 +150,13 @@ fn done_completes_every_missing_volume_once_and_keeps_the_slices() {
 
 #[test]
 fn scrubbing_refocuses_the_worker_and_slice_figures_are_measured_once() {
-    let mut s = Session::new(demo(), Plane::Axial, &[Sequence::Flair], [None; 4]);
+    let mut s = Session::new(
+        demo(),
+        SequenceSet::BRATS,
+        Plane::Axial,
+        &[Sequence::Flair],
+        Windows::default(),
+    );
     let g = generation_of(&s.synthesis_request().unwrap());
     let z = s.slice();
     assert!(s.set_slice(z).is_none());
@@ -167,7 +186,13 @@ fn scrubbing_refocuses_the_worker_and_slice_figures_are_measured_once() {
 
 #[test]
 fn coronal_and_sagittal_slices_follow_the_cursor_and_fill_row_by_row() {
-    let mut s = Session::new(demo(), Plane::Axial, &[Sequence::Flair], [None; 4]);
+    let mut s = Session::new(
+        demo(),
+        SequenceSet::BRATS,
+        Plane::Axial,
+        &[Sequence::Flair],
+        Windows::default(),
+    );
     let g = generation_of(&s.synthesis_request().unwrap());
     let [nx, ny, nz] = s.study.grid.dims;
     s.set_plane(Plane::Coronal);
@@ -218,7 +243,13 @@ fn v_data(s: &Session) -> Array3<f32> {
 
 #[test]
 fn the_crosshair_line_labels_synthetic_values() {
-    let mut s = Session::new(demo(), Plane::Axial, &[Sequence::T2], [None; 4]);
+    let mut s = Session::new(
+        demo(),
+        SequenceSet::BRATS,
+        Plane::Axial,
+        &[Sequence::T2],
+        Windows::default(),
+    );
     let g = generation_of(&s.synthesis_request().unwrap());
     s.set_crosshair([120, 120, s.slice()]);
     let pending = s.crosshair_status().unwrap();
@@ -234,7 +265,13 @@ fn the_crosshair_line_labels_synthetic_values() {
 
 #[test]
 fn the_self_check_runs_once_per_marking_after_the_synthesis() {
-    let mut s = Session::new(demo(), Plane::Axial, &[Sequence::T2], [None; 4]);
+    let mut s = Session::new(
+        demo(),
+        SequenceSet::BRATS,
+        Plane::Axial,
+        &[Sequence::T2],
+        Windows::default(),
+    );
     let g = generation_of(&s.synthesis_request().unwrap());
     // Sent, not yet started (the worker prepares the study): the first slice comes first.
     assert!(
@@ -244,7 +281,7 @@ fn the_self_check_runs_once_per_marking_after_the_synthesis() {
     assert_eq!(s.progress(), Some((Stage::Synthesis, 0, 0)));
     s.apply(Response::Started {
         generation: g,
-        scenario: Scenario::with_missing(&s.missing()).unwrap(),
+        scenario: Scenario::with_missing(SequenceSet::BRATS, &s.missing()).unwrap(),
         total: 1,
     });
     assert!(s.self_check_request().is_none(), "not while synthesizing");
