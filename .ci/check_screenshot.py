@@ -1,10 +1,11 @@
 """Check the viewer's --screenshot PNG panel by panel (CI's window check).
 
-argv: PNG SYNTHETIC_SEQUENCES (comma-separated, e.g. FLAIR) [overlay]
+argv: PNG SYNTHETIC_SEQUENCES (comma-separated, e.g. FLAIR) [overlay] [panels=T1,T2,DWI,FLAIR]
 Reads PNG.panels.json (written by the viewer beside the screenshot): each panel must show
 brain signal, and exactly the named sequences must carry the orange SYNTHETIC border. With
 "overlay", the synthesized panels must carry a coloured overlay (the uncertainty map) and
-the acquired ones none.
+the acquired ones none. With "panels=...", the panels must be those sequences, in that
+order (the model's sequence set).
 Exit status 1 with the reason when a check fails.
 """
 import json
@@ -14,7 +15,8 @@ import sys
 import numpy as np
 
 png, expected = sys.argv[1], set(filter(None, sys.argv[2].split(",")))
-overlay = len(sys.argv) > 3 and sys.argv[3] == "overlay"
+overlay = "overlay" in sys.argv[3:]
+order = next((a[len("panels="):].split(",") for a in sys.argv[3:] if a.startswith("panels=")), None)
 ppm = subprocess.run(["convert", png, "ppm:-"], check=True, capture_output=True).stdout
 # P6 header: magic, width, height, maxval, each separated by whitespace.
 fields, pos = [], 0
@@ -58,6 +60,8 @@ for p in panels:
         failures.append(f"{p['sequence']} is acquired but carries the synthetic border")
 if len(panels) != 4:
     failures.append(f"{len(panels)} panels drawn, expected 4")
+if order is not None and [p["sequence"] for p in panels] != order:
+    failures.append(f"panels {[p['sequence'] for p in panels]}, expected {order}")
 if synthetic_seen != expected:
     failures.append(f"synthesized panels {sorted(synthetic_seen)}, expected {sorted(expected)}")
 for f in failures:

@@ -42,7 +42,9 @@ fn edited_sidecars_are_refused_naming_the_file_and_field() {
     let study = d.path().join("study");
     std::fs::create_dir(&study).unwrap();
     write_small_study(&study, [24, 24, 6]);
-    let cases: [(&str, serde_json::Value, &str); 7] = [
+    let cases: [(&str, serde_json::Value, &str); 9] = [
+        ("/channel_order/2", "T1".into(), "channel_order"),
+        ("/channel_order/0", "PD".into(), "channel_order"),
         ("/generator/depth", 0.into(), "generator.depth"),
         ("/generator/depth", 64.into(), "generator.depth"),
         ("/generator/dropout", 5.0.into(), "generator.dropout"),

@@ -698,3 +698,54 @@ fn the_model_menu_switches_weights_and_synthesizes_again_with_them() {
     assert_eq!(h.state().model().0, 2);
     assert!(!h.state().is_synthesizing());
 }
+
+#[test]
+fn a_stroke_model_shows_its_own_panels_and_synthesizes_dwi() {
+    // A small untrained T1/T2/DWI/FLAIR model: the panels and the path are what is tested.
+    let dir = tempfile::tempdir().unwrap();
+    let weights = dir.path().join("stroke");
+    let config = mmgan::model::GeneratorConfig::new()
+        .with_width(4)
+        .with_depth(3);
+    let mut meta = common::test_weights_meta(config.clone());
+    meta.set_sequences(mmgan::io::SequenceSet::ISLES);
+    let device = burn::tensor::Device::flex();
+    mmgan::model::save_generator(&weights, &config.init(&device), &meta).unwrap();
+    let anatomy = mmgan::phantom::Anatomy::load(&mmgan::shipped::mni().unwrap()).unwrap();
+    let kind = mmgan::phantom::Kind::Stroke;
+    let study = mmgan::phantom::write_subject(
+        &mmgan::phantom::simulate(&anatomy, kind, 7, 0),
+        dir.path(),
+        &mmgan::phantom::subject_id(kind, 7, 0),
+    )
+    .unwrap();
+    let options = ViewerOptions {
+        study: Some(study),
+        weights: vec![weights],
+        backend: BackendChoice::Cpu,
+        frames: None,
+        screenshot: None,
+        missing: vec![Sequence::Dwi],
+        plane: mmgan::ui::view::Plane::Axial,
+        overlay: Some(mmgan::ui::render::Difference::Off),
+    };
+    let mut h = Harness::builder()
+        .with_size([1200.0, 860.0])
+        .build_eframe(|cc| ViewerApp::new(cc, options));
+    h.state_mut().show_self_check(false);
+    run_until(&mut h, "the DWI synthesis", |a| {
+        a.synthesized(Sequence::Dwi) && !a.is_synthesizing()
+    });
+    for seq in mmgan::io::SequenceSet::ISLES.sequences() {
+        assert!(h.state().panel_rect(seq).is_some(), "a {seq} panel");
+    }
+    assert!(
+        h.state().panel_rect(Sequence::T1c).is_none(),
+        "no T1c panel"
+    );
+    assert!(h.query_by_label("DWI missing").is_some());
+    assert!(h.query_by_label("T1c missing").is_none());
+    assert!(h.query_by_label_contains("SYNTHETIC").is_some());
+    assert!(!h.state().synthesized(Sequence::T1));
+    assert!(h.query_by_label_contains("synthesis failed").is_none());
+}

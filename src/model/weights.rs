@@ -43,8 +43,8 @@ pub struct WeightsMeta {
     pub side: usize,
     pub fit: Fit,
     /// The model's sequences in the record's channel order, by name (`["T1", "T1c", "T2",
-    /// "FLAIR"]` for BraTS).
-    pub channel_order: SequenceSet,
+    /// "FLAIR"]` for BraTS; see [`Self::sequences`]).
+    pub channel_order: Vec<String>,
     /// How inputs were normalised, in words (the code: [`crate::data::model_volume`]).
     pub normalisation: String,
     pub imputation: Imputation,
@@ -121,9 +121,15 @@ pub enum WeightsError {
 }
 
 impl WeightsMeta {
-    /// The model's sequences, in channel order.
+    /// The model's sequences, in channel order (a loaded sidecar's are checked; BraTS's
+    /// for a sidecar that was never validated and names no valid set).
     pub fn sequences(&self) -> SequenceSet {
-        self.channel_order
+        SequenceSet::from_names(&self.channel_order).unwrap_or_default()
+    }
+
+    /// Name the model's sequences.
+    pub fn set_sequences(&mut self, set: SequenceSet) {
+        self.channel_order = set.names();
     }
 
     pub fn load(dir: &Path) -> Result<WeightsMeta, WeightsError> {
@@ -197,6 +203,8 @@ impl WeightsMeta {
     /// built (a hand-edited sidecar must not reach an allocation or an assertion in burn).
     /// The error names the field.
     pub fn validate(&self) -> Result<(), String> {
+        SequenceSet::from_names(&self.channel_order)
+            .map_err(|e| format!("channel_order {:?}: {e}", self.channel_order))?;
         self.network()?.check(self.side)?;
         if let Some(c) = &self.calibration {
             let monotone = c.curves.iter().all(|k| {

@@ -4,13 +4,15 @@
 use rand::RngExt;
 
 use super::physics::Tissue;
+use super::tumour::Lobes;
 use super::{Anatomy, Placement, LABEL_LESION};
 
 /// An infarct in grid coordinates (RAS voxels of the output grid).
 #[derive(Debug, Clone)]
 pub struct Infarct {
-    /// A few overlapping ellipsoids (centre, semi-axes in mm): territories are lobulated.
-    pub blobs: Vec<([f64; 3], [f64; 3])>,
+    /// A few overlapping lobulated ellipsoids (centre, semi-axes in mm, outline):
+    /// territories are irregular.
+    pub blobs: Vec<([f64; 3], [f64; 3], Lobes)>,
     /// Time since onset, hours.
     pub age_hours: f64,
 }
@@ -79,7 +81,7 @@ impl Infarct {
                 let spread = if k == 0 { 0.0 } else { size * 0.7 };
                 let c = [0, 1, 2].map(|i| centre[i] + rng.random_range(-1.0..1.0) * spread);
                 let axes = [0, 1, 2].map(|_| size * rng.random_range(0.5..1.0));
-                (c, axes)
+                (c, axes, Lobes::random(rng, 4, 0.05..0.15))
             })
             .collect();
         // Onset from 3 hours to 10 days, uniform in log time.
@@ -91,11 +93,9 @@ impl Infarct {
     /// at grid point `p`, given the normal tissue there. CSF is not infarcted.
     pub fn compartments(&self, p: [f64; 3], normal: [f32; 3]) -> ([f32; 6], u8) {
         let [gm, wm, csf] = normal;
-        let inside = self.blobs.iter().any(|(c, axes)| {
-            (0..3)
-                .map(|i| ((p[i] - c[i]) / axes[i]).powi(2))
-                .sum::<f64>()
-                < 1.0
+        let inside = self.blobs.iter().any(|(c, axes, lobes)| {
+            let v = [0, 1, 2].map(|i| (p[i] - c[i]) / axes[i]);
+            (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt() < lobes.scale(v)
         });
         if inside && gm + wm > 0.3 * (gm + wm + csf) {
             ([0.0, 0.0, csf, gm, wm, 0.0], LABEL_LESION)

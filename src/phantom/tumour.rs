@@ -11,8 +11,51 @@ pub struct Tumour {
     pub centre: [f64; 3],
     /// Outer radii (mm) of the necrotic core, the enhancing rim and the oedema.
     pub radii: [f64; 3],
-    /// Shape: the radius in direction u is scaled by 1 + sum(a sin(f (u . k) + phase)).
-    lobes: Vec<([f64; 3], f64, f64, f64)>,
+    lobes: Lobes,
+}
+
+/// An irregular outline: the radius in direction u is scaled by
+/// 1 + sum(a sin(f pi (u . k) + phase)) over a few random lobes.
+#[derive(Debug, Clone)]
+pub struct Lobes(Vec<([f64; 3], f64, f64, f64)>);
+
+impl Lobes {
+    /// `n` lobes of amplitudes drawn from `amplitude`.
+    pub fn random(
+        rng: &mut rand::rngs::StdRng,
+        n: usize,
+        amplitude: std::ops::Range<f64>,
+    ) -> Lobes {
+        Lobes(
+            (0..n)
+                .map(|_| {
+                    let v = [0, 1, 2].map(|_| rng.random_range(-1.0..1.0f64));
+                    let norm = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt().max(1e-6);
+                    (
+                        v.map(|x| x / norm),
+                        rng.random_range(1.0..4.0),
+                        rng.random_range(0.0..std::f64::consts::TAU),
+                        rng.random_range(amplitude.clone()),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// The radius scale in the direction of `v` (any length).
+    pub fn scale(&self, v: [f64; 3]) -> f64 {
+        let r = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt().max(1e-6);
+        let u = v.map(|x| x / r);
+        1.0 + self
+            .0
+            .iter()
+            .map(|(k, f, phase, amp)| {
+                amp * (f * (u[0] * k[0] + u[1] * k[1] + u[2] * k[2]) * std::f64::consts::PI
+                    + phase)
+                    .sin()
+            })
+            .sum::<f64>()
+    }
 }
 
 impl Tumour {
@@ -37,18 +80,7 @@ impl Tumour {
         };
         let enhancing = necrosis + rng.random_range(2.0..5.0);
         let oedema = enhancing + rng.random_range(5.0..18.0);
-        let lobes = (0..5)
-            .map(|_| {
-                let v = [0, 1, 2].map(|_| rng.random_range(-1.0..1.0f64));
-                let n = (v[0] * v[0] + v[1] * v[1] + v[2] * v[2]).sqrt().max(1e-6);
-                (
-                    v.map(|x| x / n),
-                    rng.random_range(1.0..4.0),
-                    rng.random_range(0.0..std::f64::consts::TAU),
-                    rng.random_range(0.03..0.09),
-                )
-            })
-            .collect();
+        let lobes = Lobes::random(rng, 5, 0.03..0.09);
         Tumour {
             centre,
             radii: [necrosis, enhancing, oedema],
@@ -66,17 +98,7 @@ impl Tumour {
         if r > self.radii[2] * 1.5 + 1.0 {
             return ([gm, wm, csf, 0.0, 0.0, 0.0], 0);
         }
-        let u = v.map(|x| x / r.max(1e-6));
-        let shape: f64 = 1.0
-            + self
-                .lobes
-                .iter()
-                .map(|(k, f, phase, amp)| {
-                    amp * (f * (u[0] * k[0] + u[1] * k[1] + u[2] * k[2]) * std::f64::consts::PI
-                        + phase)
-                        .sin()
-                })
-                .sum::<f64>();
+        let shape = self.lobes.scale(v);
         let rho = r / shape;
         if rho < self.radii[0] {
             ([0.0, 0.0, 0.0, brain, 0.0, 0.0], LABEL_NECROSIS)

@@ -295,6 +295,20 @@ pub fn train(
             "already holds a run: pass --resume to continue it, or choose another --out",
         ));
     }
+    // Weights of another sequence set are refused before minutes of loading subjects.
+    if let Some(dir) = &c.init {
+        let meta = crate::model::WeightsMeta::load(Path::new(dir))?;
+        if meta.sequences() != c.sequences {
+            return Err(run_err(
+                Path::new(dir),
+                format!(
+                    "a model of {}, this run's sequences are {} (--sequences)",
+                    meta.sequences(),
+                    c.sequences
+                ),
+            ));
+        }
+    }
     let json = serde_json::to_string_pretty(c).map_err(|e| run_err(out, e))?;
     write_atomic(&config_path, json.as_bytes()).map_err(|e| run_err(&config_path, e))?;
 
@@ -331,7 +345,7 @@ pub fn train(
             pgan: None,
             side: c.side,
             fit: c.fit,
-            channel_order: c.sequences,
+            channel_order: c.sequences.names(),
             normalisation: crate::model::NORMALISATION.into(),
             imputation: c.imputation,
             output_scale: output_scale.clone(),

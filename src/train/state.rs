@@ -68,16 +68,6 @@ impl State {
             Some(dir) => {
                 let dir = Path::new(dir);
                 let (network, meta) = crate::model::load_method(dir, c.method, device)?;
-                if meta.sequences() != c.sequences {
-                    return Err(run_err(
-                        dir,
-                        format!(
-                            "a model of {}, this run's sequences are {} (--sequences)",
-                            meta.sequences(),
-                            c.sequences
-                        ),
-                    ));
-                }
                 let wanted = c.network();
                 let found = meta.network().map_err(|e| run_err(dir, e))?;
                 let network = match (network, &found, &wanted) {

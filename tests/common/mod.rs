@@ -272,7 +272,7 @@ pub fn test_weights_meta(generator: mmgan::model::GeneratorConfig) -> mmgan::mod
         replica: None,
         side: 64,
         fit: mmgan::data::Fit::Pad,
-        channel_order: mmgan::io::SequenceSet::BRATS,
+        channel_order: mmgan::io::SequenceSet::BRATS.names(),
         normalisation: mmgan::model::NORMALISATION.into(),
         imputation: mmgan::model::Imputation::Zeros,
         output_scale: mmgan::data::OutputScale {

@@ -1,5 +1,5 @@
 //! The marks drawn over a panel: orientation letters, the SYNTHETIC border, title and
-//! T1c note, the figures against the ground truth, the uncertainty key, and captions on a
+//! T1c or DWI note, the figures against the ground truth, the uncertainty key, and captions on a
 //! dark backing.
 
 use eframe::egui::{self, Color32, Pos2, Rect, Stroke, Vec2};
@@ -11,6 +11,8 @@ use crate::ui::session::{Session, UNCERTAINTY_PASSES};
 pub(super) const SYNTHETIC_COLOUR: Color32 = Color32::from_rgb(255, 170, 0);
 /// Shown on a synthesized T1c panel.
 pub const T1C_NOTE: &str = "enhancement inferred, not observed";
+/// Shown on a synthesized DWI panel.
+pub(super) const DWI_NOTE: &str = "diffusion restriction inferred, not measured";
 
 /// The patient directions at the panel's edges (`Plane::letters`).
 pub(super) fn orientation_letters(painter: &egui::Painter, rect: Rect, letters: [&str; 4]) {
@@ -63,14 +65,20 @@ pub(super) fn synthetic_marks(
         18.0,
         SYNTHETIC_COLOUR,
     );
-    if seq == Sequence::T1c {
-        // No contrast agent was given for a synthesized T1c: whatever enhances in it is
-        // the model's guess from the other sequences.
+    // No contrast agent was given for a synthesized T1c, no diffusion gradient for a
+    // synthesized DWI: what enhances or restricts in them is the model's guess from the
+    // other sequences (a DWI-FLAIR mismatch cannot be read off a synthesized DWI).
+    let note = match seq {
+        Sequence::T1c => Some(T1C_NOTE),
+        Sequence::Dwi => Some(DWI_NOTE),
+        _ => None,
+    };
+    if let Some(note) = note {
         caption(
             painter,
             rect.left_top() + Vec2::new(8.0, 30.0),
             egui::Align2::LEFT_TOP,
-            T1C_NOTE,
+            note,
             13.0,
             SYNTHETIC_COLOUR,
         );
