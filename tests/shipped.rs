@@ -116,3 +116,56 @@ fn synthesized_intensities_match_the_acquired_distribution_on_validation_subject
         report.join("\n")
     );
 }
+
+#[test]
+fn the_stroke_phantom_weights_synthesize_flair_that_beats_the_mean_baseline() {
+    let weights = Path::new(env!("CARGO_MANIFEST_DIR")).join("weights/stroke-phantom");
+    let synth = Synthesizer::load(&weights, BackendChoice::Cpu).unwrap();
+    let set = synth.meta().sequences();
+    assert_eq!(set, mmgan::io::SequenceSet::ISLES);
+    assert!(
+        synth.meta().validation.is_some(),
+        "validation figures in the sidecar"
+    );
+    // A stroke phantom the model never saw (another seed than its training set's).
+    let dir = tempfile::tempdir().unwrap();
+    let anatomy = mmgan::phantom::Anatomy::load(&mmgan::shipped::mni().unwrap()).unwrap();
+    let kind = mmgan::phantom::Kind::Stroke;
+    let folder = mmgan::phantom::write_subject(
+        &mmgan::phantom::simulate(&anatomy, kind, 77, 0),
+        dir.path(),
+        &mmgan::phantom::subject_id(kind, 77, 0),
+    )
+    .unwrap();
+    let study = Study::open(&folder).unwrap();
+    // FLAIR from T1, T2 and DWI (on DWI itself the phantoms' FLAIR-like DWI lets the
+    // baselines win on SSIM: weights/stroke-phantom/MODEL_CARD.md).
+    let scenario = Scenario::with_missing(set, &[Sequence::Flair]).unwrap();
+    let prepared = synth.prepare(&study, scenario).unwrap();
+    let out = synth
+        .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))
+        .unwrap();
+    let truth = &study.volume(Sequence::Flair).unwrap().data;
+    let inputs: Vec<_> = set
+        .sequences()
+        .iter()
+        .map(|s| study.volume(*s).unwrap().data.view())
+        .collect();
+    let brain = brain_mask(inputs.iter().copied());
+    let model = challenge_volume(out[0].data.view(), truth.view(), brain.view(), None);
+    // The mean of the three inputs, each scaled by its own mean (the eval's baseline).
+    let mut mean = ndarray::Array3::<f32>::zeros(truth.raw_dim());
+    for s in scenario.available() {
+        let v = &study.volume(s).unwrap().data;
+        let m = v.iter().filter(|x| **x > 0.0).sum::<f32>()
+            / v.iter().filter(|x| **x > 0.0).count() as f32;
+        mean += &(v.mapv(|x| x.max(0.0) / m) / 3.0);
+    }
+    let baseline = challenge_volume(mean.view(), truth.view(), brain.view(), None);
+    assert!(
+        model.brain.ssim > baseline.brain.ssim && model.brain.psnr > baseline.brain.psnr,
+        "model {:?} against the mean of the inputs {:?}",
+        model.brain,
+        baseline.brain
+    );
+}

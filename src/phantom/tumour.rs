@@ -50,8 +50,7 @@ impl Lobes {
             .0
             .iter()
             .map(|(k, f, phase, amp)| {
-                amp * (f * (u[0] * k[0] + u[1] * k[1] + u[2] * k[2]) * std::f64::consts::PI
-                    + phase)
+                amp * (f * (u[0] * k[0] + u[1] * k[1] + u[2] * k[2]) * std::f64::consts::PI + phase)
                     .sin()
             })
             .sum::<f64>()
