@@ -3,6 +3,8 @@
 //! baseline (SSIM inside the brain, the challenge definition).
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 
+mod common;
+
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
@@ -129,15 +131,7 @@ fn the_stroke_phantom_weights_synthesize_flair_that_beats_the_mean_baseline() {
     );
     // A stroke phantom the model never saw (another seed than its training set's).
     let dir = tempfile::tempdir().unwrap();
-    let anatomy = mmgan::phantom::Anatomy::load(&mmgan::shipped::mni().unwrap()).unwrap();
-    let kind = mmgan::phantom::Kind::Stroke;
-    let folder = mmgan::phantom::write_subject(
-        &mmgan::phantom::simulate(&anatomy, kind, 77, 0),
-        dir.path(),
-        &mmgan::phantom::subject_id(kind, 77, 0),
-    )
-    .unwrap();
-    let study = Study::open(&folder).unwrap();
+    let study = Study::open(&common::stroke_phantom(dir.path(), 77)).unwrap();
     // FLAIR from T1, T2 and DWI (on DWI itself the phantoms' FLAIR-like DWI lets the
     // baselines win on SSIM: weights/stroke-phantom/MODEL_CARD.md).
     let scenario = Scenario::with_missing(set, &[Sequence::Flair]).unwrap();

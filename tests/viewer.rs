@@ -40,16 +40,28 @@ fn viewer_built(
     study: Option<PathBuf>,
     missing: Vec<Sequence>,
 ) -> Harness<'static, ViewerApp> {
-    let options = ViewerOptions {
+    start(builder, options(study, vec![weights()], missing))
+}
+
+/// How the tests open the viewer: on the CPU, axial, no overlay.
+fn options(study: Option<PathBuf>, weights: Vec<PathBuf>, missing: Vec<Sequence>) -> ViewerOptions {
+    ViewerOptions {
         study,
-        weights: vec![weights()],
+        weights,
         backend: BackendChoice::Cpu,
         frames: None,
         screenshot: None,
         missing,
         plane: mmgan::ui::view::Plane::Axial,
         overlay: Some(mmgan::ui::render::Difference::Off),
-    };
+    }
+}
+
+/// The viewer with `options`, from a harness builder the caller configured.
+fn start(
+    builder: egui_kittest::HarnessBuilder<ViewerApp>,
+    options: ViewerOptions,
+) -> Harness<'static, ViewerApp> {
     let mut h = builder.build_eframe(|cc| ViewerApp::new(cc, options));
     // Off unless a test wants it: it competes for the cores and its panel would make
     // snapshots depend on timing.
@@ -644,20 +656,14 @@ fn the_model_menu_switches_weights_and_synthesizes_again_with_them() {
         &meta,
     )
     .unwrap();
-    let options = ViewerOptions {
-        study: Some(mmgan::shipped::demo_study().unwrap()),
-        weights: vec![weights(), other, pgan],
-        backend: BackendChoice::Cpu,
-        frames: None,
-        screenshot: None,
-        missing: vec![Sequence::Flair],
-        plane: mmgan::ui::view::Plane::Axial,
-        overlay: Some(mmgan::ui::render::Difference::Off),
-    };
-    let mut h = Harness::builder()
-        .with_size([1200.0, 860.0])
-        .build_eframe(|cc| ViewerApp::new(cc, options));
-    h.state_mut().show_self_check(false);
+    let mut h = start(
+        Harness::builder().with_size([1200.0, 860.0]),
+        options(
+            Some(mmgan::shipped::demo_study().unwrap()),
+            vec![weights(), other, pgan],
+            vec![Sequence::Flair],
+        ),
+    );
     let done_with = |method: &'static str| {
         move |a: &ViewerApp| {
             a.model().1 == method && a.synthesized(Sequence::Flair) && !a.is_synthesizing()
@@ -711,28 +717,11 @@ fn a_stroke_model_shows_its_own_panels_and_synthesizes_dwi() {
     meta.set_sequences(mmgan::io::SequenceSet::ISLES);
     let device = burn::tensor::Device::flex();
     mmgan::model::save_generator(&weights, &config.init(&device), &meta).unwrap();
-    let anatomy = mmgan::phantom::Anatomy::load(&mmgan::shipped::mni().unwrap()).unwrap();
-    let kind = mmgan::phantom::Kind::Stroke;
-    let study = mmgan::phantom::write_subject(
-        &mmgan::phantom::simulate(&anatomy, kind, 7, 0),
-        dir.path(),
-        &mmgan::phantom::subject_id(kind, 7, 0),
-    )
-    .unwrap();
-    let options = ViewerOptions {
-        study: Some(study),
-        weights: vec![weights],
-        backend: BackendChoice::Cpu,
-        frames: None,
-        screenshot: None,
-        missing: vec![Sequence::Dwi],
-        plane: mmgan::ui::view::Plane::Axial,
-        overlay: Some(mmgan::ui::render::Difference::Off),
-    };
-    let mut h = Harness::builder()
-        .with_size([1200.0, 860.0])
-        .build_eframe(|cc| ViewerApp::new(cc, options));
-    h.state_mut().show_self_check(false);
+    let study = common::stroke_phantom(dir.path(), 7);
+    let mut h = start(
+        Harness::builder().with_size([1200.0, 860.0]),
+        options(Some(study), vec![weights], vec![Sequence::Dwi]),
+    );
     run_until(&mut h, "the DWI synthesis", |a| {
         a.synthesized(Sequence::Dwi) && !a.is_synthesizing()
     });

@@ -40,13 +40,7 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
             continue;
         }
         let study = Study::open(&dir)?;
-        if synth
-            .meta()
-            .sequences()
-            .sequences()
-            .iter()
-            .all(|s| study.has(*s))
-        {
+        if study.lacking(synth.meta().sequences()).is_empty() {
             studies.push(study);
         }
     }

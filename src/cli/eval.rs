@@ -74,7 +74,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let mut studies = Vec::new();
     for dir in discover_subjects(&a.data).map_err(anyhow::Error::msg)? {
         let study = Study::open(&dir)?;
-        if set.sequences().iter().all(|s| study.has(*s)) {
+        if study.lacking(set).is_empty() {
             studies.push(study);
         } else {
             log::warn!(

@@ -42,13 +42,8 @@ fn describe(study: &Study) -> String {
     // What a model of each known set would have to synthesize (the set a study is closest
     // to is the one it has most of: DWI says stroke, T1c glioma).
     for (name, set) in [("BraTS", SequenceSet::BRATS), ("ISLES", SequenceSet::ISLES)] {
-        let seqs = set.sequences();
-        let missing: Vec<&str> = seqs
-            .iter()
-            .filter(|s| !study.has(**s))
-            .map(|s| s.name())
-            .collect();
-        if !missing.is_empty() && missing.len() < seqs.len() {
+        let missing: Vec<&str> = study.lacking(set).iter().map(|s| s.name()).collect();
+        if !missing.is_empty() && missing.len() < set.sequences().len() {
             out += &format!(
                 "Missing for a {name} model ({set}): {}\n",
                 missing.join(", ")

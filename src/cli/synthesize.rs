@@ -46,10 +46,9 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
     super::writable_folder(&a.out)?;
     let mut synth = Synthesizer::load(&super::weights_dir(&a.weights)?, a.backend)?;
     let set = synth.meta().sequences();
+    // Asked for, and what the study lacks (a sequence named twice is one bit).
     let mut missing: Vec<Sequence> = a.missing.clone();
-    missing.extend(set.sequences().into_iter().filter(|s| !study.has(*s)));
-    missing.sort();
-    missing.dedup();
+    missing.extend(study.lacking(set));
     let scenario = Scenario::with_missing(set, &missing).context("choosing what to synthesize")?;
     if a.flip || a.no_flip {
         synth.flip_average = a.flip;

@@ -34,7 +34,7 @@ impl SubjectSlices {
         fit: Fit,
     ) -> Result<SubjectSlices, String> {
         let vols: Vec<_> = set.sequences().iter().map(|s| study.volume(*s)).collect();
-        if let Some(missing) = set.sequences().iter().find(|s| !study.has(**s)) {
+        if let Some(missing) = study.lacking(set).first() {
             return Err(format!(
                 "{}: {missing} is missing; a training subject needs all four sequences ({set})",
                 study.subject

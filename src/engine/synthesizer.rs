@@ -332,9 +332,9 @@ impl Synthesizer {
             inputs[scenario.channel(seq)] = vec![0.0; depth * n];
         }
         let acquired: Vec<(usize, BrainRange)> = scenario
-            .available()
+            .available_channels()
             .into_iter()
-            .filter_map(|s| ranges[scenario.channel(s)].map(|r| (scenario.channel(s), r)))
+            .filter_map(|c| ranges[c].map(|r| (c, r)))
             .collect();
         for seq in scenario.missing() {
             let c = scenario.channel(seq);

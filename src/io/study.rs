@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::nifti_read::{read_grid, read_volume, Volume};
 use super::orientation::{affine_distance, voxel_sizes, Affine, GRID_TOLERANCE_MM};
-use super::{IoError, Result, Role, Sequence};
+use super::{IoError, Result, Role, Sequence, SequenceSet};
 
 /// The files of a study, by role. Built by [`StudyFiles::detect`] from a folder and/or
 /// given explicitly (explicit files override detection).
@@ -343,9 +343,17 @@ impl Study {
         self.volumes[seq.slot()].is_some()
     }
 
-    /// The sequences present in the study, in channel order.
+    /// The sequences present in the study, in [`Sequence::ALL`] order.
     pub fn present(&self) -> Vec<Sequence> {
         Sequence::ALL.into_iter().filter(|&s| self.has(s)).collect()
+    }
+
+    /// The sequences of `set` the study does not have, in the set's channel order.
+    pub fn lacking(&self, set: SequenceSet) -> Vec<Sequence> {
+        set.sequences()
+            .into_iter()
+            .filter(|&s| !self.has(s))
+            .collect()
     }
 
     /// The volume whose header defines the grid for exports (the first present sequence).

@@ -295,9 +295,13 @@ pub fn train(
             "already holds a run: pass --resume to continue it, or choose another --out",
         ));
     }
-    // Weights of another sequence set are refused before minutes of loading subjects.
-    if let Some(dir) = &c.init {
-        let meta = crate::model::WeightsMeta::load(Path::new(dir))?;
+    // The --init sidecar, read once: weights of another sequence set are refused before
+    // minutes of loading subjects, and the run's sidecar records where it started.
+    let init = match &c.init {
+        Some(dir) => Some((dir, crate::model::WeightsMeta::load(Path::new(dir))?)),
+        None => None,
+    };
+    if let Some((dir, meta)) = &init {
         if meta.sequences() != c.sequences {
             return Err(run_err(
                 Path::new(dir),
@@ -327,13 +331,12 @@ pub fn train(
         skipped,
     });
 
-    let started_from = match &c.init {
-        Some(dir) => Some(Box::new(crate::model::StartedFrom {
+    let started_from = init.map(|(dir, meta)| {
+        Box::new(crate::model::StartedFrom {
             weights: dir.clone(),
-            training: crate::model::WeightsMeta::load(Path::new(dir))?.training,
-        })),
-        None => None,
-    };
+            training: meta.training,
+        })
+    });
     let output_scale =
         crate::data::OutputScale::fit(&train.iter().map(|s| s.ranges).collect::<Vec<_>>());
     let meta = |epochs: usize| {

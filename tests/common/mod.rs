@@ -403,3 +403,16 @@ pub const TINY_RUN: [&str; 8] = [
     "--test-fraction",
     "0.34",
 ];
+
+/// Stroke phantom `seed`/0 (T1, T2, DWI, FLAIR and its infarct label) written into `dir`;
+/// returns its folder.
+pub fn stroke_phantom(dir: &Path, seed: u64) -> PathBuf {
+    let anatomy = mmgan::phantom::Anatomy::load(&mmgan::shipped::mni().unwrap()).unwrap();
+    let kind = mmgan::phantom::Kind::Stroke;
+    mmgan::phantom::write_subject(
+        &mmgan::phantom::simulate(&anatomy, kind, seed, 0),
+        dir,
+        &mmgan::phantom::subject_id(kind, seed, 0),
+    )
+    .unwrap()
+}
