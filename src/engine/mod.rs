@@ -9,11 +9,13 @@
 
 mod backend;
 mod calibrate;
+mod prepared;
 mod synthesizer;
 mod uncertainty;
 mod worker;
 
 pub use backend::{select_device, BackendChoice, SelectedDevice};
-pub use synthesizer::{EngineError, Prepared, SliceSet, Synthesized, Synthesizer};
+pub use prepared::Prepared;
+pub use synthesizer::{EngineError, SliceSet, Synthesized, Synthesizer};
 pub use uncertainty::spearman;
 pub use worker::{Request, Response, Stage, SynthesisWorker};

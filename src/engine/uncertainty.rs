@@ -15,7 +15,8 @@ use std::sync::atomic::AtomicBool;
 
 use ndarray::{Array2, Axis};
 
-use super::synthesizer::{EngineError, Prepared, SliceSet, Synthesized, Synthesizer};
+use super::synthesizer::{EngineError, SliceSet, Synthesized, Synthesizer};
+use super::Prepared;
 use crate::metrics::gaussian_blur;
 
 /// Smoothing of the dropout spread, in model pixels.

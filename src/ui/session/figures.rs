@@ -106,7 +106,7 @@ impl Session {
             };
             let Some(v) = self
                 .synthesized_volume(seq)
-                .filter(|v| v.complete || self.plane == Plane::Axial)
+                .filter(|v| v.is_complete() || self.plane == Plane::Axial)
             else {
                 continue;
             };

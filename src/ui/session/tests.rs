@@ -1,6 +1,7 @@
 //! `Session` logic without weights or a window: requests, stale answers, planes, figures.
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
 use super::*;
+use crate::engine::Response;
 use ndarray::Array2;
 
 fn demo() -> Study {
