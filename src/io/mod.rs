@@ -9,6 +9,7 @@
 mod error;
 mod export;
 mod intensity;
+mod nifti_header;
 mod nifti_read;
 mod orientation;
 mod sequence;

@@ -4,7 +4,7 @@
 //! checkpoints every epoch (and on interrupt), exact resume, and a per-epoch log of losses
 //! and validation-subject metrics. The loop is here; the run's configuration in `config`,
 //! its networks and checkpoints in `state`, one step per method in `step`, the per-epoch
-//! figures in `validate`.
+//! figures in `validate`, the subjects and each epoch's batches in `plan`.
 //!
 //! Owns the run folder: `config.json`, `split.json`, `log.jsonl`, `curves.png`,
 //! `checkpoint/` (the networks, their optimiser states, progress), `weights/` (the latest
@@ -12,6 +12,7 @@
 
 mod config;
 mod curves;
+mod plan;
 mod replica;
 mod state;
 mod step;
@@ -21,29 +22,18 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use burn::tensor::Device;
-use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
 
-use crate::data::{discover_subjects, split_subjects, subject_key, Split, SubjectSlices};
-use crate::io::{write_atomic, Study};
+use crate::data::subject_key;
+use crate::io::write_atomic;
 use crate::metrics::Quality;
-use crate::model::{code_version, save_network, Method, Scenario, TrainingInfo, WeightsMeta};
+use crate::model::{code_version, save_network, Method, TrainingInfo, WeightsMeta};
 use config::load_saved_config;
 pub use config::TrainConfig;
 pub use curves::{draw_curves, read_log};
+pub use plan::{epoch_plan, load_subjects, PlannedBatch, Subjects};
 use state::State;
 pub use step::{mmsynthesis_step, pgan_step, train_step, StepLosses};
 use validate::test_metrics;
-
-/// One batch of an epoch: `batch` consecutive slices of one subject, a scenario, and
-/// whether the slices are mirrored.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct PlannedBatch {
-    pub subject: usize,
-    pub start: usize,
-    pub scenario: Scenario,
-    pub flip: bool,
-}
 
 /// Where training stands, saved with each checkpoint.
 #[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
@@ -120,141 +110,6 @@ fn run_err(path: &Path, reason: impl ToString) -> TrainError {
         path: path.into(),
         reason: reason.to_string(),
     }
-}
-
-/// The subjects of a run: train and test slices, the split, and the skipped subjects
-/// with the reason.
-pub struct Subjects {
-    pub train: Vec<SubjectSlices>,
-    /// Index into `TrainConfig::data` of the folder each training subject came from.
-    pub train_folders: Vec<usize>,
-    pub test: Vec<SubjectSlices>,
-    pub split: Split,
-    pub skipped: Vec<String>,
-}
-
-/// Load every usable subject of the data folders as model slices, split by subject.
-/// Subjects missing a sequence are skipped (they cannot supervise) and reported.
-pub fn load_subjects(c: &TrainConfig) -> Result<Subjects, TrainError> {
-    let dirs: Vec<PathBuf> = c.data.iter().map(PathBuf::from).collect();
-    let subjects = discover_subjects(&dirs).map_err(TrainError::Data)?;
-    let mut loaded = Vec::new();
-    let mut skipped = Vec::new();
-    for path in &subjects {
-        match Study::open(path)
-            .map_err(|e| e.to_string())
-            .and_then(|s| SubjectSlices::from_study(&s, c.sequences, c.side, c.fit))
-        {
-            Ok(s) => {
-                let folder = dirs
-                    .iter()
-                    .position(|d| path == d || path.parent() == Some(d.as_path()))
-                    .unwrap_or(0);
-                loaded.push((subject_key(path), folder, s));
-            }
-            Err(e) => {
-                log::warn!("skipping subject {}: {e}", path.display());
-                skipped.push(format!("{}: {e}", path.display()));
-            }
-        }
-    }
-    if loaded.is_empty() {
-        return Err(TrainError::Data(format!(
-            "no usable subject in {:?}",
-            c.data
-        )));
-    }
-    let usable: Vec<PathBuf> = loaded.iter().map(|(k, ..)| PathBuf::from(k)).collect();
-    let held: Vec<PathBuf> = usable
-        .iter()
-        .filter(|p| c.hold_out.contains(&subject_key(p)))
-        .cloned()
-        .collect();
-    let rest: Vec<PathBuf> = usable
-        .iter()
-        .filter(|p| !c.hold_out.contains(&subject_key(p)))
-        .cloned()
-        .collect();
-    let mut split = split_subjects(&rest, c.test_fraction, c.seed);
-    split.test.extend(held.iter().map(|p| subject_key(p)));
-    let (mut train, mut train_folders, mut test) = (Vec::new(), Vec::new(), Vec::new());
-    for (key, folder, s) in loaded {
-        if split.test.contains(&key) {
-            test.push(s);
-        } else {
-            train.push(s);
-            train_folders.push(folder);
-        }
-    }
-    if train.is_empty() {
-        return Err(TrainError::Data(
-            "every subject is held out for testing: nothing to train on".into(),
-        ));
-    }
-    Ok(Subjects {
-        train,
-        train_folders,
-        test,
-        split,
-        skipped,
-    })
-}
-
-/// The batches of one epoch, in a seeded order. `folders[i]` is the data folder of
-/// `train[i]` (used with `balance_folders`).
-pub fn epoch_plan(
-    train: &[SubjectSlices],
-    folders: &[usize],
-    c: &TrainConfig,
-    epoch: usize,
-) -> Vec<PlannedBatch> {
-    let mut rng = rand::rngs::StdRng::seed_from_u64(
-        c.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15),
-    );
-    let mut plan: Vec<(usize, usize)> = train
-        .iter()
-        .enumerate()
-        .flat_map(|(i, s)| {
-            (0..s.len().saturating_sub(c.batch - 1))
-                .step_by(c.batch)
-                .map(move |z| (i, z))
-        })
-        .collect();
-    plan.shuffle(&mut rng);
-    if c.balance_folders {
-        // Per folder, its batches in shuffled order, dealt round-robin by random folder.
-        let mut by_folder: Vec<Vec<(usize, usize)>> = Vec::new();
-        for b in &plan {
-            let f = folders.get(b.0).copied().unwrap_or(0);
-            if by_folder.len() <= f {
-                by_folder.resize(f + 1, Vec::new());
-            }
-            by_folder[f].push(*b);
-        }
-        by_folder.retain(|v| !v.is_empty());
-        let total = c.max_batches.unwrap_or(plan.len()).min(plan.len());
-        let mut next = vec![0usize; by_folder.len()];
-        plan = (0..total)
-            .map(|_| {
-                let f = rng.random_range(0..by_folder.len());
-                let b = by_folder[f][next[f] % by_folder[f].len()];
-                next[f] += 1;
-                b
-            })
-            .collect();
-    } else if let Some(m) = c.max_batches {
-        plan.truncate(m);
-    }
-    let window = c.scenario_window(epoch);
-    let all = Scenario::all(c.sequences);
-    plan.into_iter()
-        .map(|(subject, start)| PlannedBatch {
-            subject,
-            start,
-            scenario: all[rng.random_range(window.clone())],
-            flip: c.flip && rng.random_bool(0.5),
-        })
-        .collect()
 }
 
 /// Train (or resume) a run in `out`. `interrupt` stops at the next batch boundary with a
@@ -500,7 +355,7 @@ fn append_log(path: &Path, log: &EpochLog) -> Result<(), TrainError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::{Fit, SliceGeometry};
+    use crate::data::{Fit, SliceGeometry, SubjectSlices};
     use crate::model::{DiscriminatorConfig, GeneratorConfig, ReplicaConfig};
 
     fn subject(name: &str, slices: usize) -> SubjectSlices {
