@@ -1,4 +1,5 @@
-//! The shipped weights (weights/) on the bundled demo study (assets/demo): they load, and
+//! The shipped weights (weights/, and the comparison and stroke weights beside them) on
+//! the bundled demo study (assets/demo) and a stroke phantom: they load, and
 //! synthesize the demo's FLAIR from T1, T1c and T2 better than the mean-of-available
 //! baseline (SSIM inside the brain, the challenge definition).
 #![allow(clippy::unwrap_used)] // tests fail loudly by design
@@ -162,4 +163,51 @@ fn the_stroke_phantom_weights_synthesize_flair_that_beats_the_mean_baseline() {
         model.brain,
         baseline.brain
     );
+}
+
+/// The comparison's pGAN weights (weights/pgan, trained on the same BraTS 2018 split):
+/// they load with this code, refuse a scenario with more than one input, and from the
+/// demo's T1 alone synthesize a T2 closer to the acquired one than the T1 itself is (the
+/// only baseline with one input: the mean of the available is that copy).
+#[test]
+fn the_pgan_weights_synthesize_t2_from_t1_better_than_copying_t1() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let synth = Synthesizer::load(&root.join("weights/pgan"), BackendChoice::Cpu).unwrap();
+    assert_eq!(synth.meta().method, mmgan::model::Method::PGan);
+    let study = Study::open(&root.join("assets/demo/Phantom-2026-000")).unwrap();
+    let set = synth.meta().sequences();
+    let three = Scenario::with_missing(set, &[Sequence::Flair]).unwrap();
+    assert!(
+        synth.prepare(&study, three).is_err(),
+        "three inputs refused"
+    );
+
+    let from_t1 = Scenario::with_available(set, &[Sequence::T1]).unwrap();
+    let prepared = synth.prepare(&study, from_t1).unwrap();
+    let out = synth
+        .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))
+        .unwrap();
+    let got: Vec<Sequence> = out.iter().map(|v| v.sequence).collect();
+    assert_eq!(got, [Sequence::T1c, Sequence::T2, Sequence::Flair]);
+    assert!(out
+        .iter()
+        .all(|v| v.data.shape() == [240, 240, 155] && v.data.iter().all(|x| x.is_finite())));
+
+    let all: Vec<_> = set
+        .sequences()
+        .iter()
+        .map(|s| study.volume(*s).unwrap().data.view())
+        .collect();
+    let brain = brain_mask(all.iter().copied());
+    let truth = &study.volume(Sequence::T2).unwrap().data;
+    let t1 = &study.volume(Sequence::T1).unwrap().data;
+    let label = study.label.as_ref().map(|l| l.data.view());
+    let model = challenge_volume(out[1].data.view(), truth.view(), brain.view(), label);
+    let copy = challenge_volume(t1.view(), truth.view(), brain.view(), label);
+    eprintln!(
+        "T2 brain SSIM / PSNR: pGAN {:.4} / {:.2}, copy of T1 {:.4} / {:.2}",
+        model.brain.ssim, model.brain.psnr, copy.brain.ssim, copy.brain.psnr
+    );
+    assert!(model.brain.ssim > copy.brain.ssim, "{model:?} vs {copy:?}");
+    assert!(model.brain.psnr > copy.brain.psnr, "{model:?} vs {copy:?}");
 }

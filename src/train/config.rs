@@ -119,12 +119,20 @@ impl TrainConfig {
         };
         Scenario::all(self.sequences)[range].to_vec()
     }
+
+    /// What the per-epoch validation figures are of, for the learning curves.
+    pub fn validation_label(&self) -> &'static str {
+        match self.method {
+            Method::PGan => "one available",
+            _ => "one missing",
+        }
+    }
 }
 
 /// A run's saved `config.json`, fields added since it was written taking their defaults
 /// (burn's `Config` deserialization requires every field, so a run saved by an older
 /// build could not be resumed).
-pub(super) fn load_saved_config(path: &Path) -> Result<TrainConfig, TrainError> {
+pub fn load_saved_config(path: &Path) -> Result<TrainConfig, TrainError> {
     let text = std::fs::read_to_string(path).map_err(|e| run_err(path, e))?;
     let mut saved: serde_json::Value = serde_json::from_str(&text).map_err(|e| run_err(path, e))?;
     let template = TrainConfig::new(

@@ -25,8 +25,14 @@ pub fn read_log(path: &Path) -> Result<Vec<EpochLog>, String> {
         .collect()
 }
 
-/// Draw the curves of `logs` into `png` (written atomically). `title` heads the figure.
-pub fn draw_curves(logs: &[EpochLog], title: &str, png: &Path) -> Result<(), String> {
+/// Draw the curves of `logs` into `png` (written atomically). `title` heads the figure;
+/// `validated` says which scenarios the validation figures are of (`TrainConfig::validation_label`).
+pub fn draw_curves(
+    logs: &[EpochLog],
+    title: &str,
+    validated: &str,
+    png: &Path,
+) -> Result<(), String> {
     if logs.is_empty() {
         return Err("the run has no finished epoch yet".into());
     }
@@ -59,14 +65,18 @@ pub fn draw_curves(logs: &[EpochLog], title: &str, png: &Path) -> Result<(), Str
             losses.push(("generator 1 - brain SSIM", ssim_term, GREEN));
         }
         chart(&panels[0], "training losses", "loss", &losses)?;
+        let (ssim_label, psnr_label) = (
+            format!("brain SSIM, {validated}"),
+            format!("brain PSNR, {validated}"),
+        );
         let ssim = [(
-            "brain SSIM, one missing",
+            ssim_label.as_str(),
             epochs(&|l| l.test_brain.map(|q| q.ssim)),
             BLUE,
         )];
         chart(&panels[1], "validation SSIM", "SSIM", &ssim)?;
         let psnr = [(
-            "brain PSNR, one missing",
+            psnr_label.as_str(),
             epochs(&|l| l.test_brain.map(|q| q.psnr)),
             RED,
         )];
@@ -182,13 +192,13 @@ mod tests {
             .collect();
         let dir = tempfile::tempdir().unwrap();
         let png = dir.path().join("curves.png");
-        draw_curves(&logs, "test run", &png).unwrap();
+        draw_curves(&logs, "test run", "one missing", &png).unwrap();
         let img = image::open(&png).unwrap().to_rgb8();
         assert_eq!(img.dimensions(), SIZE);
         // Lines in colour, not a blank page.
         let blue = img.pixels().filter(|p| p[2] > 200 && p[0] < 60).count();
         let red = img.pixels().filter(|p| p[0] > 200 && p[2] < 60).count();
         assert!(blue > 200 && red > 200, "blue {blue}, red {red}");
-        assert!(draw_curves(&[], "empty", &png).is_err());
+        assert!(draw_curves(&[], "empty", "one missing", &png).is_err());
     }
 }

@@ -27,8 +27,7 @@ use crate::data::subject_key;
 use crate::io::write_atomic;
 use crate::metrics::Quality;
 use crate::model::{code_version, save_network, Method, TrainingInfo, WeightsMeta};
-use config::load_saved_config;
-pub use config::TrainConfig;
+pub use config::{load_saved_config, TrainConfig};
 pub use curves::{draw_curves, read_log};
 pub use plan::{epoch_plan, load_subjects, PlannedBatch, Subjects};
 use state::State;
@@ -320,7 +319,12 @@ pub fn train(
             save_network(&out.join("best"), &network, &meta(epoch))?;
         }
         // The figure is a convenience: a failure to draw it must not stop training.
-        if let Err(e) = draw_curves(&logs, &subject_key(out), &out.join("curves.png")) {
+        if let Err(e) = draw_curves(
+            &logs,
+            &format!("{} - {}", subject_key(out), c.method),
+            c.validation_label(),
+            &out.join("curves.png"),
+        ) {
             log::warn!("learning curves not drawn: {e}");
         }
         events(TrainEvent::EpochEnd(log));
