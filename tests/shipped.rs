@@ -10,10 +10,18 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use mmgan::data::brain_mask;
-use mmgan::engine::{BackendChoice, Synthesizer};
+use mmgan::engine::{BackendChoice, Synthesized, Synthesizer};
 use mmgan::io::{Sequence, Study};
 use mmgan::metrics::challenge_volume;
 use mmgan::model::Scenario;
+
+/// Every missing sequence of `scenario`, the whole volume.
+fn synthesize(synth: &Synthesizer, study: &Study, scenario: Scenario) -> Vec<Synthesized> {
+    let prepared = synth.prepare(study, scenario).unwrap();
+    synth
+        .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))
+        .unwrap()
+}
 
 #[test]
 fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair() {
@@ -22,10 +30,7 @@ fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair() {
     let study = Study::open(&root.join("assets/demo/Phantom-2026-000")).unwrap();
     let scenario =
         Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap();
-    let prepared = synth.prepare(&study, scenario).unwrap();
-    let out = synth
-        .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))
-        .unwrap();
+    let out = synthesize(&synth, &study, scenario);
     assert_eq!(out.len(), 1);
     let flair = &out[0].data;
     assert_eq!(flair.shape(), &[240, 240, 155]);
@@ -93,10 +98,7 @@ fn synthesized_intensities_match_the_acquired_distribution_on_validation_subject
         );
         for seq in mmgan::io::SequenceSet::BRATS.sequences() {
             let scenario = Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[seq]).unwrap();
-            let prepared = synth.prepare(&study, scenario).unwrap();
-            let out = synth
-                .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))
-                .unwrap();
+            let out = synthesize(&synth, &study, scenario);
             let p = |v: &ndarray::Array3<f32>| {
                 mmgan::eval::normalised_percentiles(v.view(), brain.view()).unwrap()
             };
@@ -136,10 +138,7 @@ fn the_stroke_phantom_weights_synthesize_flair_that_beats_the_mean_baseline() {
     // FLAIR from T1, T2 and DWI (on DWI itself the phantoms' FLAIR-like DWI lets the
     // baselines win on SSIM: weights/stroke-phantom/MODEL_CARD.md).
     let scenario = Scenario::with_missing(set, &[Sequence::Flair]).unwrap();
-    let prepared = synth.prepare(&study, scenario).unwrap();
-    let out = synth
-        .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))
-        .unwrap();
+    let out = synthesize(&synth, &study, scenario);
     let truth = &study.volume(Sequence::Flair).unwrap().data;
     let inputs: Vec<_> = set
         .sequences()
@@ -183,22 +182,14 @@ fn the_pgan_weights_synthesize_t2_from_t1_better_than_copying_t1() {
     );
 
     let from_t1 = Scenario::with_available(set, &[Sequence::T1]).unwrap();
-    let prepared = synth.prepare(&study, from_t1).unwrap();
-    let out = synth
-        .synthesize_volume(&prepared, &mut |_, _| {}, &AtomicBool::new(false))
-        .unwrap();
+    let out = synthesize(&synth, &study, from_t1);
     let got: Vec<Sequence> = out.iter().map(|v| v.sequence).collect();
     assert_eq!(got, [Sequence::T1c, Sequence::T2, Sequence::Flair]);
     assert!(out
         .iter()
         .all(|v| v.data.shape() == [240, 240, 155] && v.data.iter().all(|x| x.is_finite())));
 
-    let all: Vec<_> = set
-        .sequences()
-        .iter()
-        .map(|s| study.volume(*s).unwrap().data.view())
-        .collect();
-    let brain = brain_mask(all.iter().copied());
+    let brain = mmgan::eval::study_brain(&study);
     let truth = &study.volume(Sequence::T2).unwrap().data;
     let t1 = &study.volume(Sequence::T1).unwrap().data;
     let label = study.label.as_ref().map(|l| l.data.view());
