@@ -94,9 +94,17 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         scenarios.len(),
         synths[0].device_description()
     );
-    let bar = progress_bar((studies.len() * scenarios.len()) as u64, "scenarios");
+    let total = studies.len() * scenarios.len();
+    let bar = progress_bar(total as u64, "scenarios");
     let synths: Vec<&Synthesizer> = synths.iter().collect();
+    let mut started = 0;
     let table = evaluate(&synths, &studies, &scenarios, &mut |what| {
+        started += 1;
+        // Without a terminal (a run in the background, logging to a file) the bar is
+        // hidden: a line per scenario says how far the run is.
+        if bar.is_hidden() {
+            eprintln!("[{started}/{total}] {what}");
+        }
         bar.set_message(what.to_string());
         bar.inc(1);
     })?;

@@ -42,8 +42,6 @@ pub struct SynthesizeArgs {
 
 pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
     let study = a.study.open()?;
-    // The output folder is made and checked before minutes of inference.
-    super::writable_folder(&a.out)?;
     let mut synth = Synthesizer::load(&super::weights_dir(&a.weights)?, a.backend)?;
     let set = synth.meta().sequences();
     // Asked for, and what the study lacks (a sequence named twice is one bit).
@@ -60,6 +58,9 @@ pub fn run(a: &SynthesizeArgs) -> anyhow::Result<()> {
         synth.device_description()
     );
     let prepared = synth.prepare(&study, scenario)?;
+    // Made and checked once the request is known to be possible (a refused one leaves no
+    // empty folder behind), before minutes of inference.
+    super::writable_folder(&a.out)?;
     let bar = progress_bar(0, "slices");
     let volumes = synth.synthesize_volume(&prepared, &mut track(&bar), &AtomicBool::new(false))?;
     bar.finish_and_clear();

@@ -120,11 +120,16 @@ impl TrainConfig {
         Scenario::all(self.sequences)[range].to_vec()
     }
 
-    /// What the per-epoch validation figures are of, for the learning curves.
+    /// What the per-epoch validation figures are of, for the learning curves: read off
+    /// [`Self::validation_scenarios`] so the two cannot drift apart.
     pub fn validation_label(&self) -> &'static str {
-        match self.method {
-            Method::PGan => "one available",
-            _ => "one missing",
+        let scenarios = self.validation_scenarios();
+        if scenarios.iter().all(|s| s.available().len() == 1) {
+            "one available"
+        } else if scenarios.iter().all(|s| s.missing().len() == 1) {
+            "one missing"
+        } else {
+            "mixed scenarios"
         }
     }
 }

@@ -50,15 +50,29 @@ pub fn draw_curves(
                 .filter_map(|l| f(l).map(|v| (l.epoch as f64, v)))
                 .collect()
         };
-        let mut losses: Vec<Series> = vec![
-            (
-                "generator L1 (selective)",
-                epochs(&|l| Some(l.loss_l1)),
-                BLUE,
-            ),
-            ("generator adversarial", epochs(&|l| Some(l.loss_adv)), RED),
-            ("discriminator", epochs(&|l| Some(l.loss_d)), BLACK),
-        ];
+        // Each method logs the losses it has (MM-Synthesis: reconstruction and
+        // embedding, no adversary): draw those, named for what they are.
+        let embedding = epochs(&|l| (l.loss_embedding > 0.0).then_some(l.loss_embedding));
+        let l1_name = if embedding.is_empty() {
+            "generator L1 (synthesized sequences)"
+        } else {
+            "reconstruction L1"
+        };
+        let mut losses: Vec<Series> = vec![(l1_name, epochs(&|l| Some(l.loss_l1)), BLUE)];
+        let present = |f: &dyn Fn(&EpochLog) -> f64| {
+            let points = epochs(&|l| Some(f(l)));
+            let any = points.iter().any(|&(_, v)| v != 0.0);
+            any.then_some(points)
+        };
+        if let Some(adv) = present(&|l| l.loss_adv) {
+            losses.push(("generator adversarial", adv, RED));
+        }
+        if let Some(d) = present(&|l| l.loss_d) {
+            losses.push(("discriminator", d, BLACK));
+        }
+        if !embedding.is_empty() {
+            losses.push(("embedding", embedding, MAGENTA));
+        }
         // The structural term, for the epochs that trained with it.
         let ssim_term = epochs(&|l| (l.loss_ssim > 0.0).then_some(l.loss_ssim));
         if !ssim_term.is_empty() {
@@ -200,5 +214,25 @@ mod tests {
         let red = img.pixels().filter(|p| p[0] > 200 && p[2] < 60).count();
         assert!(blue > 200 && red > 200, "blue {blue}, red {red}");
         assert!(draw_curves(&[], "empty", "one missing", &png).is_err());
+        let magenta = |img: &image::RgbImage| {
+            img.pixels()
+                .filter(|p| p[0] > 200 && p[2] > 200 && p[1] < 60)
+                .count()
+        };
+        assert_eq!(magenta(&img), 0, "no embedding loss, no embedding curve");
+
+        // MM-Synthesis logs an embedding loss and no adversary: its curve is drawn.
+        let mmsynthesis: Vec<EpochLog> = logs
+            .into_iter()
+            .map(|l| EpochLog {
+                loss_adv: 0.0,
+                loss_d: 0.0,
+                loss_embedding: 0.05,
+                ..l
+            })
+            .collect();
+        draw_curves(&mmsynthesis, "test run", "one missing", &png).unwrap();
+        let img = image::open(&png).unwrap().to_rgb8();
+        assert!(magenta(&img) > 200, "embedding {}", magenta(&img));
     }
 }

@@ -409,6 +409,22 @@ mod tests {
     }
 
     #[test]
+    fn the_validation_label_names_the_scenarios_validated() {
+        let mmgan = config();
+        assert!(mmgan
+            .validation_scenarios()
+            .iter()
+            .all(|s| s.missing().len() == 1));
+        assert_eq!(mmgan.validation_label(), "one missing");
+        let pgan = config().with_method(Method::PGan);
+        assert!(pgan
+            .validation_scenarios()
+            .iter()
+            .all(|s| s.available().len() == 1));
+        assert_eq!(pgan.validation_label(), "one available");
+    }
+
+    #[test]
     fn the_best_epoch_is_the_one_with_the_highest_validation_brain_ssim_so_far() {
         let epoch = |epoch, ssim: Option<f64>| EpochLog {
             epoch,
