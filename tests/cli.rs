@@ -69,3 +69,73 @@ fn help_lists_subcommands() {
     assert!(ok);
     assert!(out.contains("info") && out.contains("bench"), "{out}");
 }
+
+#[test]
+fn average_writes_the_parameter_mean_of_snapshots_and_refuses_other_networks() {
+    use burn::module::Module;
+    use mmgan::model::{average_modules, load_generator, save_generator, GeneratorConfig};
+    let d = tempfile::tempdir().unwrap();
+    let device = burn::tensor::Device::flex();
+    let config = GeneratorConfig::new().with_width(4).with_depth(3);
+    let (a, b) = (config.init(&device), config.init(&device));
+    let mut meta = common::test_weights_meta(config.clone());
+    meta.training.epochs = 1;
+    save_generator(&d.path().join("e1"), &a, &meta).unwrap();
+    meta.training.epochs = 2;
+    meta.calibration = None;
+    save_generator(&d.path().join("e2"), &b, &meta).unwrap();
+    let wide = GeneratorConfig::new().with_width(8).with_depth(3);
+    save_generator(
+        &d.path().join("wide"),
+        &wide.init(&device),
+        &common::test_weights_meta(wide),
+    )
+    .unwrap();
+
+    let p = |name: &str| d.path().join(name);
+    common::ok(&common::mmgan(
+        &["average"],
+        &[
+            ("--weights", &p("e1")),
+            ("--weights", &p("e2")),
+            ("--out", &p("mean")),
+        ],
+    ));
+    let (mean, meta) = load_generator(&p("mean"), &device).unwrap();
+    assert_eq!(meta.training.epochs, 2, "the last snapshot's sidecar");
+    assert_eq!(meta.training.averaged.len(), 2);
+    assert!(meta.calibration.is_none());
+    // The same function as the mean computed here (dropout off: valid copies).
+    let expected = average_modules(&[a, b]).unwrap();
+    let x = burn::tensor::Tensor::<4>::ones([1, 4, 32, 32], &device);
+    let values = |t: burn::tensor::Tensor<4>| t.into_data().try_to_vec::<f32>().unwrap();
+    let (y, z) = (
+        values(mean.valid().forward(x.clone())),
+        values(expected.valid().forward(x)),
+    );
+    assert!(y.iter().zip(&z).all(|(p, q)| (p - q).abs() < 1e-6));
+    assert!(y.iter().any(|&v| v != 0.0), "a real output, not zeros");
+
+    let e = common::failed(&common::mmgan(
+        &["average"],
+        &[
+            ("--weights", &p("e1")),
+            ("--weights", &p("wide")),
+            ("--out", &p("x")),
+        ],
+    ));
+    assert!(
+        e.contains("wide") && e.contains("not the same network"),
+        "{e}"
+    );
+    assert!(!p("x").exists());
+    let e = common::failed(&common::mmgan(
+        &["average"],
+        &[
+            ("--weights", &p("e1")),
+            ("--weights", &p("mean")),
+            ("--out", &p("mean")),
+        ],
+    ));
+    assert!(e.contains("inputs are never overwritten"), "{e}");
+}

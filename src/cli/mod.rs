@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 
+mod average;
 mod bench;
 mod calibrate;
 mod check;
@@ -46,6 +47,8 @@ pub enum Command {
     Calibrate(calibrate::CalibrateArgs),
     /// Self-check of a study: each acquired sequence synthesized from the others and scored
     Check(check::CheckArgs),
+    /// Average the parameters of several weights folders of one run (e.g. its last epochs)
+    Average(average::AverageArgs),
     /// Draw a training run's learning curves (losses, validation SSIM/PSNR) as a PNG
     Curves(curves::CurvesArgs),
     /// Evaluate weights: per-scenario MSE/PSNR/SSIM against two baselines
@@ -95,6 +98,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(args) => train::run(&args),
         Command::Eval(args) => eval::run(&args),
         Command::Curves(args) => curves::run(&args),
+        Command::Average(args) => average::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Calibrate(args) => calibrate::run(&args),
         Command::ModelInfo(args) => model_info::run(&args),

@@ -7,6 +7,7 @@
 //! CPU (flex) or the GPU (wgpu); training on flex, the generator's final layer takes
 //! [`flex_conv`]'s faster weight gradient. Knows nothing of files or the UI.
 
+mod average;
 mod conditioning;
 mod curriculum;
 mod discriminator;
@@ -20,6 +21,7 @@ mod scenario;
 mod weights;
 mod widen;
 
+pub use average::average_modules;
 pub use conditioning::{
     availability_mask, discriminator_target_fake, impute, pass_through, selective_l1,
     selective_ssim_loss, Imputation,

@@ -83,6 +83,10 @@ pub struct TrainingInfo {
     /// Training subjects the output calibration was fitted on (`mmgan calibrate`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub calibrated_on: Vec<String>,
+    /// Parameter average (`mmgan average`): the weights folders averaged, in order (these
+    /// weights are their mean; `epochs` is the last one's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub averaged: Vec<String>,
     /// Fine-tuning: the weights this run started from, and their own training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_from: Option<Box<StartedFrom>>,

@@ -215,6 +215,7 @@ pub fn train(
                 seed: c.seed,
                 started_from: started_from.clone(),
                 calibrated_on: Vec::new(),
+                averaged: Vec::new(),
             },
             validation: None,
             calibration: None,
