@@ -23,7 +23,14 @@ fn training_resumes_exactly_and_writes_usable_weights() {
     let stop = AtomicBool::new(false);
     let c2 = common::tiny_config(&data, 2);
     let straight = dir.path().join("straight");
-    train(&c2, &straight, false, &device, &stop, &mut |_| {}).unwrap();
+    let keeping = c2.clone().with_keep_epochs(true);
+    train(&keeping, &straight, false, &device, &stop, &mut |_| {}).unwrap();
+    // Every epoch's weights kept; the last is the run's weights.
+    let record = |dir: std::path::PathBuf| std::fs::read(dir.join("generator.bpk")).unwrap();
+    let epochs = straight.join("epochs");
+    assert!(epochs.join("1").join("generator.json").is_file());
+    assert_eq!(record(epochs.join("2")), record(straight.join("weights")));
+    assert_ne!(record(epochs.join("1")), record(epochs.join("2")));
     // Interrupted in the middle of epoch 1 (after its second batch), as Ctrl-C does.
     let resumed = dir.path().join("resumed");
     let interrupt = AtomicBool::new(false);

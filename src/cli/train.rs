@@ -73,6 +73,9 @@ pub struct TrainArgs {
     /// Mirror half of the batches left-right (augmentation)
     #[arg(long)]
     pub flip: bool,
+    /// Keep every epoch's weights in RUN_DIR/epochs/N (for `mmgan average`)
+    #[arg(long)]
+    pub keep_epochs: bool,
     /// Adam learning rate of both networks (reference 2e-4); may change on --resume, e.g.
     /// lowered for the last epochs
     #[arg(long, default_value_t = 2e-4)]
@@ -123,6 +126,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     .with_init(a.init.as_ref().map(|p| p.display().to_string()))
     .with_balance_folders(a.balance_folders)
     .with_flip(a.flip)
+    .with_keep_epochs(a.keep_epochs)
     .with_replica(
         ReplicaConfig::new()
             .with_trees(a.trees)

@@ -87,6 +87,10 @@ pub struct TrainConfig {
     /// not, so this doubles the tumour positions seen.
     #[config(default = false)]
     pub flip: bool,
+    /// Also keep each epoch's weights in `RUN/epochs/N` (the run otherwise keeps the
+    /// latest and the best): what `mmgan average` averages.
+    #[config(default = false)]
+    pub keep_epochs: bool,
 }
 
 impl TrainConfig {

@@ -311,6 +311,10 @@ pub fn train(
         };
         state.save(&checkpoint)?;
         save_network(&out.join("weights"), &network, &meta(epoch))?;
+        if c.keep_epochs {
+            let dir = out.join("epochs").join(epoch.to_string());
+            save_network(&dir, &network, &meta(epoch))?;
+        }
         append_log(&out.join("log.jsonl"), &log)?;
         let log_path = out.join("log.jsonl");
         let logs = read_log(&log_path).map_err(|e| run_err(&log_path, e))?;
