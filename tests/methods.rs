@@ -198,7 +198,7 @@ fn train_synthesize_and_compare_through_the_commands() {
 
     // Both methods side by side, with the baselines, in both definitions.
     let eval = dir.path().join("eval");
-    let table = ok(&mmgan(
+    let run = mmgan(
         &["eval", "--backend", "cpu", "--scenarios", "flair;t2,flair"],
         &[
             ("--weights", &gan_run.join("weights")),
@@ -206,7 +206,15 @@ fn train_synthesize_and_compare_through_the_commands() {
             ("--data", &data.join("toy-00")),
             ("--out", &eval),
         ],
-    ));
+    );
+    let table = ok(&run);
+    // Not a terminal: a line per scenario says how far the run is.
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        log.contains("[1/2] toy-00: T1,T1c,T2 -> FLAIR")
+            && log.contains("[2/2] toy-00: T1,T1c -> T2,FLAIR"),
+        "{log}"
+    );
     let comparison = std::fs::read_to_string(eval.join("comparison.md")).unwrap();
     assert_eq!(table.trim(), comparison.trim());
     assert!(

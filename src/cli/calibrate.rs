@@ -9,7 +9,7 @@ use mmgan::engine::{BackendChoice, Synthesizer};
 use mmgan::io::{Sequence, Study};
 use mmgan::model::{WeightsMeta, META_FILE};
 
-use super::progress_bar;
+use super::{advance, progress_bar};
 
 #[derive(clap::Args, Debug)]
 pub struct CalibrateArgs {
@@ -51,8 +51,7 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
     );
     let bar = progress_bar((studies.len() * 4) as u64, "syntheses");
     let (calibration, expected_error) = synth.fit_calibration(&studies, &a.only, &mut |what| {
-        bar.set_message(what.to_string());
-        bar.inc(1);
+        advance(&bar, what);
     })?;
     bar.finish_and_clear();
     let mut meta = WeightsMeta::load(&a.weights)?;

@@ -10,7 +10,7 @@ use mmgan::eval::evaluate;
 use mmgan::io::{write_atomic, SequenceSet, Study};
 use mmgan::model::Scenario;
 
-use super::progress_bar;
+use super::{advance, progress_bar};
 
 #[derive(clap::Args, Debug)]
 pub struct EvalArgs {
@@ -94,19 +94,10 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         scenarios.len(),
         synths[0].device_description()
     );
-    let total = studies.len() * scenarios.len();
-    let bar = progress_bar(total as u64, "scenarios");
+    let bar = progress_bar((studies.len() * scenarios.len()) as u64, "scenarios");
     let synths: Vec<&Synthesizer> = synths.iter().collect();
-    let mut started = 0;
     let table = evaluate(&synths, &studies, &scenarios, &mut |what| {
-        started += 1;
-        // Without a terminal (a run in the background, logging to a file) the bar is
-        // hidden: a line per scenario says how far the run is.
-        if bar.is_hidden() {
-            eprintln!("[{started}/{total}] {what}");
-        }
-        bar.set_message(what.to_string());
-        bar.inc(1);
+        advance(&bar, what);
     })?;
     bar.finish_and_clear();
     std::fs::create_dir_all(&a.out)?;

@@ -229,6 +229,17 @@ pub fn progress_bar(len: u64, unit: &str) -> indicatif::ProgressBar {
     bar
 }
 
+/// One step of `bar` done, `what` being the next: the bar's message, or without a
+/// terminal (a run in the background, logging to a file; the bar is hidden) a line
+/// "[done/total] what" so the log says how far the run is.
+pub fn advance(bar: &indicatif::ProgressBar, what: &str) {
+    bar.inc(1);
+    if bar.is_hidden() {
+        eprintln!("[{}/{}] {what}", bar.position(), bar.length().unwrap_or(0));
+    }
+    bar.set_message(what.to_string());
+}
+
 /// Print a line above a progress bar, or plainly when the bar is hidden (not a terminal,
 /// e.g. a training run logging to a file).
 pub fn say(bar: &indicatif::ProgressBar, line: impl AsRef<str>) {
