@@ -9,7 +9,6 @@ mod common;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use mmgan::data::brain_mask;
 use mmgan::engine::{BackendChoice, Synthesized, Synthesizer};
 use mmgan::io::{Sequence, Study};
 use mmgan::metrics::{challenge_volume, Quality};
@@ -37,12 +36,7 @@ fn demo_flair_against_the_mean_baseline() -> (Quality, Quality) {
     assert_eq!(flair.shape(), &[240, 240, 155]);
 
     let truth = &study.volume(Sequence::Flair).unwrap().data;
-    let all: Vec<_> = mmgan::io::SequenceSet::BRATS
-        .sequences()
-        .iter()
-        .map(|s| study.volume(*s).unwrap().data.view())
-        .collect();
-    let brain = brain_mask(all.iter().copied());
+    let brain = mmgan::eval::study_brain(&study);
     let mean_of_available = {
         let norm = |s: Sequence| {
             let v = &study.volume(s).unwrap().data;
@@ -104,12 +98,7 @@ fn synthesized_intensities_match_the_acquired_distribution_on_validation_subject
             .success();
         assert!(ok, "cannot unpack {name}");
         let study = Study::open(&unpacked.path().join(name)).unwrap();
-        let brain = brain_mask(
-            mmgan::io::SequenceSet::BRATS
-                .sequences()
-                .iter()
-                .map(|s| study.volume(*s).unwrap().data.view()),
-        );
+        let brain = mmgan::eval::study_brain(&study);
         for seq in mmgan::io::SequenceSet::BRATS.sequences() {
             let scenario = Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[seq]).unwrap();
             let out = synthesize(&synth, &study, scenario);
@@ -154,12 +143,7 @@ fn the_stroke_phantom_weights_synthesize_flair_that_beats_the_mean_baseline() {
     let scenario = Scenario::with_missing(set, &[Sequence::Flair]).unwrap();
     let out = synthesize(&synth, &study, scenario);
     let truth = &study.volume(Sequence::Flair).unwrap().data;
-    let inputs: Vec<_> = set
-        .sequences()
-        .iter()
-        .map(|s| study.volume(*s).unwrap().data.view())
-        .collect();
-    let brain = brain_mask(inputs.iter().copied());
+    let brain = mmgan::eval::study_brain(&study);
     let model = challenge_volume(out[0].data.view(), truth.view(), brain.view(), None);
     // The mean of the three inputs, each scaled by its own mean (the eval's baseline).
     let mut mean = ndarray::Array3::<f32>::zeros(truth.raw_dim());

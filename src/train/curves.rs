@@ -52,25 +52,25 @@ pub fn draw_curves(
         };
         // Each method logs the losses it has (MM-Synthesis: reconstruction and
         // embedding, no adversary): draw those, named for what they are.
-        let embedding = epochs(&|l| (l.loss_embedding > 0.0).then_some(l.loss_embedding));
-        let l1_name = if embedding.is_empty() {
-            "generator L1 (synthesized sequences)"
-        } else {
-            "reconstruction L1"
-        };
-        let mut losses: Vec<Series> = vec![(l1_name, epochs(&|l| Some(l.loss_l1)), BLUE)];
         let present = |f: &dyn Fn(&EpochLog) -> f64| {
             let points = epochs(&|l| Some(f(l)));
             let any = points.iter().any(|&(_, v)| v != 0.0);
             any.then_some(points)
         };
+        let embedding = present(&|l| l.loss_embedding);
+        let l1_name = if embedding.is_none() {
+            "generator L1 (synthesized sequences)"
+        } else {
+            "reconstruction L1"
+        };
+        let mut losses: Vec<Series> = vec![(l1_name, epochs(&|l| Some(l.loss_l1)), BLUE)];
         if let Some(adv) = present(&|l| l.loss_adv) {
             losses.push(("generator adversarial", adv, RED));
         }
         if let Some(d) = present(&|l| l.loss_d) {
             losses.push(("discriminator", d, BLACK));
         }
-        if !embedding.is_empty() {
+        if let Some(embedding) = embedding {
             losses.push(("embedding", embedding, MAGENTA));
         }
         // The structural term, for the epochs that trained with it.
