@@ -243,4 +243,59 @@ fn train_synthesize_and_compare_through_the_commands() {
         ],
     ));
     assert!(e.contains("two weights folders of MM-GAN"), "{e}");
+
+    // The sidecar's validation figures come from the weights' validation subjects alone,
+    // with every sequence missing alone; nothing else in the sidecar changes.
+    let weights = gan_run.join("weights");
+    let before = WeightsMeta::load(&weights).unwrap();
+    assert_eq!(before.validation, None);
+    let (held_out, trained) = (
+        &before.training.test_subjects[0],
+        &before.training.train_subjects[0],
+    );
+    let write = |scenarios: &str, subject: &str| {
+        mmgan(
+            &["eval", "--backend", "cpu", "--write-validation"],
+            &[
+                ("--scenarios", Path::new(scenarios)),
+                ("--weights", &weights),
+                ("--data", &data.join(subject)),
+                ("--out", &eval),
+            ],
+        )
+    };
+    let e = failed(&write("t1;t1c;t2;flair", trained));
+    assert!(
+        e.contains(trained.as_str()) && e.contains("not one of the weights' validation subjects"),
+        "{e}"
+    );
+    let e = failed(&write("flair", held_out));
+    assert!(e.contains("needs T1 missing alone"), "{e}");
+    assert_eq!(
+        WeightsMeta::load(&weights).unwrap(),
+        before,
+        "refusals write nothing"
+    );
+    ok(&write("t1;t1c;t2;flair", held_out));
+    let table: mmgan::eval::Table =
+        serde_json::from_str(&std::fs::read_to_string(eval.join("eval.json")).unwrap()).unwrap();
+    let mut after = WeightsMeta::load(&weights).unwrap();
+    let validation = after.validation.take().unwrap();
+    for (c, seq) in [Sequence::T1, Sequence::T1c, Sequence::T2, Sequence::Flair]
+        .into_iter()
+        .enumerate()
+    {
+        let row = table
+            .rows
+            .iter()
+            .find(|r| {
+                r.available == 3
+                    && r.sequence == seq
+                    && r.method == mmgan::eval::Method::Model(Method::MmGan)
+            })
+            .unwrap();
+        assert_eq!(validation[c], row.brain, "{seq}");
+        assert!(row.brain.ssim.is_finite() && row.brain.psnr.is_finite());
+    }
+    assert_eq!(after, before, "only the validation figures changed");
 }

@@ -3,11 +3,10 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use mmgan::data::{discover_subjects, subject_key};
 use mmgan::engine::{BackendChoice, Synthesizer};
 use mmgan::io::{Sequence, Study};
-use mmgan::model::{WeightsMeta, META_FILE};
+use mmgan::model::WeightsMeta;
 
 use super::{advance, progress_bar};
 
@@ -58,10 +57,7 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
     meta.calibration = Some(calibration);
     meta.expected_error = Some(expected_error);
     meta.training.calibrated_on = studies.iter().map(|s| s.subject.clone()).collect();
-    let json = serde_json::to_string_pretty(&meta)?;
-    let path = a.weights.join(META_FILE);
-    mmgan::io::write_atomic(&path, json.as_bytes())
-        .with_context(|| format!("{}", path.display()))?;
+    let path = meta.save(&a.weights)?;
     eprintln!(
         "calibration fitted on {} training subjects, written into {}",
         studies.len(),

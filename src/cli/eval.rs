@@ -4,11 +4,11 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use mmgan::data::discover_subjects;
+use mmgan::data::{discover_subjects, subject_key};
 use mmgan::engine::{BackendChoice, Synthesizer};
 use mmgan::eval::evaluate;
 use mmgan::io::{write_atomic, SequenceSet, Study};
-use mmgan::model::Scenario;
+use mmgan::model::{Scenario, WeightsMeta};
 
 use super::{advance, progress_bar};
 
@@ -36,6 +36,11 @@ pub struct EvalArgs {
     /// Test-time flip off
     #[arg(long)]
     pub no_flip: bool,
+    /// Write the brain figures of each sequence missing alone into the weights' sidecar
+    /// (its `validation`, what `mmgan check` compares with): one --weights folder, only its
+    /// validation subjects in --data, the four single-missing scenarios evaluated
+    #[arg(long)]
+    pub write_validation: bool,
 }
 
 /// `all`, or `;`-separated lists of the missing sequences of `set`.
@@ -46,6 +51,33 @@ pub fn parse_scenarios(set: SequenceSet, s: &str) -> anyhow::Result<Vec<Scenario
     s.split(';')
         .map(|m| Scenario::parse(set, m).with_context(|| format!("scenario {m:?}")))
         .collect()
+}
+
+/// What `--write-validation` needs before any time is spent: one named weights folder,
+/// evaluated as it loads, and every sequence missing alone among the scenarios.
+fn check_validation_request(
+    a: &EvalArgs,
+    synth: &Synthesizer,
+    scenarios: &[Scenario],
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        a.weights.len() == 1,
+        "--write-validation writes into one weights folder: give exactly one --weights"
+    );
+    anyhow::ensure!(
+        synth.flip_average == synth.meta().test_time_flip,
+        "{}: its sidecar says test_time_flip {}; figures measured otherwise would not describe these weights as they load",
+        a.weights[0].display(),
+        synth.meta().test_time_flip
+    );
+    let set = synth.meta().sequences();
+    for seq in set.sequences() {
+        anyhow::ensure!(
+            scenarios.iter().any(|s| s.missing() == [seq]),
+            "--write-validation needs {seq} missing alone among --scenarios (e.g. \"t1;t1c;t2;flair\")"
+        );
+    }
+    Ok(())
 }
 
 pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
@@ -71,8 +103,21 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         .map(|s| s.meta().sequences())
         .context("no weights folder")?;
     let scenarios = parse_scenarios(set, &a.scenarios)?;
+    if a.write_validation {
+        check_validation_request(a, &synths[0], &scenarios)?;
+    }
     let mut studies = Vec::new();
     for dir in discover_subjects(&a.data).map_err(anyhow::Error::msg)? {
+        if a.write_validation {
+            let held_out = &synths[0].meta().training.test_subjects;
+            let key = subject_key(&dir);
+            anyhow::ensure!(
+                held_out.contains(&key),
+                "{}: not one of the weights' validation subjects ({}); --write-validation takes figures from those alone",
+                dir.display(),
+                held_out.join(", ")
+            );
+        }
         let study = Study::open(&dir)?;
         if study.lacking(set).is_empty() {
             studies.push(study);
@@ -110,6 +155,20 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         &a.out.join("eval.json"),
         serde_json::to_string_pretty(&table)?.as_bytes(),
     )?;
+    if a.write_validation {
+        let model = synths[0].meta().method;
+        let figures = table
+            .single_missing_brain(model)
+            .context("the table lacks a sequence missing alone")?;
+        let mut meta = WeightsMeta::load(&a.weights[0])?;
+        meta.validation = Some(figures);
+        let path = meta.save(&a.weights[0])?;
+        eprintln!(
+            "validation figures of {} subjects written into {}",
+            studies.len(),
+            path.display()
+        );
+    }
     println!("{}", if synths.len() > 1 { &comparison } else { &md });
     eprintln!(
         "written: {}/eval.{{md,csv,json}}, comparison.md",

@@ -50,6 +50,20 @@ impl Table {
         ))
     }
 
+    /// The brain figures (challenge) of `model` with each sequence missing alone, in the
+    /// set's channel order: what a weights sidecar's `validation` holds. `None` unless all
+    /// four single-missing scenarios are in the table.
+    pub fn single_missing_brain(&self, model: crate::model::Method) -> Option<[Quality; 4]> {
+        let of = |seq: Sequence| {
+            self.rows
+                .iter()
+                .find(|r| r.available == 3 && r.sequence == seq && r.method == Method::Model(model))
+                .map(|r| r.brain)
+        };
+        let [a, b, c, d] = self.set.sequences().map(of);
+        Some([a?, b?, c?, d?])
+    }
+
     pub fn to_markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "Subjects: {}\n", self.subjects.join(", "));

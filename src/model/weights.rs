@@ -136,6 +136,18 @@ impl WeightsMeta {
         self.channel_order = set.names();
     }
 
+    /// Write this sidecar into `dir` atomically (the record beside it untouched).
+    pub fn save(&self, dir: &Path) -> Result<PathBuf, WeightsError> {
+        let path = dir.join(META_FILE);
+        let err = |reason: String| WeightsError::Write {
+            path: path.clone(),
+            reason,
+        };
+        let json = serde_json::to_string_pretty(self).map_err(|e| err(e.to_string()))?;
+        crate::io::write_atomic(&path, json.as_bytes()).map_err(|e| err(e.to_string()))?;
+        Ok(path)
+    }
+
     pub fn load(dir: &Path) -> Result<WeightsMeta, WeightsError> {
         if !dir.is_dir() {
             return Err(WeightsError::MissingFolder(dir.into()));
@@ -344,9 +356,7 @@ pub fn save_network(dir: &Path, network: &Network, meta: &WeightsMeta) -> Result
     };
     crate::io::replace_atomically(&record, extension, |temp| network.save_file(temp))
         .map_err(|e| err(&record, e))?;
-    let json = serde_json::to_string_pretty(meta).map_err(|e| err(dir, e.to_string()))?;
-    crate::io::write_atomic(&dir.join(META_FILE), json.as_bytes())
-        .map_err(|e| err(dir, e.to_string()))
+    meta.save(dir).map(|_| ())
 }
 
 /// [`save_network`] for an MM-GAN generator.
