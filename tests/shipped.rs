@@ -65,7 +65,6 @@ fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair_in_ssim() {
 }
 
 #[test]
-#[ignore = "RUN7 epoch 8 (shipped 2026-12-03): its FLAIR calibration, fitted on real BraTS subjects, puts the phantom's FLAIR at 11.9 dB against the mean baseline's 13.5 (RUN5 epoch 13: 14.0); on the real validation subjects its FLAIR is 1.0 dB above the best baseline. See weights/MODEL_CARD.md; run with --ignored"]
 fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair_in_psnr() {
     let (model, baseline) = demo_flair_against_the_mean_baseline();
     assert!(
@@ -79,7 +78,7 @@ fn shipped_weights_beat_the_mean_baseline_on_the_demo_flair_in_psnr() {
 /// percentiles (5, 50, 95) after the challenge normalisation lie within 15 % of the
 /// acquired one's, so the viewer's automatic window gives both the same look.
 #[test]
-#[ignore = "issue 9's 15 % bar is not met by the shipped weights yet (worst 1.87 with the epoch-21 weights on 2026-11-25, see weights/MODEL_CARD.md): run with --ignored"]
+#[ignore = "issue 9's 15 % bar is not met by the shipped weights yet (worst 0.70 with RUN7 epochs 13-18 averaged, shipped 2026-12-03, see weights/MODEL_CARD.md): run with --ignored"]
 fn synthesized_intensities_match_the_acquired_distribution_on_validation_subjects() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let synth = Synthesizer::load(&root.join("weights"), BackendChoice::Cpu).unwrap();
