@@ -34,7 +34,7 @@ pub struct ModelArgs {
     /// Skip the PyTorch peer
     #[arg(long)]
     no_peer: bool,
-    /// Device for burn: the CPU (flex) or wgpu; with wgpu the PyTorch peer runs on CUDA
+    /// Device for burn: the CPU (flex), wgpu or CUDA; on a GPU the PyTorch peer runs on CUDA
     #[arg(long, value_enum, default_value_t = mmgan::engine::BackendChoice::Cpu)]
     backend: mmgan::engine::BackendChoice,
     /// Also time every convolution of the training step alone: forward, input gradient,
@@ -58,7 +58,8 @@ pub enum BenchCommand {
     Model(ModelArgs),
     /// Mutation fuzzing of the NIfTI reader and the weights sidecar; fails on any panic
     Fuzz(super::fuzz::FuzzArgs),
-    /// A whole volume end to end: open the study, synthesize one scenario, on the CPU
+    /// A whole volume end to end: open the study, synthesize one scenario (on the CPU
+    /// unless --backend says otherwise)
     Volume {
         #[command(flatten)]
         study: StudyArgs,
@@ -70,6 +71,8 @@ pub enum BenchCommand {
         weights: Option<PathBuf>,
         #[arg(long, default_value_t = 3)]
         runs: usize,
+        #[arg(long, value_enum, default_value_t = mmgan::engine::BackendChoice::Cpu)]
+        backend: mmgan::engine::BackendChoice,
     },
 }
 
@@ -83,11 +86,13 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             missing,
             weights,
             runs,
+            backend,
         } => volume(
             &study,
             &missing,
             &super::weights_dir(&weights)?,
             runs.max(1),
+            backend,
         ),
     }
 }
@@ -421,10 +426,11 @@ fn volume(
     missing: &str,
     weights: &std::path::Path,
     runs: usize,
+    backend: mmgan::engine::BackendChoice,
 ) -> anyhow::Result<()> {
-    use mmgan::engine::{BackendChoice, Synthesizer};
+    use mmgan::engine::Synthesizer;
     use mmgan::model::Scenario;
-    let synth = Synthesizer::load(weights, BackendChoice::Cpu)?;
+    let synth = Synthesizer::load(weights, backend)?;
     let scenario = Scenario::parse(synth.meta().sequences(), missing)?;
     let flag = std::sync::atomic::AtomicBool::new(false);
     let mut slices = 0;
