@@ -5,8 +5,8 @@
 //! of the weights, each timed alone (median) with the tensors it takes, through the ops
 //! autodiff calls (`conv_transpose2d` for a convolution's input gradient, `conv2d` for a
 //! transposed convolution's). The weight gradient as burn computes it (a convolution whose
-//! kernel is the output gradient) and, for the stride-1 layers the step runs through
-//! [`mmgan::model::flex_conv`], as one im2col GEMM.
+//! kernel is the output gradient) and, for the layers the step runs through
+//! [`mmgan::model::flex_conv`], by its tiled im2col GEMMs.
 
 use burn::tensor::module::{conv2d, conv_transpose2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
@@ -43,7 +43,9 @@ impl Layer {
 
     /// Whether the training step takes flex_conv's weight gradient for this layer.
     fn fast_weight_grad(&self) -> bool {
-        !self.transposed && self.stride == 1
+        let o = self.out_side();
+        !self.transposed
+            && flex_conv::takes_fast_weight_grad(self.batch, [o, o], [self.stride, self.stride])
     }
 }
 
@@ -221,13 +223,15 @@ pub fn print(
         "\nper-operation profile of one training step (width {}, {side}x{side}, batch {batch}), median of {runs}:",
         g.width
     );
-    println!("| layer | input | forward | input grad | weight grad, burn | weight grad, as the step runs it |");
+    let head = "| forward | input grad | weight grad, burn | weight grad, as the step runs it |";
+    println!("| layer | input {head}");
     println!("|---|---|---|---|---|---|");
+    let ms = |v: [f64; 4], digits: usize| v.map(|t| format!("{:.digits$} ms", t * 1e3)).join(" | ");
     let mut totals: Vec<(&str, [f64; 4])> = Vec::new();
     for l in layers(g, d, side, batch) {
         let t = time_layer(&l, runs, device);
         println!(
-            "| {} {}->{} k{} s{} | {}x{}x{}x{} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+            "| {} {}->{} k{} s{} | {}x{}x{}x{} | {} |",
             l.what,
             l.c_in,
             l.c_out,
@@ -237,10 +241,7 @@ pub fn print(
             l.c_in,
             l.side,
             l.side,
-            t[0] * 1e3,
-            t[1] * 1e3,
-            t[2] * 1e3,
-            t[3] * 1e3
+            ms(t, 1)
         );
         match totals.iter_mut().find(|(w, _)| *w == l.what) {
             Some((_, sum)) => (0..4).for_each(|i| sum[i] += t[i]),
@@ -248,18 +249,10 @@ pub fn print(
         }
     }
     let mut all = [0.0; 4];
-    println!(
-        "| kind | | forward | input grad | weight grad, burn | weight grad, as the step runs it |"
-    );
-    println!("|---|---|---|---|---|---|");
+    println!("| kind | {head}");
+    println!("|---|---|---|---|---|");
     for (what, t) in &totals {
-        println!(
-            "| {what} | | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms |",
-            t[0] * 1e3,
-            t[1] * 1e3,
-            t[2] * 1e3,
-            t[3] * 1e3
-        );
+        println!("| {what} | {} |", ms(*t, 0));
         (0..4).for_each(|i| all[i] += t[i]);
     }
     let convs = all[0] + all[1] + all[3];

@@ -7,6 +7,8 @@ use burn::nn::{Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig2d};
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 
+use super::flex_conv::conv2d_module;
+
 #[derive(Config, Debug, PartialEq)]
 pub struct DiscriminatorConfig {
     /// Sequences: the input is a candidate image concatenated with the real one (2x).
@@ -79,12 +81,12 @@ impl Discriminator {
     pub fn forward(&self, candidate: Tensor<4>, real: Tensor<4>) -> Tensor<4> {
         let mut h = Tensor::cat(vec![candidate, real], 1); // [b, 8, side, side]
         for block in &self.blocks {
-            h = block.conv.forward(h);
+            h = conv2d_module(&block.conv, h);
             if let Some(n) = &block.norm {
                 h = n.forward(h);
             }
             h = leaky_relu(h, 0.2);
         }
-        self.out.forward(h)
+        conv2d_module(&self.out, h)
     }
 }

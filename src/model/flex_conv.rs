@@ -1,21 +1,22 @@
-//! Stride-1 convolutions whose weight gradient is one im2col GEMM on burn's flex backend.
+//! Convolutions whose weight gradient is [`im2col`]'s tiled GEMMs on burn's flex backend.
 //!
 //! Burn 0.22 computes a convolution's weight gradient as a further convolution whose
-//! *kernel* is the output gradient. For a stride-2 layer that is a dilated convolution
-//! flex runs well; for a stride-1 layer on a large image it is a kernel the size of the
-//! image with a 3x3 output, which flex runs on its direct, non-GEMM path: the generator's
-//! final 3x3 layer (sub-pixel form) took 0.78 s of a 2.1 s training step at width 32,
-//! 256x256, batch 4; 0.10 s here (`mmgan bench model --profile`).
+//! *kernel* is the output gradient. For a stride-1 layer on a large image that is a kernel
+//! the size of the image with a 3x3 output, which flex runs on its direct, non-GEMM path:
+//! the generator's final 3x3 layer (sub-pixel form) took 0.78 s of a 2.1 s training step
+//! at width 32, 256x256, batch 4; about 0.02 s here. Strided layers fare better in burn,
+//! but the tiles still win on the large ones (the discriminator's first three layers
+//! 1.2-1.5x; `mmgan bench model --profile`).
 //!
-//! The generator's final layer calls [`conv2d`]. On tensors of an autodiff flex device,
-//! with stride 1, it records a custom autodiff op: the forward pass and the input gradient
-//! exactly as burn runs them, the weight gradient as an unfold view of the padded input,
-//! materialised once as an im2col matrix, times the output gradient in one GEMM (flex's
-//! matmul). Strided layers keep burn's op (this im2col measured 1.5-2x slower there: the
-//! copy costs more than burn's dilated convolution), as does the discriminator's 16x16
-//! output layer (slower here too), and so does any tensor elsewhere (wgpu, inference
-//! without autodiff): results there are untouched. Only burn's public extension API is
-//! used, so this can move upstream as flex's `conv2d_weight_backward` for stride 1.
+//! The networks' convolutions call [`conv2d`] (or [`conv2d_module`], [`conv2d_same`]). On
+//! tensors of an autodiff flex device, where [`takes_fast_weight_grad`] says so, it
+//! records a custom autodiff op: the forward pass and the input gradient exactly as burn
+//! runs them, the weight gradient by the tiles. Anything else (wgpu, inference without
+//! autodiff, small strided layers) is burn's op, results untouched. A forward pass by the
+//! same tiles was measured too: 1.4-2.5x faster per layer alone, yet the step was no
+//! faster (1.41-1.49 s, 1.29-1.60 s without it), so the forward stays burn's. Only burn's
+//! public extension API is used, so this can move upstream as flex's
+//! `conv2d_weight_backward`.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -25,23 +26,55 @@ use burn::backend::autodiff::NodeId;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::ops::{ConvOptions, PadMode};
-use burn::tensor::Tensor;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Tensor, TensorData};
+
+use super::im2col::{self, ConvShape};
 
 /// `conv2d` as burn's `burn::tensor::module::conv2d`, with the fast weight gradient on
-/// autodiff flex tensors for stride 1 (groups 1, dilation 1; anything else goes to burn's
-/// op).
+/// autodiff flex tensors where [`takes_fast_weight_grad`] says so (groups 1, dilation 1;
+/// anything else goes to burn's op).
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
     bias: Option<Tensor<1>>,
     options: ConvOptions<2>,
 ) -> Tensor<4> {
-    let plain = options.groups == 1 && options.dilation == [1, 1] && options.stride == [1, 1];
+    let shape = shape_of(x.dims(), weight.dims(), &options);
+    let plain = options.groups == 1
+        && options.dilation == [1, 1]
+        && takes_fast_weight_grad(shape.batch, shape.out_hw, options.stride);
     match plain.then(|| autodiff_flex(&x, &weight)).flatten() {
         Some((x, w)) => add_bias(record(x, w, options), bias),
         None => burn::tensor::module::conv2d(x, weight, bias, options),
     }
+}
+
+/// Whether a convolution (batch, output size, stride) takes the tiled weight gradient:
+/// every stride-1 layer (burn's is far slower there), and strided layers with at least
+/// 4,096 output pixels over the batch; below that, the copies out of burn's tensors cost
+/// more than the GEMMs save (`mmgan bench model --profile`: the discriminator's first
+/// three layers 1.4x faster, its fourth and the generator's inner layers 1.0-1.3x slower).
+pub fn takes_fast_weight_grad(batch: usize, out_hw: [usize; 2], stride: [usize; 2]) -> bool {
+    stride == [1, 1] || batch * out_hw[0] * out_hw[1] >= 4096
+}
+
+/// The module `c` applied as its own `forward` does (its stride, dilation, groups and
+/// explicit or valid padding), through [`conv2d`]. "Same" padding, which the networks do
+/// not use, goes to the module itself.
+pub fn conv2d_module(c: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
+    use burn::nn::PaddingConfig2d;
+    let padding = match c.padding {
+        PaddingConfig2d::Valid => [(0, 0), (0, 0)],
+        PaddingConfig2d::Explicit(top, left, bottom, right) => [(top, bottom), (left, right)],
+        PaddingConfig2d::Same => return c.forward(x),
+    };
+    conv2d(
+        x,
+        c.weight.val(),
+        c.bias.as_ref().map(|b| b.val()),
+        ConvOptions::new_with_padding(c.stride, padding, c.dilation, c.groups),
+    )
 }
 
 /// The layer `c` (odd square kernel, stride 1) applied with "same" padding through
@@ -136,31 +169,52 @@ fn record(x: AdTensor, w: AdTensor, options: ConvOptions<2>) -> Tensor<4> {
     Tensor::from_primitive::<Autodiff<Flex>>(out)
 }
 
-/// The weight gradient of a convolution with a kernel of side `k`: `dW[o, c, i, j]` is
-/// the sum over b, y, x of `dy[b, o, y, x] * xpad[b, c, y*s + i, x*s + j]` (`x` and `dy`
-/// on a plain flex device): the windows of the padded input for every output pixel, as
-/// one im2col copy, and one GEMM with the batch folded into the reduction. Public for
-/// `mmgan bench model --profile`.
+/// The shapes of a convolution of input `x` by kernel `w` (groups 1, dilation 1).
+fn shape_of(x: [usize; 4], w: [usize; 4], options: &ConvOptions<2>) -> ConvShape {
+    let out = |a: usize| {
+        let (begin, end) = options.padding[a];
+        (x[2 + a] + begin + end).saturating_sub(w[2 + a]) / options.stride[a] + 1
+    };
+    ConvShape {
+        batch: x[0],
+        channels: x[1],
+        in_hw: [x[2], x[3]],
+        out_channels: w[0],
+        out_hw: [out(0), out(1)],
+        kernel: [w[2], w[3]],
+        stride: options.stride,
+        pad_begin: options.padding.map(|(begin, _)| begin),
+    }
+}
+
+/// The weight gradient of a convolution with kernel `k`: `dW[o, c, i, j]` is the sum over
+/// b, y, x of `dy[b, o, y, x] * xpad[b, c, y*s + i, x*s + j]` (`x` and `dy` on a plain
+/// flex device), by [`im2col::weight_grad`]'s tiled GEMMs. Public for `mmgan bench model
+/// --profile`.
 pub fn conv2d_weight_grad(
     x: Tensor<4>,
     dy: Tensor<4>,
     k: [usize; 2],
     options: &ConvOptions<2>,
 ) -> Tensor<4> {
-    let [b, c, _, _] = x.dims();
-    let [_, o, h, w] = dy.dims();
-    let (xp, s) = (
-        x.pad(options.padding, PadMode::Constant(0.0)),
-        options.stride,
+    let [_, channels, _, _] = x.dims();
+    let [_, out_channels, h, w] = dy.dims();
+    // The kernel's shape is all the shape needs of the weights.
+    let shape = ConvShape {
+        out_hw: [h, w],
+        ..shape_of(x.dims(), [out_channels, channels, k[0], k[1]], options)
+    };
+    let device = x.device();
+    let (x, dy) = (x.into_data(), dy.into_data());
+    let (x, dy) = (
+        x.as_slice::<f32>().expect("flex trains in f32"),
+        dy.as_slice::<f32>().expect("flex trains in f32"),
     );
-    // [b, c, windows_h, windows_w, k0, k1]; padding may leave a window more than dy has.
-    let windows: Tensor<6> = xp.unfold::<5, _>(2, k[0], s[0]).unfold(3, k[1], s[1]);
-    let windows = windows.slice([0..b, 0..c, 0..h, 0..w, 0..k[0], 0..k[1]]);
-    let cols = windows
-        .permute([1, 4, 5, 0, 2, 3])
-        .reshape([c * k[0] * k[1], b * h * w]);
-    let dy = dy.swap_dims(0, 1).reshape([o, b * h * w]);
-    dy.matmul(cols.transpose()).reshape([o, c, k[0], k[1]])
+    let dw = im2col::weight_grad(x, dy, &shape);
+    Tensor::from_data(
+        TensorData::new(dw, [out_channels, channels, k[0], k[1]]),
+        &device,
+    )
 }
 
 #[cfg(test)]
@@ -227,6 +281,53 @@ mod tests {
                 |x, w| conv2d(x, w, None, o.clone()),
                 |x, w| burn::tensor::module::conv2d(x, w, None, o.clone()),
             );
+        }
+        // Strided layers large enough for the fast path: MM-GAN's 4x4 stride-2 pad-1 down
+        // layer, and an odd input with a stride per axis.
+        for (x, w, stride, pad) in [
+            ([4, 3, 64, 64], [5, 3, 4, 4], [2, 2], [(1, 1), (1, 1)]),
+            ([2, 2, 129, 97], [3, 2, 3, 4], [2, 1], [(1, 0), (0, 2)]),
+        ] {
+            let o = ConvOptions::new_with_padding(stride, pad, [1, 1], 1);
+            let out = |a: usize| (x[2 + a] + pad[a].0 + pad[a].1 - w[2 + a]) / stride[a] + 1;
+            assert!(takes_fast_weight_grad(x[0], [out(0), out(1)], stride));
+            compare(
+                x,
+                w,
+                |x, w| conv2d(x, w, None, o.clone()),
+                |x, w| burn::tensor::module::conv2d(x, w, None, o.clone()),
+            );
+        }
+    }
+
+    #[test]
+    fn a_module_through_conv2d_module_gives_its_own_forward() {
+        use burn::nn::conv::Conv2dConfig;
+        use burn::nn::PaddingConfig2d;
+        // The discriminator's output layer (top, left, bottom, right = 2, 2, 1, 1), a
+        // strided down layer with a bias, a valid 3x3: plain and autodiff flex.
+        for (config, x) in [
+            (
+                Conv2dConfig::new([3, 2], [4, 4])
+                    .with_padding(PaddingConfig2d::Explicit(2, 2, 1, 1)),
+                [2, 3, 16, 16],
+            ),
+            (
+                Conv2dConfig::new([3, 5], [4, 4])
+                    .with_stride([2, 2])
+                    .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)),
+                [4, 3, 64, 64],
+            ),
+            (Conv2dConfig::new([2, 4], [3, 3]), [1, 2, 9, 7]),
+        ] {
+            for device in [Device::flex(), Device::flex().autodiff()] {
+                let c = config.init(&device);
+                let x = Tensor::<4>::random(x, Distribution::Default, &device);
+                let ours = conv2d_module(&c, x.clone());
+                let theirs = c.forward(x);
+                assert_eq!(ours.dims(), theirs.dims());
+                assert!(rel_diff(ours, theirs) < 1e-5, "{config:?}");
+            }
         }
     }
 

@@ -10,7 +10,7 @@ use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::flex_conv::conv2d;
+use super::flex_conv::{conv2d, conv2d_module};
 
 /// Size of the generator. The reference is width 64, depth 8 at 256x256 (about 54.4 M
 /// parameters); an input side must be divisible by `2^depth`.
@@ -88,7 +88,7 @@ pub(super) struct Down {
 
 impl Down {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = self.conv.forward(x); // [b, c_out, h/2, w/2]
+        let x = conv2d_module(&self.conv, x); // [b, c_out, h/2, w/2]
         let x = match &self.norm {
             Some(n) => n.forward(x),
             None => x,

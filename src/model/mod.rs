@@ -4,8 +4,8 @@
 //! with: MM-Synthesis, REPLICA and pGAN. Also the [`Scenario`] type (which sequences are
 //! available).
 //! Backend-agnostic: the [`burn::tensor::Device`] passed in decides whether it runs on the
-//! CPU (flex) or the GPU (wgpu); training on flex, the generator's final layer takes
-//! [`flex_conv`]'s faster weight gradient. Knows nothing of files or the UI.
+//! CPU (flex) or the GPU (wgpu); training on flex, the convolutions take [`flex_conv`]'s
+//! faster weight gradient where it pays. Knows nothing of files or the UI.
 
 mod average;
 mod conditioning;
@@ -13,6 +13,7 @@ mod curriculum;
 mod discriminator;
 pub mod flex_conv;
 mod generator;
+mod im2col;
 mod mmsynthesis;
 mod network;
 mod pgan;
