@@ -34,7 +34,7 @@ pub struct ModelArgs {
     /// Skip the PyTorch peer
     #[arg(long)]
     no_peer: bool,
-    /// Device for burn: the CPU (flex), wgpu or CUDA; on a GPU the PyTorch peer runs on CUDA
+    /// Device for burn: the CPU (flex) or wgpu; with wgpu the PyTorch peer runs on CUDA
     #[arg(long, value_enum, default_value_t = mmgan::engine::BackendChoice::Cpu)]
     backend: mmgan::engine::BackendChoice,
     /// Also time every convolution of the training step alone: forward, input gradient,

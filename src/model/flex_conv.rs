@@ -52,9 +52,9 @@ pub fn conv2d(
 
 /// Whether a convolution (batch, output size, stride) takes the tiled weight gradient:
 /// every stride-1 layer (burn's is far slower there), and strided layers with at least
-/// 4,096 output pixels over the batch; below that, the copies out of burn's tensors cost
-/// more than the GEMMs save (`mmgan bench model --profile`: the discriminator's first
-/// three layers 1.4x faster, its fourth and the generator's inner layers 1.0-1.3x slower).
+/// 4,096 output pixels over the batch; below that the tiles measured slower than burn's
+/// op (`mmgan bench model --profile`: the discriminator's first three layers 1.2-1.5x
+/// faster, its fourth and the generator's inner layers 1.0-1.3x slower).
 pub fn takes_fast_weight_grad(batch: usize, out_hw: [usize; 2], stride: [usize; 2]) -> bool {
     stride == [1, 1] || batch * out_hw[0] * out_hw[1] >= 4096
 }
@@ -78,8 +78,8 @@ pub fn conv2d_module(c: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
 }
 
 /// The layer `c` (odd square kernel, stride 1) applied with "same" padding through
-/// [`conv2d`]: its weight gradient is one GEMM on the CPU, 1.3-2.5x faster than burn's
-/// at the sizes MM-Synthesis and pGAN use.
+/// [`conv2d`], so its weight gradient on the CPU is the tiled one (MM-Synthesis's and
+/// pGAN's layers).
 pub fn conv2d_same(c: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
     let pad = c.weight.dims()[2] / 2;
     conv2d(

@@ -58,7 +58,7 @@ pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
                     let lhs = Matrix::new(&dyb[y0 * w..], h * w, 1);
                     let rhs = Matrix::new(block, 1, pixels);
                     let dst = MatrixMut::new(&mut dw, ckk, 1);
-                    gemm_into(dst, lhs, rhs, [s.out_channels, ckk, pixels], true);
+                    gemm_add(dst, lhs, rhs, [s.out_channels, ckk, pixels]);
                 }
                 (dw, cols)
             },
@@ -112,10 +112,9 @@ impl<'a> MatrixMut<'a> {
     }
 }
 
-/// `dst = lhs · rhs` (or `dst += lhs · rhs` with `accumulate`) for `[m, n, k]`:
-/// `dst` is m × n, `lhs` m × k, `rhs` k × n; one thread (the caller parallelises over
-/// images).
-fn gemm_into(dst: MatrixMut, lhs: Matrix, rhs: Matrix, [m, n, k]: [usize; 3], accumulate: bool) {
+/// `dst += lhs · rhs` for `[m, n, k]`: `dst` is m × n, `lhs` m × k, `rhs` k × n; one
+/// thread (the caller parallelises over images).
+fn gemm_add(dst: MatrixMut, lhs: Matrix, rhs: Matrix, [m, n, k]: [usize; 3]) {
     Matrix::new(dst.data, dst.row_stride, dst.col_stride).check(m, n);
     lhs.check(m, k);
     rhs.check(k, n);
@@ -134,7 +133,7 @@ fn gemm_into(dst: MatrixMut, lhs: Matrix, rhs: Matrix, [m, n, k]: [usize; 3], ac
             dst.data.as_mut_ptr(),
             dst.col_stride as isize,
             dst.row_stride as isize,
-            accumulate,
+            true,
             lhs.data.as_ptr(),
             lhs.col_stride as isize,
             lhs.row_stride as isize,
