@@ -225,11 +225,18 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         let cfg = GeneratorConfig::new().with_width(w).with_depth(depth);
         let g = cfg.init(&device);
         let params = g.num_params();
-        let t = time_median(runs, || {
-            let y = g.forward(x.clone());
-            std::hint::black_box(y.into_data());
-        });
-        forward.push((w, params, cfg.macs_per_slice(size), t));
+        let time = || {
+            time_median(runs, || {
+                let y = g.forward(x.clone());
+                std::hint::black_box(y.into_data());
+            })
+        };
+        let t = time();
+        // The same network with burn's own convolutions: the fast paths' gain, same run.
+        mmgan::model::flex_conv::set_burn_ops_only(true);
+        let burn_ops = time();
+        mmgan::model::flex_conv::set_burn_ops_only(false);
+        forward.push((w, params, cfg.macs_per_slice(size), t, burn_ops));
     }
     let config = TrainConfig::new(
         GeneratorConfig::new()
@@ -333,17 +340,18 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         selected.description,
         peer.as_ref().map_or("-".into(), |p| p["device"].to_string())
     );
-    println!("| what | params | GMAC | burn | PyTorch | burn / PyTorch |");
-    println!("|---|---|---|---|---|---|");
-    for (w, params, macs, t) in &forward {
+    println!("| what | params | GMAC | burn | burn, its own conv ops | PyTorch | burn / PyTorch |");
+    println!("|---|---|---|---|---|---|---|");
+    for (w, params, macs, t, burn_ops) in &forward {
         let p = peer
             .as_ref()
             .and_then(|p| p["forward"][w.to_string()].as_f64());
         println!(
-            "| generator forward, 1 slice, width {w} | {:.1} M | {:.2} | {:.1} ms | {} | {} |",
+            "| generator forward, 1 slice, width {w} | {:.1} M | {:.2} | {:.1} ms | {:.1} ms | {} | {} |",
             *params as f64 / 1e6,
             *macs as f64 / 1e9,
             t * 1e3,
+            burn_ops * 1e3,
             p.map(|p| format!("{:.1} ms", p * 1e3))
                 .unwrap_or_else(|| "-".into()),
             p.map(|p| format!("{:.2}", t / p))
@@ -352,25 +360,25 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
     }
     let p = peer.as_ref().and_then(|p| p["train"].as_f64());
     println!(
-        "| training step, batch {batch}, width {train_width} (G + D, Adam) | | | {:.0} ms | {} | {} |",
+        "| training step, batch {batch}, width {train_width} (G + D, Adam) | | | {:.0} ms | - | {} | {} |",
         train_t * 1e3,
         p.map(|p| format!("{:.0} ms", p * 1e3)).unwrap_or_else(|| "-".into()),
         p.map(|p| format!("{:.2}", train_t / p)).unwrap_or_else(|| "-".into()),
     );
     println!(
-        "| MM-Synthesis forward, 1 slice, width {}, 3 inputs | {:.2} M | {:.2} | {:.1} ms | - | - |",
+        "| MM-Synthesis forward, 1 slice, width {}, 3 inputs | {:.2} M | {:.2} | {:.1} ms | - | - | - |",
         ms_config.width,
         ms.num_params() as f64 / 1e6,
         ms_config.macs_per_slice(size, 3) as f64 / 1e9,
         ms_forward * 1e3
     );
     println!(
-        "| MM-Synthesis training step, batch {batch}, width {}, 3 inputs (Adam) | | | {:.0} ms | - | - |",
+        "| MM-Synthesis training step, batch {batch}, width {}, 3 inputs (Adam) | | | {:.0} ms | - | - | - |",
         ms_config.width,
         ms_train * 1e3
     );
     println!(
-        "| pGAN forward, 1 slice, one pair, width {}, {} blocks | {:.2} M (12 pairs) | {:.2} | {:.1} ms | - | - |",
+        "| pGAN forward, 1 slice, one pair, width {}, {} blocks | {:.2} M (12 pairs) | {:.2} | {:.1} ms | - | - | - |",
         pgan_config.width,
         pgan_config.blocks,
         pgan.num_params() as f64 / 1e6,
@@ -378,7 +386,7 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         pgan_forward * 1e3
     );
     println!(
-        "| pGAN training step, batch {batch}, the 3 pairs of one source (G + D, Adam) | | | {:.0} ms | - | - |",
+        "| pGAN training step, batch {batch}, the 3 pairs of one source (G + D, Adam) | | | {:.0} ms | - | - | - |",
         pgan_train * 1e3
     );
     if let Some(p) = &peer {

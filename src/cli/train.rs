@@ -49,6 +49,10 @@ pub struct TrainArgs {
     pub impute: Imputation,
     #[arg(long, value_parser = ["on", "off"], default_value = "on")]
     pub curriculum: String,
+    /// Share of batches with one sequence missing (0-1), the rest drawn alike from the
+    /// other scenarios; default: every scenario alike. May change on --resume
+    #[arg(long, value_parser = parse_share)]
+    pub one_missing_share: Option<f64>,
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
     /// Fraction of subjects held out for testing
@@ -95,6 +99,13 @@ pub struct TrainArgs {
     pub blocks: usize,
 }
 
+fn parse_share(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=1.0).contains(&p) => Ok(p),
+        _ => Err(format!("{text:?} is not a share between 0 and 1")),
+    }
+}
+
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     if a.method == Method::MmGan {
         a.net.check()?;
@@ -119,6 +130,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     .with_batch(a.batch)
     .with_imputation(a.impute)
     .with_curriculum(a.curriculum == "on")
+    .with_one_missing_share(a.one_missing_share)
     .with_seed(a.seed)
     .with_test_fraction(a.test_fraction)
     .with_hold_out(a.hold_out.clone())

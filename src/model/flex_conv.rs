@@ -1,4 +1,5 @@
-//! Convolutions whose weight gradient is [`im2col`]'s tiled GEMMs on burn's flex backend.
+//! Convolutions on burn's flex backend by [`im2col`]'s tiled GEMMs: the weight gradient in
+//! training, the forward passes (plain and transposed) at inference.
 //!
 //! Burn 0.22 computes a convolution's weight gradient as a further convolution whose
 //! *kernel* is the output gradient. For a stride-1 layer on a large image that is a kernel
@@ -8,15 +9,18 @@
 //! but the tiles still win on the large ones (the discriminator's first three layers
 //! 1.2-1.5x; `mmgan bench model --profile`).
 //!
-//! The networks' convolutions call [`conv2d`] (or [`conv2d_module`], [`conv2d_same`]). On
-//! tensors of an autodiff flex device, where [`takes_fast_weight_grad`] says so, it
-//! records a custom autodiff op: the forward pass and the input gradient exactly as burn
-//! runs them, the weight gradient by the tiles. Anything else (wgpu, inference without
-//! autodiff, small strided layers) is burn's op, results untouched. A forward pass by the
-//! same tiles was measured too: 1.4-2.5x faster per layer alone, yet the step was no
-//! faster (1.41-1.49 s, 1.29-1.60 s without it), so the forward stays burn's. Only burn's
-//! public extension API is used, so this can move upstream as flex's
-//! `conv2d_weight_backward`.
+//! The networks' convolutions call [`conv2d`] (or [`conv2d_module`], [`conv2d_same`],
+//! [`conv_transpose2d_module`]). On tensors of an autodiff flex device, where
+//! [`takes_fast_weight_grad`] says so, [`conv2d`] records a custom autodiff op: the
+//! forward pass and the input gradient exactly as burn runs them, the weight gradient by
+//! the tiles. On a plain flex device (inference: the viewer, `synthesize`, `eval`) the
+//! forward passes are [`im2col`]'s GEMMs, convolutions and transposed ones, read straight
+//! from burn's buffers: the generator's forward 1.2-1.6x faster than burn's ops (`mmgan
+//! bench model` times both). Anything else (wgpu, groups or dilation) is burn's op,
+//! results untouched. A forward pass by the tiles inside the training step was measured
+//! twice and is no faster there (1.41-1.49 s against 1.29-1.60 s; 1.26-1.31 s against
+//! 1.25-1.32 s), so training's forward stays burn's. Only burn's public extension API is
+//! used, so this can move upstream as flex's convolution kernels.
 
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -41,9 +45,20 @@ pub fn conv2d(
     options: ConvOptions<2>,
 ) -> Tensor<4> {
     let shape = shape_of(x.dims(), weight.dims(), &options);
-    let plain = options.groups == 1
-        && options.dilation == [1, 1]
-        && takes_fast_weight_grad(shape.batch, shape.out_hw, options.stride);
+    let simple = options.groups == 1 && options.dilation == [1, 1] && !burn_ops_only();
+    if let (true, Some(xp), Some(wp)) = (simple, plain_flex(&x), plain_flex(&weight)) {
+        let device = x.device();
+        let y = im2col::forward(&values(&xp), &values(&wp), &shape);
+        let [b, o, h, w] = [
+            shape.batch,
+            shape.out_channels,
+            shape.out_hw[0],
+            shape.out_hw[1],
+        ];
+        let y = Tensor::from_data(TensorData::new(y, [b, o, h, w]), &device);
+        return add_bias(y, bias);
+    }
+    let plain = simple && takes_fast_weight_grad(shape.batch, shape.out_hw, options.stride);
     match plain.then(|| autodiff_flex(&x, &weight)).flatten() {
         Some((x, w)) => add_bias(record(x, w, options), bias),
         None => burn::tensor::module::conv2d(x, weight, bias, options),
@@ -88,6 +103,77 @@ pub fn conv2d_same(c: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
         c.bias.as_ref().map(|b| b.val()),
         ConvOptions::new([1, 1], [pad, pad], [1, 1], 1),
     )
+}
+
+/// The module `c` applied as its own `forward` does; on a plain flex device (inference)
+/// by [`im2col::transposed`]'s GEMM and col2im, elsewhere (wgpu, autodiff) by
+/// burn's op. Burn's flex op runs the transposed convolution directly, several times
+/// slower than the GEMM on the decoder's layers.
+pub fn conv_transpose2d_module(c: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
+    let weight = c.weight.val();
+    let (Some(xp), Some(wp)) = (plain_flex(&x), plain_flex(&weight)) else {
+        return c.forward(x);
+    };
+    if c.groups != 1 || c.dilation != [1, 1] || burn_ops_only() {
+        return c.forward(x);
+    }
+    let ([b, channels, hin, win], [_, o, k0, k1]) = (x.dims(), weight.dims());
+    if hin == 0 || win == 0 {
+        return c.forward(x);
+    }
+    let out = |a: usize, i: usize, k: usize| {
+        ((i - 1) * c.stride[a] + k + c.padding_out[a]).saturating_sub(2 * c.padding[a])
+    };
+    // The convolution this one transposes: from the result's shape back to x's.
+    let shape = ConvShape {
+        batch: b,
+        channels: o,
+        in_hw: [out(0, hin, k0), out(1, win, k1)],
+        out_channels: channels,
+        out_hw: [hin, win],
+        kernel: [k0, k1],
+        stride: c.stride,
+        pad_begin: c.padding,
+    };
+    let device = x.device();
+    let y = im2col::transposed(&values(&xp), &values(&wp), &shape);
+    let dims = [b, o, shape.in_hw[0], shape.in_hw[1]];
+    let y = Tensor::from_data(TensorData::new(y, dims), &device);
+    add_bias(y, c.bias.as_ref().map(|b| b.val()))
+}
+
+/// `t`'s primitive when it lives on a flex device without autodiff (a shared handle, no
+/// copy).
+fn plain_flex(t: &Tensor<4>) -> Option<FloatTensor<Flex>> {
+    t.clone().try_into_primitive::<Flex>().ok()
+}
+
+/// A flex tensor's values in row-major order: its own buffer when contiguous (the
+/// weights are 217 MB at width 64, too much to copy per layer), else a copy.
+fn values(t: &FloatTensor<Flex>) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(v) => std::borrow::Cow::Borrowed(v),
+        None => std::borrow::Cow::Owned(
+            Tensor::<4>::from_primitive::<Flex>(t.clone())
+                .into_data()
+                .try_into_vec::<f32>()
+                .expect("flex runs the networks in f32"),
+        ),
+    }
+}
+
+/// Set: every convolution runs burn's own op (the networks as they were before this
+/// module), so that `mmgan bench model` times both in one run. Never set elsewhere.
+static BURN_OPS_ONLY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Run every convolution by burn's own op (`true`) or take the fast paths (`false`, the
+/// default); for benchmarks only.
+pub fn set_burn_ops_only(on: bool) {
+    BURN_OPS_ONLY.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn burn_ops_only() -> bool {
+    BURN_OPS_ONLY.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 type AdTensor = FloatTensor<Autodiff<Flex>>;
@@ -332,13 +418,55 @@ mod tests {
     }
 
     #[test]
+    fn transposed_modules_through_the_gemm_give_their_own_forward() {
+        use burn::nn::conv::ConvTranspose2dConfig;
+        // MM-GAN's up layer (4x4 stride 2 pad 1, no bias; from the 1x1 bottleneck too),
+        // pGAN's (3x3 stride 2 pad 1, output padding 1, bias), a stride per axis.
+        for (config, x) in [
+            (
+                ConvTranspose2dConfig::new([6, 4], [4, 4])
+                    .with_stride([2, 2])
+                    .with_padding([1, 1])
+                    .with_bias(false),
+                [2, 6, 8, 8],
+            ),
+            (
+                ConvTranspose2dConfig::new([6, 4], [4, 4])
+                    .with_stride([2, 2])
+                    .with_padding([1, 1])
+                    .with_bias(false),
+                [1, 6, 1, 1],
+            ),
+            (
+                ConvTranspose2dConfig::new([3, 5], [3, 3])
+                    .with_stride([2, 2])
+                    .with_padding([1, 1])
+                    .with_padding_out([1, 1]),
+                [2, 3, 7, 9],
+            ),
+            (
+                ConvTranspose2dConfig::new([2, 3], [2, 3]).with_stride([1, 2]),
+                [1, 2, 5, 4],
+            ),
+        ] {
+            let device = Device::flex();
+            let c = config.init(&device);
+            let x = Tensor::<4>::random(x, Distribution::Default, &device);
+            let ours = conv_transpose2d_module(&c, x.clone());
+            let theirs = c.forward(x);
+            assert_eq!(ours.dims(), theirs.dims(), "{config:?}");
+            assert!(rel_diff(ours, theirs) < 1e-5, "{config:?}");
+        }
+    }
+
+    #[test]
     fn bias_and_other_devices_take_the_same_values() {
         let device = Device::flex();
         let x = Tensor::<4>::random([2, 3, 8, 8], Distribution::Default, &device);
         let w = Tensor::<4>::random([4, 3, 3, 3], Distribution::Default, &device);
         let b = Tensor::<1>::random([4], Distribution::Default, &device);
         let o = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-        // Not autodiff: burn's own op.
+        // Plain flex: the im2col forward; autodiff flex: burn's forward.
         assert!(autodiff_flex(&x, &w).is_none());
         let plain = conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone());
         let ad = Device::flex().autodiff();

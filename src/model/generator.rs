@@ -10,7 +10,7 @@ use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
-use super::flex_conv::{conv2d, conv2d_module};
+use super::flex_conv::{conv2d, conv2d_module, conv_transpose2d_module};
 
 /// Size of the generator. The reference is width 64, depth 8 at 256x256 (about 54.4 M
 /// parameters); an input side must be divisible by `2^depth`.
@@ -112,7 +112,7 @@ pub(super) struct Up {
 
 impl Up {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.norm.forward(self.conv.forward(x))); // [b, c_out, 2h, 2w]
+        let x = relu(self.norm.forward(conv_transpose2d_module(&self.conv, x))); // [b, c_out, 2h, 2w]
         match &self.dropout {
             Some(d) => d.forward(x),
             None => x,

@@ -1,4 +1,5 @@
-//! A convolution's weight gradient as tiled im2col GEMMs on plain `f32` slices.
+//! A convolution's weight gradient, and the inference forward passes of convolutions and
+//! transposed convolutions, as tiled im2col / col2im GEMMs on plain `f32` slices.
 //!
 //! `dW[o, c, i, j] = Σ_{b, y, x} dy[b, o, y, x] · xpad[b, c, y·s0 + i, x·s1 + j]`. Per
 //! image, a few output rows at a time, the input windows of those rows are gathered into a
@@ -68,6 +69,127 @@ pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
             a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
             a
         })
+}
+
+/// The output `[batch, out_channels, out_hw]` of the convolution `s` of `x` (row-major
+/// NCHW) by `weight` (`[out_channels, channels, k0, k1]`), without bias. Work units are
+/// (image, block of output rows), so a single image still uses every core: each gathers
+/// its windows into a cache-sized block, multiplies `weight · block` into its own rows of
+/// the output, which the units then copy into place.
+pub fn forward(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
+    let [h, w] = s.out_hw;
+    let ckk = s.channels * s.kernel[0] * s.kernel[1];
+    let image_in = s.channels * s.in_hw[0] * s.in_hw[1];
+    let plane = h * w;
+    assert_eq!(x.len(), s.batch * image_in, "input size");
+    assert_eq!(weight.len(), s.out_channels * ckk, "weight size");
+    if s.out_channels * plane == 0 {
+        return vec![0f32; s.batch * s.out_channels * plane];
+    }
+    let rows = (BLOCK / (ckk * w).max(1)).clamp(1, h.max(1));
+    let units: Vec<(usize, usize)> = (0..s.batch)
+        .flat_map(|b| (0..h).step_by(rows).map(move |y0| (b, y0)))
+        .collect();
+    let parts: Vec<Vec<f32>> = units
+        .par_iter()
+        .map_init(
+            || vec![0f32; ckk * rows * w],
+            |cols, &(b, y0)| {
+                let y1 = (y0 + rows).min(h);
+                let pixels = (y1 - y0) * w;
+                let block = &mut cols[..ckk * pixels];
+                gather(&x[b * image_in..][..image_in], block, y0..y1, s);
+                let mut part = vec![0f32; s.out_channels * pixels];
+                let dst = MatrixMut::new(&mut part, pixels, 1);
+                let lhs = Matrix::new(weight, ckk, 1);
+                let rhs = Matrix::new(block, pixels, 1);
+                gemm_add(dst, lhs, rhs, [s.out_channels, pixels, ckk]);
+                part
+            },
+        )
+        .collect();
+    let mut y = vec![0f32; s.batch * s.out_channels * plane];
+    for (&(b, y0), part) in units.iter().zip(&parts) {
+        let pixels = part.len() / s.out_channels;
+        for (o, src) in part.chunks_exact(pixels).enumerate() {
+            y[(b * s.out_channels + o) * plane + y0 * w..][..pixels].copy_from_slice(src);
+        }
+    }
+    y
+}
+
+/// The transposed convolution of `x`, shaped as the output of the convolution `s`
+/// (`[batch, out_channels, out_hw]`, row-major), back to `s`'s input shape: the input
+/// gradient of `s`, and a decoder's up layer. `weight` is `s`'s kernel,
+/// `[out_channels, channels, k0, k1]`, which is burn's and PyTorch's layout for a
+/// transposed convolution from `out_channels` to `channels`. No bias. Per image and
+/// group of result channels, one GEMM makes every input pixel's contribution
+/// (`weightᵀ · x`, `channels·k0·k1 × pixels`) and col2im adds them into that group's
+/// planes, which no other unit writes.
+pub fn transposed(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
+    let kk = s.kernel[0] * s.kernel[1];
+    let (pixels, plane) = (s.out_hw[0] * s.out_hw[1], s.in_hw[0] * s.in_hw[1]);
+    let (c_in, c_out) = (s.out_channels, s.channels);
+    let okk = c_out * kk;
+    assert_eq!(x.len(), s.batch * c_in * pixels, "input size");
+    assert_eq!(weight.len(), c_in * okk, "weight size");
+    let mut y = vec![0f32; s.batch * c_out * plane];
+    if c_out * plane == 0 {
+        return y;
+    }
+    let group = (BLOCK / (kk * pixels).max(1)).clamp(1, c_out);
+    y.par_chunks_mut(c_out * plane)
+        .enumerate()
+        .flat_map(|(b, image)| {
+            image
+                .par_chunks_mut(group * plane)
+                .enumerate()
+                .map(move |(g, out)| (b, g * group, out))
+        })
+        .for_each_init(Vec::new, |cols, (b, o0, out)| {
+            let n_o = out.len() / plane;
+            cols.resize(n_o * kk * pixels, 0.0);
+            cols.fill(0.0);
+            // cols (n_o·kk × pixels) = weightᵀ rows of o0.. (weight is c_in × okk) · x
+            let lhs = Matrix::new(&weight[o0 * kk..], 1, okk);
+            let rhs = Matrix::new(&x[b * c_in * pixels..], pixels, 1);
+            let dst = MatrixMut::new(cols, pixels, 1);
+            gemm_add(dst, lhs, rhs, [n_o * kk, pixels, c_in]);
+            scatter(cols, out, s);
+        });
+    y
+}
+
+/// col2im: add each tap's row of contributions (`n·k0·k1` rows over `s`'s output
+/// pixels) into the planes `out` (`n` of `s`'s input size) where the tap reads them,
+/// skipping what falls in the padding.
+fn scatter(cols: &[f32], out: &mut [f32], s: &ConvShape) {
+    let ([win, h, w], [k0, k1]) = ([s.out_hw[1], s.in_hw[0], s.in_hw[1]], s.kernel);
+    let ([s0, s1], [p0, p1]) = (s.stride, s.pad_begin);
+    let pixels = s.out_hw[0] * win;
+    for (r, row) in cols.chunks_exact(pixels).enumerate() {
+        let (o, i, j) = (r / (k0 * k1), r / k1 % k0, r % k1);
+        let dst = &mut out[o * h * w..][..h * w];
+        // Columns whose tap j lands inside the plane: 0 <= xi·s1 + j - p1 < w.
+        let lo = p1.saturating_sub(j).div_ceil(s1).min(win);
+        let hi = if w + p1 > j {
+            ((w + p1 - j - 1) / s1 + 1).min(win)
+        } else {
+            0
+        }
+        .max(lo);
+        for (yi, src) in row.chunks_exact(win).enumerate() {
+            let yo = (yi * s0 + i).wrapping_sub(p0);
+            if yo >= h || hi == lo {
+                continue;
+            }
+            let first = lo * s1 + j - p1;
+            let line = &mut dst[yo * w..][..w];
+            for (d, v) in line[first..].iter_mut().step_by(s1).zip(&src[lo..hi]) {
+                *d += v;
+            }
+        }
+    }
 }
 
 /// A matrix inside a slice: element (r, c) at `r · row_stride + c · col_stride`.
@@ -195,40 +317,107 @@ fn gather(x: &[f32], block: &mut [f32], ys: std::ops::Range<usize>, s: &ConvShap
 mod tests {
     use super::*;
 
-    /// The definition, one sum per weight.
-    fn naive(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
-        let ([hin, win], [h, w]) = (s.in_hw, s.out_hw);
-        let ([k0, k1], [s0, s1], [p0, p1]) = (s.kernel, s.stride, s.pad_begin);
-        let (c_n, o_n) = (s.channels, s.out_channels);
-        let mut dw = vec![0f32; o_n * c_n * k0 * k1];
+    /// Input `c` of image `b` under tap (i, j) of output pixel (yo, xo): 0 in the padding.
+    #[allow(clippy::too_many_arguments)]
+    fn tap(
+        x: &[f32],
+        s: &ConvShape,
+        b: usize,
+        c: usize,
+        yo: usize,
+        xo: usize,
+        i: usize,
+        j: usize,
+    ) -> f64 {
+        let [hin, win] = s.in_hw;
+        let yy = (yo * s.stride[0] + i).wrapping_sub(s.pad_begin[0]);
+        let xx = (xo * s.stride[1] + j).wrapping_sub(s.pad_begin[1]);
+        if yy >= hin || xx >= win {
+            return 0.0;
+        }
+        x[((b * s.channels + c) * hin + yy) * win + xx] as f64
+    }
+
+    /// Every (b, o, c, i, j, yo, xo) of the convolution `s`, in order.
+    fn each_term(s: &ConvShape, mut f: impl FnMut([usize; 7])) {
+        let [h, w] = s.out_hw;
         for b in 0..s.batch {
-            for o in 0..o_n {
-                for c in 0..c_n {
-                    for i in 0..k0 {
-                        for j in 0..k1 {
-                            let mut acc = 0f64;
-                            for y in 0..h {
+            for o in 0..s.out_channels {
+                for c in 0..s.channels {
+                    for i in 0..s.kernel[0] {
+                        for j in 0..s.kernel[1] {
+                            for yo in 0..h {
                                 for xo in 0..w {
-                                    let (yy, xx) = (
-                                        (y * s0 + i) as isize - p0 as isize,
-                                        (xo * s1 + j) as isize - p1 as isize,
-                                    );
-                                    if yy < 0 || xx < 0 || yy >= hin as isize || xx >= win as isize
-                                    {
-                                        continue;
-                                    }
-                                    let xv =
-                                        x[((b * c_n + c) * hin + yy as usize) * win + xx as usize];
-                                    acc += (dy[((b * o_n + o) * h + y) * w + xo] * xv) as f64;
+                                    f([b, o, c, i, j, yo, xo]);
                                 }
                             }
-                            dw[((o * c_n + c) * k0 + i) * k1 + j] += acc as f32;
                         }
                     }
                 }
             }
         }
-        dw
+    }
+
+    /// The weight gradient by its definition, one sum per weight.
+    fn naive(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
+        let ([h, w], [k0, k1], c_n) = (s.out_hw, s.kernel, s.channels);
+        let mut dw = vec![0f64; s.out_channels * c_n * k0 * k1];
+        each_term(s, |[b, o, c, i, j, yo, xo]| {
+            let g = dy[((b * s.out_channels + o) * h + yo) * w + xo] as f64;
+            dw[((o * c_n + c) * k0 + i) * k1 + j] += g * tap(x, s, b, c, yo, xo, i, j);
+        });
+        dw.into_iter().map(|v| v as f32).collect()
+    }
+
+    /// The convolution by its definition.
+    fn naive_forward(x: &[f32], wt: &[f32], s: &ConvShape) -> Vec<f32> {
+        let ([h, w], [k0, k1], c_n) = (s.out_hw, s.kernel, s.channels);
+        let mut y = vec![0f64; s.batch * s.out_channels * h * w];
+        each_term(s, |[b, o, c, i, j, yo, xo]| {
+            let wv = wt[((o * c_n + c) * k0 + i) * k1 + j] as f64;
+            y[((b * s.out_channels + o) * h + yo) * w + xo] += wv * tap(x, s, b, c, yo, xo, i, j);
+        });
+        y.into_iter().map(|v| v as f32).collect()
+    }
+
+    /// The transposed convolution by its definition: the adjoint of `s`, every term of
+    /// the convolution run backwards.
+    fn naive_transposed(x: &[f32], wt: &[f32], s: &ConvShape) -> Vec<f32> {
+        let ([hin, win], [h, w], [k0, k1]) = (s.in_hw, s.out_hw, s.kernel);
+        let (c_n, o_n) = (s.channels, s.out_channels);
+        let mut y = vec![0f64; s.batch * c_n * hin * win];
+        each_term(s, |[b, o, c, i, j, yo, xo]| {
+            let yy = (yo * s.stride[0] + i).wrapping_sub(s.pad_begin[0]);
+            let xx = (xo * s.stride[1] + j).wrapping_sub(s.pad_begin[1]);
+            if yy < hin && xx < win {
+                y[((b * c_n + c) * hin + yy) * win + xx] += x[((b * o_n + o) * h + yo) * w + xo]
+                    as f64
+                    * wt[((o * c_n + c) * k0 + i) * k1 + j] as f64;
+            }
+        });
+        y.into_iter().map(|v| v as f32).collect()
+    }
+
+    #[test]
+    fn transposed_matches_the_definition() {
+        // The convolutions whose transposes are MM-GAN's 4x4 stride-2 pad-1 up layer
+        // (8 -> 4 channels onto 16x16; from the 1x1 bottleneck), pGAN's 3x3 stride-2
+        // layer with output padding, a kernel and stride per axis, and enough result
+        // channels for several groups per image.
+        let cases: [Case; 5] = [
+            (1, 4, [16, 16], 8, [4, 4], [2, 2], [1, 1], [1, 1]),
+            (2, 5, [2, 2], 6, [4, 4], [2, 2], [1, 1], [1, 1]),
+            (2, 4, [10, 14], 3, [3, 3], [2, 2], [1, 1], [1, 1]),
+            (1, 3, [4, 10], 2, [2, 3], [1, 2], [0, 1], [0, 1]),
+            (2, 40, [128, 128], 4, [4, 4], [2, 2], [1, 1], [1, 1]),
+        ];
+        for case in cases {
+            let s = conv_shape(case);
+            let x = values(s.batch * s.out_channels * s.out_hw[0] * s.out_hw[1], 5);
+            let wt = values(s.out_channels * s.channels * s.kernel[0] * s.kernel[1], 6);
+            let e = rel(&transposed(&x, &wt, &s), &naive_transposed(&x, &wt, &s));
+            assert!(e < 1e-5, "{s:?}: {e}");
+        }
     }
 
     /// Largest absolute difference relative to the largest magnitude of `slow`.
@@ -260,14 +449,29 @@ mod tests {
         [usize; 2],
     );
 
+    fn conv_shape((batch, c, in_hw, o, k, st, pb, pe): Case) -> ConvShape {
+        let out = |a: usize| (in_hw[a] + pb[a] + pe[a] - k[a]) / st[a] + 1;
+        ConvShape {
+            batch,
+            channels: c,
+            in_hw,
+            out_channels: o,
+            out_hw: [out(0), out(1)],
+            kernel: k,
+            stride: st,
+            pad_begin: pb,
+        }
+    }
+
     #[test]
-    fn matches_the_definition_for_the_networks_layer_shapes() {
+    fn weight_grad_and_forward_match_the_definition_for_the_networks_layer_shapes() {
         // (batch, c, in, o, k, stride, pad begin, pad end): the MM-GAN 4x4 stride-2 down
-        // layers (symmetric pad 1), the discriminator's asymmetric output layer, a 3x3
-        // "same" layer, a 1x1 projection, an odd input size with stride 2, a kernel
-        // wider than tall with a stride per axis, and outputs so wide that one row
-        // overflows a block.
-        let cases: [Case; 7] = [
+        // layers (symmetric pad 1; one image as at inference, and several), the
+        // discriminator's asymmetric output layer, a 3x3 "same" layer, a 1x1
+        // projection, an odd input size with stride 2, a kernel wider than tall with a
+        // stride per axis, and outputs so wide that one row overflows a block.
+        let cases: [Case; 8] = [
+            (1, 4, [32, 32], 8, [4, 4], [2, 2], [1, 1], [1, 1]),
             (3, 4, [16, 16], 5, [4, 4], [2, 2], [1, 1], [1, 1]),
             (2, 6, [8, 8], 4, [4, 4], [1, 1], [2, 2], [1, 1]),
             (2, 5, [9, 12], 6, [3, 3], [1, 1], [1, 1], [1, 1]),
@@ -276,22 +480,15 @@ mod tests {
             (2, 2, [7, 9], 3, [2, 3], [1, 2], [0, 1], [1, 1]),
             (1, 300, [3, 300], 2, [3, 3], [1, 1], [1, 1], [1, 1]),
         ];
-        for (batch, c, in_hw, o, k, st, pb, pe) in cases {
-            let out = |a: usize| (in_hw[a] + pb[a] + pe[a] - k[a]) / st[a] + 1;
-            let s = ConvShape {
-                batch,
-                channels: c,
-                in_hw,
-                out_channels: o,
-                out_hw: [out(0), out(1)],
-                kernel: k,
-                stride: st,
-                pad_begin: pb,
-            };
-            let x = values(batch * c * in_hw[0] * in_hw[1], 1);
-            let dy = values(batch * o * s.out_hw[0] * s.out_hw[1], 2);
+        for case in cases {
+            let s = conv_shape(case);
+            let x = values(s.batch * s.channels * s.in_hw[0] * s.in_hw[1], 1);
+            let dy = values(s.batch * s.out_channels * s.out_hw[0] * s.out_hw[1], 2);
             let e = rel(&weight_grad(&x, &dy, &s), &naive(&x, &dy, &s));
-            assert!(e < 1e-5, "{s:?}: {e}");
+            assert!(e < 1e-5, "weight gradient {s:?}: {e}");
+            let wt = values(s.out_channels * s.channels * s.kernel[0] * s.kernel[1], 4);
+            let e = rel(&forward(&x, &wt, &s), &naive_forward(&x, &wt, &s));
+            assert!(e < 1e-5, "forward {s:?}: {e}");
         }
     }
 }

@@ -29,7 +29,7 @@ use burn::nn::{Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
-use super::flex_conv::conv2d_same as same;
+use super::flex_conv::{conv2d_same as same, conv_transpose2d_module};
 use super::{Discriminator, DiscriminatorConfig, Scenario};
 
 #[derive(Config, Debug, PartialEq)]
@@ -236,8 +236,8 @@ impl PairGenerator {
         for b in &self.blocks {
             h = b.forward(h);
         }
-        let h = relu(self.norm_up1.forward(self.up1.forward(h)));
-        let h = relu(self.norm_up2.forward(self.up2.forward(h)));
+        let h = relu(self.norm_up1.forward(conv_transpose2d_module(&self.up1, h)));
+        let h = relu(self.norm_up2.forward(conv_transpose2d_module(&self.up2, h)));
         relu(same(&self.out, h))
     }
 }

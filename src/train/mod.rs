@@ -487,4 +487,43 @@ mod tests {
         assert!(plan.iter().all(|b| b.start + c.batch <= 40));
         assert_eq!(plan, epoch_plan(&train, &folders, &c, 1), "seeded");
     }
+
+    #[test]
+    fn one_missing_share_sets_how_many_batches_have_one_sequence_missing() {
+        let train: Vec<SubjectSlices> = (0..10).map(|i| subject(&format!("p{i}"), 200)).collect();
+        let folders = vec![0; 10];
+        let c = config().with_curriculum(false);
+        let one_missing = |c: &TrainConfig| {
+            epoch_plan(&train, &folders, c, 3)
+                .iter()
+                .filter(|b| b.scenario.missing().len() == 1)
+                .count()
+        };
+        // 400 batches (the cap): uniform over 14 scenarios gives 4 in 14 (~114).
+        assert!((80..=150).contains(&one_missing(&c)), "{}", one_missing(&c));
+        let shared = c.clone().with_one_missing_share(Some(0.7));
+        assert!(
+            (245..=315).contains(&one_missing(&shared)),
+            "{}",
+            one_missing(&shared)
+        );
+        let all = c.clone().with_one_missing_share(Some(1.0));
+        assert_eq!(one_missing(&all), 400);
+        let none = c.clone().with_one_missing_share(Some(0.0));
+        assert_eq!(one_missing(&none), 0);
+        // Every other scenario still occurs.
+        let kinds: std::collections::HashSet<_> = epoch_plan(&train, &folders, &shared, 3)
+            .iter()
+            .map(|b| b.scenario)
+            .collect();
+        assert_eq!(kinds.len(), 14);
+        // The curriculum's first window holds only one-missing scenarios: a share of 0
+        // cannot empty it.
+        let early = config()
+            .with_curriculum(true)
+            .with_one_missing_share(Some(0.0));
+        assert!(epoch_plan(&train, &folders, &early, 1)
+            .iter()
+            .all(|b| b.scenario.missing().len() == 1));
+    }
 }

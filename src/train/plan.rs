@@ -145,13 +145,11 @@ pub fn epoch_plan(
     } else if let Some(m) = c.max_batches {
         plan.truncate(m);
     }
-    let window = c.scenario_window(epoch);
-    let all = Scenario::all(c.sequences);
     plan.into_iter()
         .map(|(subject, start)| PlannedBatch {
             subject,
             start,
-            scenario: all[rng.random_range(window.clone())],
+            scenario: c.draw_scenario(epoch, &mut rng),
             flip: c.flip && rng.random_bool(0.5),
         })
         .collect()
