@@ -107,8 +107,7 @@ pub fn conv2d_same(c: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
 
 /// The module `c` applied as its own `forward` does; on a plain flex device (inference)
 /// by [`im2col::transposed`]'s GEMM and col2im, elsewhere (wgpu, autodiff) by
-/// burn's op. Burn's flex op runs the transposed convolution directly, several times
-/// slower than the GEMM on the decoder's layers.
+/// burn's op.
 pub fn conv_transpose2d_module(c: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     let weight = c.weight.val();
     let (Some(xp), Some(wp)) = (plain_flex(&x), plain_flex(&weight)) else {
