@@ -12,6 +12,7 @@
 
 mod config;
 mod curves;
+mod fused_adam;
 mod plan;
 mod replica;
 mod state;
@@ -29,7 +30,9 @@ use crate::metrics::Quality;
 use crate::model::{code_version, save_network, Method, TrainingInfo, WeightsMeta};
 pub use config::{load_saved_config, TrainConfig};
 pub use curves::{draw_curves, read_log};
+pub use fused_adam::FusedAdam;
 pub use plan::{epoch_plan, load_subjects, PlannedBatch, Subjects};
+pub use state::adam;
 use state::State;
 pub use step::{mmsynthesis_step, pgan_step, train_step, StepLosses};
 use validate::test_metrics;

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::optim::ModuleOptimizer;
 use burn::tensor::Device;
 
 use super::step::{mmsynthesis_step, pgan_step, train_step, StepLosses};
@@ -45,12 +45,9 @@ fn not_by_steps() -> TrainError {
     TrainError::Data("REPLICA's forests are fitted in one pass, not trained by steps".into())
 }
 
-fn adam(c: &TrainConfig) -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_beta_1(c.beta1)
-        .with_beta_2(c.beta2)
-        .with_epsilon(1e-8)
-        .init()
+/// The optimiser every network of a run trains with (and `mmgan bench model` times).
+pub fn adam(c: &TrainConfig) -> ModuleOptimizer {
+    super::FusedAdam::module_optimizer(c.beta1, c.beta2, 1e-8)
 }
 
 /// Checkpoint file names: the trained network keeps `generator.bpk` and `optim_g.bpk`

@@ -90,6 +90,9 @@ pub fn train_step(
         + pixel.mul_scalar(1.0 - c.adversarial_weight);
     let grads = GradientsParams::from_grads(loss_g.backward(), &g);
     let g = opt_g.step(c.lr, g, grads);
+    // The frozen copy shares the discriminator's buffers: let them go, so that its update
+    // can run in place.
+    drop(judge);
 
     // Discriminator: real pairs -> 1; generated -> 0 on missing, 1 on available channels.
     let fake = fake.detach();
