@@ -193,6 +193,17 @@ pub(super) fn time_median(runs: usize, mut f: impl FnMut()) -> f64 {
     )
 }
 
+/// [`time_median`] of training steps: `step` takes the networks and gives them back, so
+/// nothing else holds their buffers while the optimiser updates them (as in training,
+/// where the fused Adam then works in place).
+fn time_steps<T>(runs: usize, nets: T, mut step: impl FnMut(T) -> T) -> f64 {
+    let mut nets = Some(nets);
+    time_median(runs, || {
+        let taken = nets.take().expect("the networks come back from each step");
+        nets = Some(step(taken));
+    })
+}
+
 fn model(a: &ModelArgs) -> anyhow::Result<()> {
     let ModelArgs {
         ref widths,
@@ -254,12 +265,9 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         .collect();
     let scenario =
         Scenario::with_missing(mmgan::io::SequenceSet::BRATS, &[mmgan::io::Sequence::Flair])?;
-    // The networks move through the steps (as in training), so the optimiser may update
-    // their buffers in place.
     let time_step = |mut og: ModuleOptimizer, mut od: ModuleOptimizer| {
-        let mut nets = Some((config.generator.init(&ad), config.discriminator.init(&ad)));
-        time_median(runs, || {
-            let (g, d) = nets.take().expect("the networks come back from each step");
+        let nets = (config.generator.init(&ad), config.discriminator.init(&ad));
+        time_steps(runs, nets, |(g, d)| {
             let (g, d, losses) = train_step(
                 g,
                 d,
@@ -272,7 +280,7 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
                 &ad,
             );
             std::hint::black_box(losses);
-            nets = Some((g, d));
+            (g, d)
         })
     };
     let train_t = time_step(adam(&config), adam(&config));
@@ -291,11 +299,10 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
     let ms_forward = time_median(runs, || {
         std::hint::black_box(ms.forward(x.clone(), scenario).into_data());
     });
-    let mut m = ms_config.init(&ad);
     let mut om = adam(&config);
-    let ms_train = time_median(runs, || {
-        let (m2, losses) = mmsynthesis_step(
-            m.clone(),
+    let ms_train = time_steps(runs, ms_config.init(&ad), |m| {
+        let (m, losses) = mmsynthesis_step(
+            m,
             &mut om,
             &data,
             [batch, 4, size, size],
@@ -304,7 +311,7 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
             &ad,
         );
         std::hint::black_box(losses);
-        m = m2;
+        m
     });
     // pGAN likewise: one pair generator's forward, and a step of the three pairs of one
     // source (what each of its training batches does).
@@ -316,12 +323,12 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         std::hint::black_box(pgan.synthesize(0, 3, x1.clone()).into_data());
     });
     let config = config.with_pgan(pgan_config.clone());
-    let (mut pg, mut pd) = (pgan_config.init(&ad), pgan_config.init_critics(&ad));
     let (mut opg, mut opd) = (adam(&config), adam(&config));
-    let pgan_train = time_median(runs, || {
-        let (g2, d2, losses) = pgan_step(
-            pg.clone(),
-            pd.clone(),
+    let nets = (pgan_config.init(&ad), pgan_config.init_critics(&ad));
+    let pgan_train = time_steps(runs, nets, |(g, d)| {
+        let (g, d, losses) = pgan_step(
+            g,
+            d,
             &mut opg,
             &mut opd,
             &data,
@@ -331,7 +338,7 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
             &ad,
         );
         std::hint::black_box(losses);
-        (pg, pd) = (g2, d2);
+        (g, d)
     });
 
     let peer = if no_peer {

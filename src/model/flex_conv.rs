@@ -48,7 +48,7 @@ pub fn conv2d(
     let simple = options.groups == 1 && options.dilation == [1, 1] && !burn_ops_only();
     if let (true, Some(xp), Some(wp)) = (simple, plain_flex(&x), plain_flex(&weight)) {
         let device = x.device();
-        let y = im2col::forward(&values(&xp), &values(&wp), &shape);
+        let y = im2col::forward(&values::<4>(&xp), &values::<4>(&wp), &shape);
         let [b, o, h, w] = [
             shape.batch,
             shape.out_channels,
@@ -110,16 +110,11 @@ pub fn conv2d_same(c: &burn::nn::conv::Conv2d, x: Tensor<4>) -> Tensor<4> {
 /// burn's op.
 pub fn conv_transpose2d_module(c: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     let weight = c.weight.val();
-    let (Some(xp), Some(wp)) = (plain_flex(&x), plain_flex(&weight)) else {
+    let ([b, channels, hin, win], [_, o, k0, k1]) = (x.dims(), weight.dims());
+    let simple = c.groups == 1 && c.dilation == [1, 1] && hin * win > 0 && !burn_ops_only();
+    let (true, Some(xp), Some(wp)) = (simple, plain_flex(&x), plain_flex(&weight)) else {
         return c.forward(x);
     };
-    if c.groups != 1 || c.dilation != [1, 1] || burn_ops_only() {
-        return c.forward(x);
-    }
-    let ([b, channels, hin, win], [_, o, k0, k1]) = (x.dims(), weight.dims());
-    if hin == 0 || win == 0 {
-        return c.forward(x);
-    }
     let out = |a: usize, i: usize, k: usize| {
         ((i - 1) * c.stride[a] + k + c.padding_out[a]).saturating_sub(2 * c.padding[a])
     };
@@ -135,7 +130,7 @@ pub fn conv_transpose2d_module(c: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>
         pad_begin: c.padding,
     };
     let device = x.device();
-    let y = im2col::transposed(&values(&xp), &values(&wp), &shape);
+    let y = im2col::transposed(&values::<4>(&xp), &values::<4>(&wp), &shape);
     let dims = [b, o, shape.in_hw[0], shape.in_hw[1]];
     let y = Tensor::from_data(TensorData::new(y, dims), &device);
     add_bias(y, c.bias.as_ref().map(|b| b.val()))
@@ -147,13 +142,14 @@ fn plain_flex(t: &Tensor<4>) -> Option<FloatTensor<Flex>> {
     t.clone().try_into_primitive::<Flex>().ok()
 }
 
-/// A flex tensor's values in row-major order: its own buffer when contiguous (the
-/// weights are 217 MB at width 64, too much to copy per layer), else a copy.
-fn values(t: &FloatTensor<Flex>) -> std::borrow::Cow<'_, [f32]> {
+/// A rank-`D` flex tensor's values in row-major order: its own buffer when contiguous
+/// (the weights are 217 MB at width 64, too much to copy per layer), else a copy (a
+/// permuted view, as burn's gradients of transposed convolutions are).
+pub(crate) fn values<const D: usize>(t: &FloatTensor<Flex>) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(v) => std::borrow::Cow::Borrowed(v),
         None => std::borrow::Cow::Owned(
-            Tensor::<4>::from_primitive::<Flex>(t.clone())
+            Tensor::<D>::from_primitive::<Flex>(t.clone())
                 .into_data()
                 .try_into_vec::<f32>()
                 .expect("flex runs the networks in f32"),

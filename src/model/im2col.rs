@@ -164,32 +164,51 @@ pub fn transposed(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
 /// pixels) into the planes `out` (`n` of `s`'s input size) where the tap reads them,
 /// skipping what falls in the padding.
 fn scatter(cols: &[f32], out: &mut [f32], s: &ConvShape) {
-    let ([win, h, w], [k0, k1]) = ([s.out_hw[1], s.in_hw[0], s.in_hw[1]], s.kernel);
-    let ([s0, s1], [p0, p1]) = (s.stride, s.pad_begin);
-    let pixels = s.out_hw[0] * win;
+    let ([h, w], [k0, k1], s1) = (s.in_hw, s.kernel, s.stride[1]);
+    let pixels = s.out_hw[0] * s.out_hw[1];
     for (r, row) in cols.chunks_exact(pixels).enumerate() {
         let (o, i, j) = (r / (k0 * k1), r / k1 % k0, r % k1);
         let dst = &mut out[o * h * w..][..h * w];
-        // Columns whose tap j lands inside the plane: 0 <= xi·s1 + j - p1 < w.
-        let lo = p1.saturating_sub(j).div_ceil(s1).min(win);
-        let hi = if w + p1 > j {
-            ((w + p1 - j - 1) / s1 + 1).min(win)
-        } else {
-            0
+        let (inside, first) = tap_columns(s, j);
+        if inside.is_empty() {
+            continue;
         }
-        .max(lo);
-        for (yi, src) in row.chunks_exact(win).enumerate() {
-            let yo = (yi * s0 + i).wrapping_sub(p0);
-            if yo >= h || hi == lo {
+        for (yi, src) in row.chunks_exact(s.out_hw[1]).enumerate() {
+            let Some(yo) = tap_row(s, yi, i) else {
                 continue;
-            }
-            let first = lo * s1 + j - p1;
+            };
             let line = &mut dst[yo * w..][..w];
-            for (d, v) in line[first..].iter_mut().step_by(s1).zip(&src[lo..hi]) {
+            for (d, v) in line[first..]
+                .iter_mut()
+                .step_by(s1)
+                .zip(&src[inside.clone()])
+            {
                 *d += v;
             }
         }
     }
+}
+
+/// The output columns `xo` whose tap `j` reads inside the input row (`0 <= xo·s1 + j -
+/// p1 < in width`), and the input column the first of them reads: what [`gather`] copies
+/// and [`scatter`] adds back.
+fn tap_columns(s: &ConvShape, j: usize) -> (std::ops::Range<usize>, usize) {
+    let ([_, win], [_, w], s1, p1) = (s.in_hw, s.out_hw, s.stride[1], s.pad_begin[1]);
+    let lo = p1.saturating_sub(j).div_ceil(s1).min(w);
+    let hi = if win + p1 > j {
+        ((win + p1 - j - 1) / s1 + 1).min(w)
+    } else {
+        0
+    }
+    .max(lo);
+    // Only used when the range is not empty, where lo·s1 + j >= p1.
+    (lo..hi, (lo * s1 + j).saturating_sub(p1))
+}
+
+/// The input row tap `i` of output row `y` reads, or `None` in the padding.
+fn tap_row(s: &ConvShape, y: usize, i: usize) -> Option<usize> {
+    let row = (y * s.stride[0] + i).wrapping_sub(s.pad_begin[0]);
+    (row < s.in_hw[0]).then_some(row)
 }
 
 /// A matrix inside a slice: element (r, c) at `r · row_stride + c · col_stride`.
@@ -276,32 +295,23 @@ fn gemm_add(dst: MatrixMut, lhs: Matrix, rhs: Matrix, [m, n, k]: [usize; 3]) {
 /// `ys.len() · out_w` pixels), zeros where a window reaches into the padding.
 fn gather(x: &[f32], block: &mut [f32], ys: std::ops::Range<usize>, s: &ConvShape) {
     let [hin, win] = s.in_hw;
-    let [_, w] = s.out_hw;
-    let ([k0, k1], [s0, s1], [p0, p1]) = (s.kernel, s.stride, s.pad_begin);
+    let ([_, w], [k0, k1], s1) = (s.out_hw, s.kernel, s.stride[1]);
     let pixels = ys.len() * w;
     for (r, row) in block.chunks_exact_mut(pixels).enumerate() {
         let (c, i, j) = (r / (k0 * k1), r / k1 % k0, r % k1);
-        // Output columns whose tap j lands inside the input: p1 <= xo·s1 + j < win + p1.
-        let lo = p1.saturating_sub(j).div_ceil(s1).min(w);
-        let hi = if win + p1 > j {
-            ((win + p1 - j - 1) / s1 + 1).min(w)
-        } else {
-            0
-        }
-        .max(lo);
+        let (cols, first) = tap_columns(s, j);
+        let (lo, hi) = (cols.start, cols.end);
         for (y, dst) in ys.clone().zip(row.chunks_exact_mut(w)) {
-            let yy = (y * s0 + i).wrapping_sub(p0);
-            if yy >= hin {
+            let Some(yy) = tap_row(s, y, i) else {
                 dst.fill(0.0);
                 continue;
-            }
+            };
             let src = &x[(c * hin + yy) * win..][..win];
             dst[..lo].fill(0.0);
             dst[hi..].fill(0.0);
             if hi == lo {
                 continue;
             }
-            let first = lo * s1 + j - p1;
             if s1 == 1 {
                 dst[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
             } else {
@@ -317,10 +327,10 @@ fn gather(x: &[f32], block: &mut [f32], ys: std::ops::Range<usize>, s: &ConvShap
 mod tests {
     use super::*;
 
-    /// Input `c` of image `b` under tap (i, j) of output pixel (yo, xo): 0 in the padding.
+    /// The index in `x` of input `c` of image `b` under tap (i, j) of output pixel
+    /// (yo, xo), or `None` in the padding: by the definition, not by the kernels' helpers.
     #[allow(clippy::too_many_arguments)]
-    fn tap(
-        x: &[f32],
+    fn input_index(
         s: &ConvShape,
         b: usize,
         c: usize,
@@ -328,14 +338,11 @@ mod tests {
         xo: usize,
         i: usize,
         j: usize,
-    ) -> f64 {
+    ) -> Option<usize> {
         let [hin, win] = s.in_hw;
-        let yy = (yo * s.stride[0] + i).wrapping_sub(s.pad_begin[0]);
-        let xx = (xo * s.stride[1] + j).wrapping_sub(s.pad_begin[1]);
-        if yy >= hin || xx >= win {
-            return 0.0;
-        }
-        x[((b * s.channels + c) * hin + yy) * win + xx] as f64
+        let yy = (yo * s.stride[0] + i).checked_sub(s.pad_begin[0])?;
+        let xx = (xo * s.stride[1] + j).checked_sub(s.pad_begin[1])?;
+        (yy < hin && xx < win).then(|| ((b * s.channels + c) * hin + yy) * win + xx)
     }
 
     /// Every (b, o, c, i, j, yo, xo) of the convolution `s`, in order.
@@ -364,7 +371,9 @@ mod tests {
         let mut dw = vec![0f64; s.out_channels * c_n * k0 * k1];
         each_term(s, |[b, o, c, i, j, yo, xo]| {
             let g = dy[((b * s.out_channels + o) * h + yo) * w + xo] as f64;
-            dw[((o * c_n + c) * k0 + i) * k1 + j] += g * tap(x, s, b, c, yo, xo, i, j);
+            if let Some(k) = input_index(s, b, c, yo, xo, i, j) {
+                dw[((o * c_n + c) * k0 + i) * k1 + j] += g * x[k] as f64;
+            }
         });
         dw.into_iter().map(|v| v as f32).collect()
     }
@@ -375,7 +384,9 @@ mod tests {
         let mut y = vec![0f64; s.batch * s.out_channels * h * w];
         each_term(s, |[b, o, c, i, j, yo, xo]| {
             let wv = wt[((o * c_n + c) * k0 + i) * k1 + j] as f64;
-            y[((b * s.out_channels + o) * h + yo) * w + xo] += wv * tap(x, s, b, c, yo, xo, i, j);
+            if let Some(k) = input_index(s, b, c, yo, xo, i, j) {
+                y[((b * s.out_channels + o) * h + yo) * w + xo] += wv * x[k] as f64;
+            }
         });
         y.into_iter().map(|v| v as f32).collect()
     }
@@ -387,11 +398,8 @@ mod tests {
         let (c_n, o_n) = (s.channels, s.out_channels);
         let mut y = vec![0f64; s.batch * c_n * hin * win];
         each_term(s, |[b, o, c, i, j, yo, xo]| {
-            let yy = (yo * s.stride[0] + i).wrapping_sub(s.pad_begin[0]);
-            let xx = (xo * s.stride[1] + j).wrapping_sub(s.pad_begin[1]);
-            if yy < hin && xx < win {
-                y[((b * c_n + c) * hin + yy) * win + xx] += x[((b * o_n + o) * h + yo) * w + xo]
-                    as f64
+            if let Some(k) = input_index(s, b, c, yo, xo, i, j) {
+                y[k] += x[((b * o_n + o) * h + yo) * w + xo] as f64
                     * wt[((o * c_n + c) * k0 + i) * k1 + j] as f64;
             }
         });

@@ -134,11 +134,11 @@ impl TrainConfig {
         };
         let (one, rest): (Vec<Scenario>, Vec<Scenario>) =
             all[window].iter().partition(|s| s.missing().len() == 1);
-        let pool = match (one.is_empty(), rest.is_empty()) {
-            (false, false) if rng.random_bool(share) => &one,
-            (false, false) => &rest,
-            (false, true) => &one,
-            _ => &rest,
+        // A window of one kind only (the curriculum's first) takes no coin.
+        let pool = if rest.is_empty() || (!one.is_empty() && rng.random_bool(share)) {
+            &one
+        } else {
+            &rest
         };
         pool[rng.random_range(0..pool.len())]
     }

@@ -133,15 +133,7 @@ impl FusedAdam {
         };
         let first = time == 1;
         let g = primitive(grad);
-        let g = match g.as_slice::<f32>() {
-            Some(g) => std::borrow::Cow::Borrowed(g),
-            None => std::borrow::Cow::Owned(
-                Tensor::<D>::from_primitive::<Flex>(g.clone())
-                    .into_data()
-                    .try_to_vec::<f32>()
-                    .expect("flex trains in f32"),
-            ),
-        };
+        let g = crate::model::flex_conv::values::<D>(&g);
         let (mut p, mut m, mut v) = (primitive(tensor), primitive(m), primitive(v));
         let (b1, b2) = (self.beta_1, self.beta_2);
         let bc2 = (1.0 - b2.powi(time as i32)).sqrt();

@@ -181,6 +181,8 @@ pub fn pgan_step(
     let loss_g = loss_adv.clone() + loss_l1.clone().mul_scalar(c.pgan.l1_weight);
     let grads = GradientsParams::from_grads(loss_g.backward(), &g);
     let g = opt_g.step(c.lr, g, grads);
+    // As in `train_step`: release the frozen copy so the critics' update runs in place.
+    drop(judge);
 
     let d = d.set_require_grad(true);
     let loss_d = sum(fakes
