@@ -6,11 +6,18 @@
 //! autodiff calls (`conv_transpose2d` for a convolution's input gradient, `conv2d` for a
 //! transposed convolution's). The weight gradient as burn computes it (a convolution whose
 //! kernel is the output gradient) and, for the layers the step runs through
-//! [`mmgan::model::flex_conv`], by its tiled im2col GEMMs.
+//! [`mmgan::model::flex_conv`], by its tiled im2col GEMMs; a transposed layer's forward
+//! and input gradient as the step runs them, by the tiles. Then every instance norm
+//! (with its activation), forward and backward together, fused
+//! ([`mmgan::model::flex_norm`]) and by burn's ops.
 
+use burn::module::Param;
+use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
+use burn::nn::InstanceNormConfig;
 use burn::tensor::module::{conv2d, conv_transpose2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Device, Distribution, Tensor};
+use mmgan::model::flex_norm::{instance_norm, Activation};
 use mmgan::model::{flex_conv, DiscriminatorConfig, GeneratorConfig};
 
 use super::bench::time_median;
@@ -142,20 +149,32 @@ fn time_layer(l: &Layer, runs: usize, device: &Device) -> [f64; 4] {
     let sync = |t: Tensor<4>| std::hint::black_box(t.into_data());
     if l.transposed {
         let w = rand([l.c_in, l.c_out, k, k]);
-        let opts = ConvTransposeOptions::new([s, s], [p, p], [0, 0], [1, 1], 1);
         debug_assert_eq!(p, pe, "a transposed layer pads symmetrically");
+        let layer = ConvTranspose2dConfig::new([l.c_in, l.c_out], [k, k])
+            .with_stride([s, s])
+            .with_padding([p, p])
+            .with_bias(false)
+            .init(device);
+        let layer = ConvTranspose2d {
+            weight: Param::from_tensor(w.clone()),
+            ..layer
+        };
+        let transposes = ConvOptions::new([s, s], [p, p], [1, 1], 1);
+        // The step's three passes by flex_conv's tiles: the forward, the input gradient
+        // (the convolution this layer transposes), the weight gradient (that
+        // convolution's, input and output gradient swapped).
         let fwd = time_median(runs, || {
-            sync(conv_transpose2d(x.clone(), w.clone(), None, opts.clone()));
+            sync(flex_conv::conv_transpose2d_module(&layer, x.clone()));
         });
         let dx = time_median(runs, || {
-            sync(conv2d(
+            sync(flex_conv::conv2d(
                 dy.clone(),
                 w.clone(),
                 None,
-                ConvOptions::new([s, s], [p, p], [1, 1], 1),
+                transposes.clone(),
             ));
         });
-        // As autodiff computes it: a convolution of the output gradient by the input.
+        // As burn's autodiff computes it: a convolution of the output gradient by the input.
         let dw = time_median(runs, || {
             sync(
                 conv2d(
@@ -167,7 +186,15 @@ fn time_layer(l: &Layer, runs: usize, device: &Device) -> [f64; 4] {
                 .swap_dims(0, 1),
             );
         });
-        [fwd, dx, dw, dw]
+        let ours = time_median(runs, || {
+            sync(flex_conv::conv2d_weight_grad(
+                dy.clone(),
+                x.clone(),
+                [k, k],
+                &transposes,
+            ));
+        });
+        [fwd, dx, dw, ours]
     } else {
         let w = rand([l.c_out, l.c_in, k, k]);
         let opts = ConvOptions::new_with_padding([s, s], [(p, pe); 2], [1, 1], 1);
@@ -207,6 +234,55 @@ fn time_layer(l: &Layer, runs: usize, device: &Device) -> [f64; 4] {
         };
         [fwd, dx, dw, ours]
     }
+}
+
+/// The feature maps [batch, channels, side, side] the instance norms of one step take:
+/// the generator's inner down blocks and every up block (batch `b`), the discriminator's
+/// last three blocks (`3b`, as its convolutions).
+fn norm_maps(
+    g: &GeneratorConfig,
+    d: &DiscriminatorConfig,
+    side: usize,
+    b: usize,
+) -> Vec<(&'static str, [usize; 4])> {
+    let mut out = Vec::new();
+    for i in 1..g.depth - 1 {
+        out.push((
+            "G down",
+            [b, g.down_channels(i).1, side >> (i + 1), side >> (i + 1)],
+        ));
+    }
+    for j in 0..g.depth - 1 {
+        let (level, _, c) = g.up_block(j);
+        out.push(("G up", [b, c, side >> (level + 1), side >> (level + 1)]));
+    }
+    for (i, &w) in d.block_widths().iter().enumerate().skip(1) {
+        out.push(("D", [3 * b, w, side >> (i + 1), side >> (i + 1)]));
+    }
+    out
+}
+
+/// Median seconds of one norm (with LeakyReLU) forward and backward on an autodiff
+/// device: fused, then by burn's ops.
+fn time_norm(dims: [usize; 4], runs: usize, device: &Device) -> [f64; 2] {
+    let ad = device.clone().autodiff();
+    let norm = InstanceNormConfig::new(dims[1])
+        .with_affine(false)
+        .init(&ad);
+    let x = Tensor::<4>::random(dims, Distribution::Default, &ad);
+    // An output gradient as the step's (dense, one value per element), not a broadcast one.
+    let dy = Tensor::<4>::random(dims, Distribution::Default, &ad);
+    let once = || {
+        let x = x.clone().require_grad();
+        let y = instance_norm(&norm, x.clone(), Activation::LeakyRelu(0.2));
+        let grads = (y * dy.clone()).sum().backward();
+        std::hint::black_box(x.grad(&grads).map(|g| g.into_data()));
+    };
+    let fused = time_median(runs, once);
+    flex_conv::set_burn_ops_only(true);
+    let burn = time_median(runs, once);
+    flex_conv::set_burn_ops_only(false);
+    [fused, burn]
 }
 
 /// Print the per-operation profile of a training step at this configuration.
@@ -255,6 +331,27 @@ pub fn print(
         println!("| {what} | {} |", ms(*t, 0));
         (0..4).for_each(|i| all[i] += t[i]);
     }
+    println!("| instance norm + activation, forward and backward | map | fused | burn's ops |");
+    println!("|---|---|---|---|");
+    let mut norms = [0.0; 2];
+    for (what, dims) in norm_maps(g, d, side, batch) {
+        let t = time_norm(dims, runs, device);
+        println!(
+            "| {what} | {}x{}x{}x{} | {:.1} ms | {:.1} ms |",
+            dims[0],
+            dims[1],
+            dims[2],
+            dims[3],
+            t[0] * 1e3,
+            t[1] * 1e3
+        );
+        (0..2).for_each(|i| norms[i] += t[i]);
+    }
+    println!(
+        "instance norms: {:.0} ms fused, {:.0} ms by burn's ops",
+        norms[0] * 1e3,
+        norms[1] * 1e3
+    );
     let convs = all[0] + all[1] + all[3];
     println!(
         "convolutions as the step runs them: {:.0} ms of the {:.0} ms step ({:.0} %): forward {:.0}, input grad {:.0}, weight grad {:.0} ms (burn's weight grad: {:.0} ms)",

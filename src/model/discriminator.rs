@@ -8,6 +8,7 @@ use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 
 use super::flex_conv::conv2d_module;
+use super::flex_norm::{instance_norm, Activation};
 
 #[derive(Config, Debug, PartialEq)]
 pub struct DiscriminatorConfig {
@@ -82,10 +83,10 @@ impl Discriminator {
         let mut h = Tensor::cat(vec![candidate, real], 1); // [b, 8, side, side]
         for block in &self.blocks {
             h = conv2d_module(&block.conv, h);
-            if let Some(n) = &block.norm {
-                h = n.forward(h);
-            }
-            h = leaky_relu(h, 0.2);
+            h = match &block.norm {
+                Some(n) => instance_norm(n, h, Activation::LeakyRelu(0.2)),
+                None => leaky_relu(h, 0.2),
+            };
         }
         conv2d_module(&self.out, h)
     }

@@ -11,6 +11,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
 use super::flex_conv::{conv2d, conv2d_module, conv_transpose2d_module};
+use super::flex_norm::{instance_norm, Activation};
 
 /// Size of the generator. The reference is width 64, depth 8 at 256x256 (about 54.4 M
 /// parameters); an input side must be divisible by `2^depth`.
@@ -90,10 +91,9 @@ impl Down {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let x = conv2d_module(&self.conv, x); // [b, c_out, h/2, w/2]
         let x = match &self.norm {
-            Some(n) => n.forward(x),
-            None => x,
+            Some(n) => instance_norm(n, x, Activation::LeakyRelu(0.2)),
+            None => leaky_relu(x, 0.2),
         };
-        let x = leaky_relu(x, 0.2);
         match &self.dropout {
             Some(d) => d.forward(x),
             None => x,
@@ -112,7 +112,8 @@ pub(super) struct Up {
 
 impl Up {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = relu(self.norm.forward(conv_transpose2d_module(&self.conv, x))); // [b, c_out, 2h, 2w]
+        let x = conv_transpose2d_module(&self.conv, x); // [b, c_out, 2h, 2w]
+        let x = instance_norm(&self.norm, x, Activation::Relu);
         match &self.dropout {
             Some(d) => d.forward(x),
             None => x,

@@ -31,6 +31,7 @@ use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
 
 use super::flex_conv::conv2d_same as same;
+use super::flex_norm::{instance_norm, Activation};
 use super::Scenario;
 
 #[derive(Config, Debug, PartialEq)]
@@ -192,8 +193,8 @@ impl Pair {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let x = leaky_relu(self.norm_a.forward(same(&self.a, x)), 0.2);
-        leaky_relu(self.norm_b.forward(same(&self.b, x)), 0.2)
+        let x = instance_norm(&self.norm_a, same(&self.a, x), Activation::LeakyRelu(0.2));
+        instance_norm(&self.norm_b, same(&self.b, x), Activation::LeakyRelu(0.2))
     }
 }
 

@@ -12,6 +12,7 @@ mod conditioning;
 mod curriculum;
 mod discriminator;
 pub mod flex_conv;
+pub mod flex_norm;
 mod generator;
 mod im2col;
 mod mmsynthesis;

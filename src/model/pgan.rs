@@ -30,6 +30,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
 use super::flex_conv::{conv2d_same as same, conv_transpose2d_module};
+use super::flex_norm::{instance_norm, Activation};
 use super::{Discriminator, DiscriminatorConfig, Scenario};
 
 #[derive(Config, Debug, PartialEq)]
@@ -181,8 +182,8 @@ struct ResBlock {
 
 impl ResBlock {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let h = relu(self.norm_a.forward(same(&self.a, x.clone())));
-        x + self.norm_b.forward(same(&self.b, h))
+        let h = instance_norm(&self.norm_a, same(&self.a, x.clone()), Activation::Relu);
+        x + instance_norm(&self.norm_b, same(&self.b, h), Activation::Identity)
     }
 }
 
@@ -230,14 +231,16 @@ impl PairGenerator {
 
     /// `x`: [b, 1, side, side] -> [b, 1, side, side].
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let h = relu(self.norm_stem.forward(same(&self.stem, x)));
-        let h = relu(self.norm_down1.forward(self.down1.forward(h)));
-        let mut h = relu(self.norm_down2.forward(self.down2.forward(h)));
+        let h = instance_norm(&self.norm_stem, same(&self.stem, x), Activation::Relu);
+        let h = instance_norm(&self.norm_down1, self.down1.forward(h), Activation::Relu);
+        let mut h = instance_norm(&self.norm_down2, self.down2.forward(h), Activation::Relu);
         for b in &self.blocks {
             h = b.forward(h);
         }
-        let h = relu(self.norm_up1.forward(conv_transpose2d_module(&self.up1, h)));
-        let h = relu(self.norm_up2.forward(conv_transpose2d_module(&self.up2, h)));
+        let h = conv_transpose2d_module(&self.up1, h);
+        let h = instance_norm(&self.norm_up1, h, Activation::Relu);
+        let h = conv_transpose2d_module(&self.up2, h);
+        let h = instance_norm(&self.norm_up2, h, Activation::Relu);
         relu(same(&self.out, h))
     }
 }
