@@ -19,10 +19,10 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex};
 use burn::nn::InstanceNorm;
 use burn::tensor::activation::{leaky_relu, relu};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::flex_conv::{burn_ops_only, values};
+use super::flex_conv::{autodiff_primitive, burn_ops_only, from_values, values, AdTensor};
 
 /// What follows the norm.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,25 +57,19 @@ impl Activation {
 /// than the fused kernel (the shipped generator's forward 23-26 ms against 29-33 ms).
 pub fn instance_norm(norm: &InstanceNorm, x: Tensor<4>, act: Activation) -> Tensor<4> {
     if !burn_ops_only() {
-        if let Some(xa) = autodiff_flex(&x) {
+        if let Some(xa) = autodiff_primitive(&x) {
             let [_, c, _, _] = x.dims();
             let param = |p: &Option<burn::module::Param<Tensor<1>>>, fill: f32| match p {
                 Some(p) => p.val(),
                 None => Tensor::<1>::full([c], fill, &x.device()),
             };
             let (gamma, beta) = (param(&norm.gamma, 1.0), param(&norm.beta, 0.0));
-            if let (Some(ga), Some(ba)) = (autodiff_flex(&gamma), autodiff_flex(&beta)) {
+            if let (Some(ga), Some(ba)) = (autodiff_primitive(&gamma), autodiff_primitive(&beta)) {
                 return record(xa, ga, ba, x.dims(), norm.epsilon as f32, act);
             }
         }
     }
     act.apply(norm.forward(x))
-}
-
-type AdTensor = FloatTensor<Autodiff<Flex>>;
-
-fn autodiff_flex<const D: usize>(t: &Tensor<D>) -> Option<AdTensor> {
-    t.clone().try_into_primitive::<Autodiff<Flex>>().ok()
 }
 
 /// Per channel (scale, shift).
@@ -239,22 +233,15 @@ impl Backward<Flex, 3> for FusedNorm {
         let (dx, dgamma, dbeta) = backward(&values::<4>(&state.x), &values::<4>(&grad), &state);
         let c = state.dims[1];
         if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, flex(dx, state.dims));
+            grads.register::<Flex>(node.id, from_values(dx, state.dims));
         }
         if let Some(node) = node_g {
-            grads.register::<Flex>(node.id, flex(dgamma, [c]));
+            grads.register::<Flex>(node.id, from_values(dgamma, [c]));
         }
         if let Some(node) = node_b {
-            grads.register::<Flex>(node.id, flex(dbeta, [c]));
+            grads.register::<Flex>(node.id, from_values(dbeta, [c]));
         }
     }
-}
-
-/// `v` as a plain flex tensor of shape `dims`.
-fn flex<const D: usize>(v: Vec<f32>, dims: [usize; D]) -> FloatTensor<Flex> {
-    Tensor::<D>::from_data(TensorData::new(v, dims), &Device::flex())
-        .try_into_primitive::<Flex>()
-        .expect("a flex tensor stays on flex")
 }
 
 /// Run the fused op and record it on the autodiff graph (or just run it when nothing
@@ -270,7 +257,7 @@ fn record(
     let xp = x.primitive().clone();
     let affine = affine(gamma.primitive(), beta.primitive());
     let (y, stats) = forward(&values::<4>(&xp), &affine, dims, eps, act);
-    let y = flex(y, dims);
+    let y = from_values(y, dims);
     let out = match FusedNorm
         .prepare::<NoCheckpointing>([x.node(), gamma.node(), beta.node()])
         .compute_bound()
@@ -296,7 +283,7 @@ mod tests {
     use super::*;
     use burn::module::Module;
     use burn::nn::InstanceNormConfig;
-    use burn::tensor::Distribution;
+    use burn::tensor::{Device, Distribution};
     // Max absolute difference, relative to the largest magnitude of the second.
     use crate::model::flex_conv::tests::rel_diff as max_rel;
 
@@ -335,7 +322,7 @@ mod tests {
         ] {
             let n = norm(dims[1], affine, &device).no_grad();
             let x = Tensor::<4>::random(dims, Distribution::Normal(2.0, 3.0), &device);
-            assert!(autodiff_flex(&x).is_some(), "the fused path is taken");
+            assert!(autodiff_primitive(&x).is_some(), "the fused path is taken");
             for act in ACTS {
                 let ours = instance_norm(&n, x.clone(), act);
                 let theirs = act.apply(n.forward(x.clone()));
@@ -351,7 +338,7 @@ mod tests {
         for (dims, affine) in [([2, 3, 9, 12], true), ([4, 5, 4, 4], false)] {
             let x0 = Tensor::<4>::random(dims, Distribution::Normal(1.0, 2.0), &device);
             let n = norm(dims[1], affine, &device);
-            assert!(autodiff_flex(&x0).is_some(), "the fused path is taken");
+            assert!(autodiff_primitive(&x0).is_some(), "the fused path is taken");
             for act in ACTS {
                 let run = |fused: bool| {
                     let x = x0.clone().require_grad();

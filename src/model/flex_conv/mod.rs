@@ -146,13 +146,23 @@ pub(crate) fn burn_ops_only() -> bool {
     BURN_OPS_ONLY.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-type AdTensor = FloatTensor<Autodiff<Flex>>;
+/// `v` (row-major) as a plain flex tensor of shape `dims`: the inverse of [`values`].
+pub(crate) fn from_values<const D: usize>(v: Vec<f32>, dims: [usize; D]) -> FloatTensor<Flex> {
+    Tensor::<D>::from_data(TensorData::new(v, dims), &burn::tensor::Device::flex())
+        .try_into_primitive::<Flex>()
+        .expect("a flex tensor stays on flex")
+}
+
+pub(crate) type AdTensor = FloatTensor<Autodiff<Flex>>;
+
+/// `t`'s primitive when it lives on an autodiff flex device.
+pub(crate) fn autodiff_primitive<const D: usize>(t: &Tensor<D>) -> Option<AdTensor> {
+    t.clone().try_into_primitive::<Autodiff<Flex>>().ok()
+}
 
 /// Both tensors as autodiff flex primitives, or `None` when either lives elsewhere.
 fn autodiff_flex(x: &Tensor<4>, w: &Tensor<4>) -> Option<(AdTensor, AdTensor)> {
-    let x = x.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
-    let w = w.clone().try_into_primitive::<Autodiff<Flex>>().ok()?;
-    Some((x, w))
+    Some((autodiff_primitive(x)?, autodiff_primitive(w)?))
 }
 
 /// A bias through plain tensor ops (their gradient is a cheap sum).

@@ -15,9 +15,9 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Flex};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::Tensor;
 
-use super::{add_bias, burn_ops_only, plain_flex, values};
+use super::{add_bias, autodiff_flex, burn_ops_only, from_values, plain_flex, values, AdTensor};
 use crate::model::im2col::{self, ConvShape};
 
 /// The module `c` applied as its own `forward` does: on flex (plain or autodiff) by
@@ -44,32 +44,20 @@ pub fn conv_transpose2d_module(c: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>
     };
     let bias = c.bias.as_ref().map(|b| b.val());
     if let (Some(xp), Some(wp)) = (plain_flex(&x), plain_flex(&weight)) {
-        let y = flex(
-            im2col::transposed(&values::<4>(&xp), &values::<4>(&wp), &shape),
-            &shape,
-        );
-        return add_bias(Tensor::from_primitive::<Flex>(y), bias);
+        let y = Tensor::from_primitive::<Flex>(run(&xp, &wp, &shape));
+        return add_bias(y, bias);
     }
-    let ad = |t: &Tensor<4>| t.clone().try_into_primitive::<Autodiff<Flex>>().ok();
-    match (ad(&x), ad(&weight)) {
-        (Some(x), Some(w)) => add_bias(record(x, w, shape), bias),
-        _ => c.forward(x),
+    match autodiff_flex(&x, &weight) {
+        Some((x, w)) => add_bias(record(x, w, shape), bias),
+        None => c.forward(x),
     }
 }
 
-/// The result of the transposed convolution (`s`'s input shape) as a plain flex tensor.
-fn flex(v: Vec<f32>, s: &ConvShape) -> FloatTensor<Flex> {
-    let dims = [s.batch, s.channels, s.in_hw[0], s.in_hw[1]];
-    tensor(v, dims)
+/// The transposed convolution of `x` by `w`: `s`'s input shape, as a plain flex tensor.
+fn run(x: &FloatTensor<Flex>, w: &FloatTensor<Flex>, s: &ConvShape) -> FloatTensor<Flex> {
+    let y = im2col::transposed(&values::<4>(x), &values::<4>(w), s);
+    from_values(y, [s.batch, s.channels, s.in_hw[0], s.in_hw[1]])
 }
-
-fn tensor(v: Vec<f32>, dims: [usize; 4]) -> FloatTensor<Flex> {
-    Tensor::<4>::from_data(TensorData::new(v, dims), &Device::flex())
-        .try_into_primitive::<Flex>()
-        .expect("a flex tensor stays on flex")
-}
-
-type AdTensor = FloatTensor<Autodiff<Flex>>;
 
 #[derive(Debug)]
 struct FastConvTranspose;
@@ -86,12 +74,12 @@ impl Backward<Flex, 2> for FastConvTranspose {
         if let Some(node) = node_x {
             let dx = im2col::forward(&dy, &values::<4>(&w), &s);
             let dims = [s.batch, s.out_channels, s.out_hw[0], s.out_hw[1]];
-            grads.register::<Flex>(node.id, tensor(dx, dims));
+            grads.register::<Flex>(node.id, from_values(dx, dims));
         }
         if let Some(node) = node_w {
             let dw = im2col::weight_grad(&dy, &values::<4>(&x), &s);
             let dims = [s.out_channels, s.channels, s.kernel[0], s.kernel[1]];
-            grads.register::<Flex>(node.id, tensor(dw, dims));
+            grads.register::<Flex>(node.id, from_values(dw, dims));
         }
     }
 }
@@ -100,10 +88,7 @@ impl Backward<Flex, 2> for FastConvTranspose {
 /// a gradient).
 fn record(x: AdTensor, w: AdTensor, s: ConvShape) -> Tensor<4> {
     let (xp, wp) = (x.primitive().clone(), w.primitive().clone());
-    let y = flex(
-        im2col::transposed(&values::<4>(&xp), &values::<4>(&wp), &s),
-        &s,
-    );
+    let y = run(&xp, &wp, &s);
     let out = match FastConvTranspose
         .prepare::<NoCheckpointing>([x.node(), w.node()])
         .compute_bound()
