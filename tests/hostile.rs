@@ -360,6 +360,41 @@ fn odd_studies_are_refused_or_warned() {
         "{:?}",
         label.warnings
     );
+    // Codes 0-6 held as they are (in RAS order: the file is RAS).
+    assert_eq!(label.data[[5, 0, 0]], 5);
+    assert_eq!(label.data[[6, 3, 2]], 6);
+    // A float label map with fractions, negatives and huge values: each of those is held
+    // as NOT_A_LABEL (drawn as tumour, counted in the warning), codes as they are; NaN is
+    // 0, as in any volume, with its own warning.
+    let odd = [-1.0, 2.5, 1e6, 255.0];
+    RawNifti::new(
+        n,
+        FLOAT32,
+        diag_affine([1.0; 3], [0.0; 3]),
+        values(n, |i, _, _| match i {
+            _ if i < odd.len() => odd[i],
+            4 => f64::NAN,
+            _ => (i % 5) as f64,
+        }),
+    )
+    .write(&d.path().join("seg.nii.gz"));
+    let s = Study::open(d.path()).unwrap();
+    let label = s.label.as_ref().unwrap();
+    for (i, v) in odd.iter().enumerate() {
+        assert_eq!(label.data[[i, 1, 1]], mmgan::io::NOT_A_LABEL, "value {v}");
+    }
+    assert_eq!(label.data[[4, 1, 1]], 0);
+    assert_eq!(label.data[[7, 1, 1]], 2);
+    assert!(label.warnings.iter().any(|w| w.contains("NaN")));
+    let expected = odd.len() * n[1] * n[2];
+    assert!(
+        label
+            .warnings
+            .iter()
+            .any(|w| w.starts_with(&format!("{expected} label voxels"))),
+        "{:?}",
+        label.warnings
+    );
     // An all-zero input sequence is not used as if acquired.
     RawNifti::new(
         n,

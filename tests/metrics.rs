@@ -93,11 +93,7 @@ fn challenge_metrics_match_numpy_and_scikit_image() {
         }
     });
     let label = Array3::from_shape_fn((w, h, d), |(x, y, z)| {
-        if brain[[x, y, z]] && tumour(x, y) {
-            1.0f32
-        } else {
-            0.0
-        }
+        u8::from(brain[[x, y, z]] && tumour(x, y))
     });
     let q = mmgan::metrics::challenge_volume(
         pred.view(),

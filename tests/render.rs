@@ -24,7 +24,7 @@ fn shader_matches_the_cpu_reference() {
             labels
                 .index_axis(Axis(2), z)
                 .iter()
-                .filter(|l| **l > 0.0)
+                .filter(|l| **l > 0)
                 .count()
         })
         .unwrap();
@@ -38,7 +38,13 @@ fn shader_matches_the_cpu_reference() {
         .unwrap()
         .data
         .index_axis(Axis(2), z);
-    let label = study.label.as_ref().unwrap().data.index_axis(Axis(2), z);
+    let label = study
+        .label
+        .as_ref()
+        .unwrap()
+        .data
+        .index_axis(Axis(2), z)
+        .mapv(f32::from);
     assert!(
         label.iter().any(|l| *l > 0.0),
         "the slice crosses the tumour"
@@ -90,7 +96,7 @@ fn shader_matches_the_cpu_reference() {
             dims: [nx as u32, ny as u32],
             base: layer(1, base),
             truth: Some(layer(2, truth)),
-            label: Some(layer(3, label)),
+            label: Some(layer(3, label.view())),
             look,
             rect: [0.0, 0.0, nx as f32, ny as f32],
         };
@@ -101,7 +107,7 @@ fn shader_matches_the_cpu_reference() {
             &SliceLayers {
                 base,
                 truth: Some(truth),
-                label: Some(label),
+                label: Some(label.view()),
             },
             &look,
         );

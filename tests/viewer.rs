@@ -241,7 +241,7 @@ fn mark_flair_missing_synthesize_compare_scrub_export() {
             labels
                 .index_axis(ndarray::Axis(2), z)
                 .iter()
-                .filter(|l| **l > 0.0)
+                .filter(|l| **l > 0)
                 .count()
         })
         .unwrap();

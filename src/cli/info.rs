@@ -19,12 +19,12 @@ pub fn run(args: &InfoArgs) -> anyhow::Result<()> {
 fn describe(study: &Study) -> String {
     let mut out = format!("Study {}\n", study.subject);
     for role in Role::ALL {
-        let volume = match role {
-            Role::Sequence(s) => study.volume(s),
-            Role::Label => study.label.as_ref(),
+        let described = match role {
+            Role::Sequence(s) => study.volume(s).map(|v| describe_volume(role, v)),
+            Role::Label => study.label.as_ref().map(|v| describe_volume(role, v)),
         };
-        match volume {
-            Some(v) => out += &describe_volume(role, v),
+        match described {
+            Some(text) => out += &text,
             // DWI and ADC belong to stroke studies: absent from a glioma study they are
             // not news.
             None if matches!(role, Role::Sequence(s) if SequenceSet::BRATS.contains(s)) => {
@@ -53,7 +53,7 @@ fn describe(study: &Study) -> String {
     out
 }
 
-fn describe_volume(role: Role, v: &Volume) -> String {
+fn describe_volume<T>(role: Role, v: &Volume<T>) -> String {
     let d = v.header.dim;
     let vs = v.voxel_size();
     let mut s = format!(

@@ -171,9 +171,44 @@ impl StatsAccumulator {
         self.count += values.len();
     }
 
-    /// The statistics of `values`, which must be every value pushed (in any order).
+    /// [`Self::push`] for `u8` codes (a label map) into an [`Self::integers`]`(0, 255)`
+    /// accumulator, without widening them to `f32`: one count per code value.
+    pub fn push_codes(&mut self, codes: &[u8]) {
+        let Histogram::Integers { offset: 0, counts } = &mut self.hist else {
+            unreachable!("codes go into an integers(0, 255) accumulator");
+        };
+        let mut seen = [0usize; 256];
+        for chunk in codes.chunks(4096) {
+            // Counting zeros vectorises; a background chunk needs nothing more.
+            let zeros = chunk.iter().filter(|&&c| c == 0).count();
+            seen[0] += zeros;
+            if zeros < chunk.len() {
+                chunk
+                    .iter()
+                    .filter(|&&c| c != 0)
+                    .for_each(|&c| seen[c as usize] += 1);
+            }
+        }
+        for (code, &n) in seen.iter().enumerate().filter(|(_, n)| **n > 0) {
+            let v = code as f32;
+            self.min = self.min.min(v);
+            self.max = self.max.max(v);
+            self.positive_sum += f64::from(v) * n as f64;
+            if code > 0 {
+                counts[code] += n as u32;
+                self.nz_count += n;
+            }
+        }
+        self.count += codes.len();
+    }
+
+    /// The statistics of `values`, which must be every value pushed (in any order); only
+    /// a `Bits` histogram reads them again, so an [`Self::integers`] accumulator may be
+    /// given an empty slice.
     pub fn finish(self, values: &[f32]) -> IntensityStats {
-        debug_assert_eq!(values.len(), self.count);
+        debug_assert!(
+            values.len() == self.count || matches!(self.hist, Histogram::Integers { .. })
+        );
         let window = match self.nonzero_percentiles(values, [0.5, 99.5]) {
             Some([lo, hi]) if hi > lo => (lo, hi),
             Some([lo, _]) => (lo, lo + 1.0),

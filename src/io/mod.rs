@@ -22,7 +22,7 @@ pub use export::{
     PendingFile,
 };
 pub use intensity::{display_window, percentile_in_place, BrainRange, IntensityStats};
-pub use nifti_read::{read_volume, Volume};
+pub use nifti_read::{read_label_map, read_volume, Volume, NOT_A_LABEL};
 pub use orientation::{
     affine_from_header, row_major, Affine, AffineSource, Orientation, Reorientation,
     GRID_TOLERANCE_MM,

@@ -3,7 +3,8 @@
 //! The header is parsed and sanity-checked (`nifti_header`) before any voxel buffer is
 //! allocated, so a corrupt or hostile header cannot make us allocate gigabytes; the voxel
 //! data is then inflated in one pass (zlib-rs) and converted to `f32` with the header's
-//! scaling.
+//! scaling, or, for a label map, to `u8` codes (a quarter of the memory: the map is
+//! mostly zeros, and fresh pages are most of what opening it costs).
 
 use std::fs::File;
 use std::io::{BufReader, Read};
@@ -17,15 +18,17 @@ use super::nifti_header::{check_header, header_warnings, parse_header, Layout};
 use super::orientation::{affine_from_header, Affine, AffineSource, Orientation, Reorientation};
 use super::{IoError, Result};
 
-/// One 3D volume as read from a NIfTI file, held in canonical RAS voxel order.
+/// One 3D volume as read from a NIfTI file, held in canonical RAS voxel order: intensities
+/// as `f32` ([`read_volume`]), a label map as `u8` codes ([`read_label_map`]).
 #[derive(Debug, Clone)]
-pub struct Volume {
+pub struct Volume<T = f32> {
     pub path: PathBuf,
     /// The header as read from the file; the reference for writing back onto this grid.
     pub header: NiftiHeader,
-    /// Voxels in RAS order, Fortran layout (`x` fastest, axial slices contiguous), `f32`
-    /// after `scl_slope`/`scl_inter`, with NaN and Inf replaced by 0.
-    pub data: Array3<f32>,
+    /// Voxels in RAS order, Fortran layout (`x` fastest, axial slices contiguous), after
+    /// `scl_slope`/`scl_inter`, with NaN and Inf replaced by 0 (and, as `u8`, every value
+    /// that is not an integer in 0-254 by [`NOT_A_LABEL`]).
+    pub data: Array3<T>,
     /// Voxel-to-world affine of the file's own voxel order.
     pub source_affine: Affine,
     pub affine_source: AffineSource,
@@ -36,12 +39,13 @@ pub struct Volume {
     /// How the file's voxel order maps onto `data`.
     pub reorientation: Reorientation,
     pub datatype: NiftiType,
+    /// Of the values held (for a label map, its codes).
     pub stats: IntensityStats,
     /// Things a user should know (NaNs replaced, oblique grid), already logged.
     pub warnings: Vec<String>,
 }
 
-impl Volume {
+impl<T> Volume<T> {
     /// Dimensions of `data` (canonical order).
     pub fn dims(&self) -> [usize; 3] {
         let s = self.data.shape();
@@ -137,6 +141,112 @@ fn checked_affine(header: &NiftiHeader, path: &Path) -> Result<(Affine, AffineSo
 
 /// Read a NIfTI-1 volume from `path`. Errors name the file and the problem.
 pub fn read_volume(path: &Path) -> Result<Volume> {
+    read_as(path)
+}
+
+/// Read a label map (tumour codes) from `path` as `u8` codes: integers 0-254 as they are,
+/// anything else (fractions, negatives, larger values) as [`NOT_A_LABEL`].
+pub fn read_label_map(path: &Path) -> Result<Volume<u8>> {
+    read_as(path)
+}
+
+/// The code a label map holds where the file's value is not an integer in 0-254.
+pub const NOT_A_LABEL: u8 = u8::MAX;
+
+/// What a volume's voxels are held as, decoded chunk by chunk from the file's bytes, the
+/// statistics gathered from each chunk while it is in cache.
+trait Voxel: Copy + Default + Send + 'static {
+    /// Append `bytes`' voxels (of `datatype`, scaled as `header` says) to `out` and to
+    /// `stats`, through `scratch` where need be; returns the number of non-finite values
+    /// set to 0.
+    fn decode(
+        bytes: &[u8],
+        datatype: NiftiType,
+        header: &NiftiHeader,
+        out: &mut Vec<Self>,
+        scratch: &mut Vec<f32>,
+        stats: &mut StatsAccumulator,
+    ) -> usize;
+
+    /// The statistics' accumulator for a file of `datatype` (exact integer histograms for
+    /// values known to be small integers).
+    fn accumulator(datatype: NiftiType, scaled: bool) -> StatsAccumulator;
+
+    /// The whole volume's values for [`StatsAccumulator::finish`], which reads them again
+    /// only for f32 data (an integer histogram is exact without them).
+    fn as_f32(values: &[Self]) -> &[f32];
+}
+
+impl Voxel for f32 {
+    fn decode(
+        bytes: &[u8],
+        datatype: NiftiType,
+        header: &NiftiHeader,
+        out: &mut Vec<f32>,
+        _: &mut Vec<f32>,
+        stats: &mut StatsAccumulator,
+    ) -> usize {
+        let before = out.len();
+        let n = decode_into(bytes, datatype, header.endianness, header, out);
+        stats.push(&out[before..]);
+        n
+    }
+
+    fn accumulator(datatype: NiftiType, scaled: bool) -> StatsAccumulator {
+        match (datatype, scaled) {
+            (NiftiType::Uint8, false) => StatsAccumulator::integers(0, 255),
+            (NiftiType::Int8, false) => StatsAccumulator::integers(-128, 127),
+            (NiftiType::Int16, false) => StatsAccumulator::integers(-32768, 32767),
+            (NiftiType::Uint16, false) => StatsAccumulator::integers(0, 65535),
+            _ => StatsAccumulator::new(),
+        }
+    }
+
+    fn as_f32(values: &[f32]) -> &[f32] {
+        values
+    }
+}
+
+impl Voxel for u8 {
+    fn decode(
+        bytes: &[u8],
+        datatype: NiftiType,
+        header: &NiftiHeader,
+        out: &mut Vec<u8>,
+        scratch: &mut Vec<f32>,
+        stats: &mut StatsAccumulator,
+    ) -> usize {
+        let before = out.len();
+        let mut non_finite = 0;
+        if datatype == NiftiType::Uint8 && scaling(header).is_none() {
+            // The usual label map: its bytes are the codes (255 is NOT_A_LABEL itself).
+            out.extend_from_slice(bytes);
+        } else {
+            scratch.clear();
+            non_finite = decode_into(bytes, datatype, header.endianness, header, scratch);
+            out.extend(scratch.iter().map(|&v| {
+                if v.fract() == 0.0 && (0.0..f32::from(NOT_A_LABEL)).contains(&v) {
+                    v as u8
+                } else {
+                    NOT_A_LABEL
+                }
+            }));
+        }
+        // The statistics are of the codes held.
+        stats.push_codes(&out[before..]);
+        non_finite
+    }
+
+    fn accumulator(_: NiftiType, _: bool) -> StatsAccumulator {
+        StatsAccumulator::integers(0, 255)
+    }
+
+    fn as_f32(_: &[u8]) -> &[f32] {
+        &[]
+    }
+}
+
+fn read_as<T: Voxel>(path: &Path) -> Result<Volume<T>> {
     let started = std::time::Instant::now();
     let Opened {
         mut input,
@@ -168,18 +278,13 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
     }) / layout.datatype.size_of() as u64;
     // Inflate in cache-sized chunks straight into the f32 volume: no volume-sized byte
     // buffer (its page faults cost as much as the inflating).
-    let mut values: Vec<f32> = Vec::with_capacity(capacity as usize);
+    let mut values: Vec<T> = Vec::with_capacity(capacity as usize);
     let mut chunk = Vec::with_capacity(CHUNK_BYTES);
+    let mut scratch = Vec::new();
     let mut remaining = layout.data_bytes;
     let mut non_finite = 0;
     let mut read = 0u64;
-    let mut stats = match (layout.datatype, scaling(&header)) {
-        (NiftiType::Uint8, None) => StatsAccumulator::integers(0, 255),
-        (NiftiType::Int8, None) => StatsAccumulator::integers(-128, 127),
-        (NiftiType::Int16, None) => StatsAccumulator::integers(-32768, 32767),
-        (NiftiType::Uint16, None) => StatsAccumulator::integers(0, 65535),
-        _ => StatsAccumulator::new(),
-    };
+    let mut stats = T::accumulator(layout.datatype, scaling(&header).is_some());
     while remaining > 0 {
         chunk.clear();
         let want = remaining.min(CHUNK_BYTES as u64);
@@ -202,16 +307,14 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
                 ),
             });
         }
-        let before = values.len();
-        non_finite += decode_into(
+        non_finite += T::decode(
             &chunk,
             layout.datatype,
-            header.endianness,
             &header,
             &mut values,
+            &mut scratch,
+            &mut stats,
         );
-        // While the decoded chunk is still in cache.
-        stats.push(&values[before..]);
         remaining -= want;
     }
     if gz {
@@ -247,7 +350,8 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
             orientation.code()
         ));
     }
-    let stats = stats.finish(&values);
+    // Only a `Bits` histogram (f32 data) reads the values again.
+    let stats = stats.finish(T::as_f32(&values));
     let reorientation = Reorientation::new(&orientation, layout.dims);
     let source =
         Array3::from_shape_vec((layout.dims[0], layout.dims[1], layout.dims[2]).f(), values)
@@ -266,7 +370,7 @@ pub fn read_volume(path: &Path) -> Result<Volume> {
     for w in &warnings {
         log::warn!("{}: {w}", path.display());
     }
-    Ok(Volume {
+    Ok(Volume::<T> {
         path: path.into(),
         header,
         data,

@@ -279,7 +279,10 @@ impl Reorientation {
     }
 
     /// Source-order array -> canonical RAS array (Fortran layout: axial slices contiguous).
-    pub fn to_canonical(&self, mut source: ndarray::Array3<f32>) -> ndarray::Array3<f32> {
+    pub fn to_canonical<T: Copy + Default>(
+        &self,
+        mut source: ndarray::Array3<T>,
+    ) -> ndarray::Array3<T> {
         if self.perm == [0, 1, 2] && source.t().is_standard_layout() {
             // Flips only (RAS, LPS, ...): done in place, no second volume-sized buffer.
             if let Some(data) = source.as_slice_memory_order_mut() {
@@ -291,7 +294,10 @@ impl Reorientation {
     }
 
     /// Canonical RAS array -> source-order array, the exact inverse of [`Self::to_canonical`].
-    pub fn to_source(&self, canonical: ndarray::ArrayView3<f32>) -> ndarray::Array3<f32> {
+    pub fn to_source<T: Copy + Default>(
+        &self,
+        canonical: ndarray::ArrayView3<T>,
+    ) -> ndarray::Array3<T> {
         let mut inverse = [0; 3];
         for c in 0..3 {
             inverse[self.perm[c]] = c;
@@ -302,7 +308,7 @@ impl Reorientation {
 }
 
 /// Reverse the flipped axes of a Fortran-layout volume in place.
-fn flip_in_place(data: &mut [f32], dims: [usize; 3], flip: [bool; 3]) {
+fn flip_in_place<T>(data: &mut [T], dims: [usize; 3], flip: [bool; 3]) {
     let [nx, ny, nz] = dims;
     let slice = nx * ny;
     if flip[0] && flip[1] {
@@ -330,19 +336,19 @@ fn flip_in_place(data: &mut [f32], dims: [usize; 3], flip: [bool; 3]) {
 /// Fortran layout. Rows along the output's first axis are copied with a fixed input stride
 /// (a plain or reversed slice copy in the common LPS/RAS cases), which is many times faster
 /// than a generic strided iterator.
-fn permute_flip(
-    input: ndarray::ArrayView3<f32>,
+fn permute_flip<T: Copy + Default>(
+    input: ndarray::ArrayView3<T>,
     perm: [usize; 3],
     flip: [bool; 3],
-) -> ndarray::Array3<f32> {
+) -> ndarray::Array3<T> {
     use ndarray::ShapeBuilder;
     let in_dims = [input.shape()[0], input.shape()[1], input.shape()[2]];
     let out_dims = perm.map(|j| in_dims[j]);
     let contiguous;
-    let data: &[f32] = match input.as_slice_memory_order() {
+    let data: &[T] = match input.as_slice_memory_order() {
         Some(d) if input.t().is_standard_layout() => d,
         _ => {
-            contiguous = input.t().iter().copied().collect::<Vec<f32>>();
+            contiguous = input.t().iter().copied().collect::<Vec<T>>();
             &contiguous
         }
     };
@@ -369,7 +375,7 @@ fn permute_flip(
         })
         .sum();
     let n0 = out_dims[0];
-    let mut out = vec![0f32; out_dims.iter().product()];
+    let mut out = vec![T::default(); out_dims.iter().product()];
     for (row, dst) in out.chunks_exact_mut(n0.max(1)).enumerate() {
         let (i1, i2) = (row % out_dims[1], row / out_dims[1]);
         let start = origin + i1 as isize * step[1] + i2 as isize * step[2];
@@ -392,7 +398,7 @@ fn permute_flip(
 
 /// An (x, y) slice as a row-major buffer (x fastest): the order of images, GPU textures
 /// and the paper's slice metrics.
-pub fn row_major(s: ndarray::ArrayView2<f32>) -> Vec<f32> {
+pub fn row_major<T: Copy>(s: ndarray::ArrayView2<T>) -> Vec<T> {
     s.t().iter().copied().collect()
 }
 

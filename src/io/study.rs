@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::nifti_read::{read_grid, read_volume, Volume};
+use super::nifti_read::{read_grid, read_label_map, read_volume, Volume};
 use super::orientation::{affine_distance, voxel_sizes, Affine, GRID_TOLERANCE_MM};
 use super::{IoError, Result, Role, Sequence, SequenceSet};
 
@@ -246,7 +246,8 @@ pub struct Study {
     pub subject: String,
     pub files: StudyFiles,
     volumes: [Option<Volume>; Sequence::COUNT],
-    pub label: Option<Volume>,
+    /// The tumour label map as `u8` codes (BraTS: 1 necrosis, 2 oedema, 4 enhancing).
+    pub label: Option<Volume<u8>>,
     pub grid: Grid,
 }
 
@@ -298,10 +299,16 @@ impl Study {
                 .join("\n");
             return Err(IoError::GridMismatch { details });
         }
-        let results: Vec<(Role, Result<Volume>)> = std::thread::scope(|s| {
+        let results: Vec<(Role, Result<Decoded>)> = std::thread::scope(|s| {
             let handles: Vec<_> = jobs
                 .iter()
-                .map(|&(role, path)| (role, s.spawn(move || read_volume(path))))
+                .map(|&(role, path)| {
+                    let read = move || match role {
+                        Role::Sequence(_) => read_volume(path).map(Decoded::Image),
+                        Role::Label => read_label_map(path).map(Decoded::Labels),
+                    };
+                    (role, s.spawn(read))
+                })
                 .collect();
             handles
                 .into_iter()
@@ -319,10 +326,10 @@ impl Study {
         let mut volumes: [Option<Volume>; Sequence::COUNT] = Default::default();
         let mut label = None;
         for (role, result) in results {
-            let volume = result?;
-            match role {
-                Role::Sequence(s) => volumes[s.slot()] = Some(volume),
-                Role::Label => label = Some(check_labels(volume)),
+            match (role, result?) {
+                (Role::Sequence(s), Decoded::Image(v)) => volumes[s.slot()] = Some(v),
+                (_, Decoded::Labels(v)) => label = Some(check_labels(v)),
+                (Role::Label, Decoded::Image(_)) => unreachable!("label maps decode as labels"),
             }
         }
         let subject = subject_name(&files);
@@ -371,12 +378,17 @@ impl Study {
     }
 }
 
-/// Warn about label values other than the BraTS codes 0-4 (they are drawn as tumour).
-fn check_labels(mut label: Volume) -> Volume {
+/// A file as decoded for its role.
+enum Decoded {
+    Image(Volume),
+    Labels(Volume<u8>),
+}
+
+/// Warn about label values other than the BraTS codes 0-4 (they are drawn as tumour, as
+/// are the fractions and negatives the reader holds as [`super::NOT_A_LABEL`]).
+fn check_labels(mut label: Volume<u8>) -> Volume<u8> {
     // fold walks memory order (iter() would stride across the Fortran-order volume).
-    let odd = label.data.fold(0usize, |n, v| {
-        n + usize::from(!(v.fract() == 0.0 && (0.0..=4.0).contains(v)))
-    });
+    let odd = label.data.fold(0usize, |n, &v| n + usize::from(v > 4));
     if odd > 0 {
         let w = format!(
             "{odd} label voxels are not one of the BraTS codes 0-4; they are drawn as tumour"

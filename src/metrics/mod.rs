@@ -103,7 +103,7 @@ pub fn challenge_volume(
     pred: ArrayView3<f32>,
     truth: ArrayView3<f32>,
     brain: ArrayView3<bool>,
-    label: Option<ArrayView3<f32>>,
+    label: Option<ArrayView3<u8>>,
 ) -> RegionQuality {
     let [w, h, d] = dims(&pred);
     let p = clip_to_unit(pred, brain);
@@ -140,8 +140,8 @@ pub fn challenge_volume(
     let brain_q = region(&|x, y, z| brain[[x, y, z]]).unwrap_or_default();
     let (tumour, non_tumour) = match label {
         Some(l) => (
-            region(&|x, y, z| brain[[x, y, z]] && l[[x, y, z]] > 0.0),
-            region(&|x, y, z| brain[[x, y, z]] && l[[x, y, z]] <= 0.0),
+            region(&|x, y, z| brain[[x, y, z]] && l[[x, y, z]] > 0),
+            region(&|x, y, z| brain[[x, y, z]] && l[[x, y, z]] == 0),
         ),
         None => (None, None),
     };
@@ -184,12 +184,9 @@ mod tests {
         let truth = Array3::from_shape_fn((24, 24, 3), |(x, y, z)| (x + 2 * y + z) as f32);
         let mut pred = truth.clone();
         // Corrupt only the tumour region.
-        let label = Array3::from_shape_fn(
-            (24, 24, 3),
-            |(x, y, _)| if x < 8 && y < 8 { 1.0 } else { 0.0 },
-        );
+        let label = Array3::from_shape_fn((24, 24, 3), |(x, y, _)| u8::from(x < 8 && y < 8));
         for ((x, y, z), v) in pred.indexed_iter_mut() {
-            if label[[x, y, z]] > 0.0 {
+            if label[[x, y, z]] > 0 {
                 *v = 0.0;
             }
         }

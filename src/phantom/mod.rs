@@ -371,8 +371,7 @@ pub fn write_subject(p: &Phantom, dir: &Path, id: &str) -> Result<PathBuf, IoErr
         ));
         write_nifti_atomic(&folder.join(format!("{id}_{name}.nii.gz")), &header, &file)?;
     }
-    let label = p.label.mapv(f32::from);
-    let label = lps.to_source(label.view()).mapv(|v| v as u8);
+    let label = lps.to_source(p.label.view());
     write_nifti_atomic(
         &folder.join(format!("{id}_seg.nii.gz")),
         &brats_header(match p.lesion {

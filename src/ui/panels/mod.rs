@@ -344,7 +344,7 @@ impl Panels {
                 base: Arc::new(row_major(base)),
                 truth: truth.map(|t| Arc::new(row_major(t))),
                 uncertainty: with_uncertainty,
-                label: label.map(|l| Arc::new(row_major(l))),
+                label: label.map(|l| Arc::new(row_major(l).into_iter().map(f32::from).collect())),
             },
             texture: None,
         });

@@ -306,7 +306,7 @@ impl Session {
     }
 
     /// The shown slice of a volume: [width, height] as on screen before flipping.
-    pub fn plane_slice<'a>(&self, volume: &'a Array3<f32>) -> ArrayView2<'a, f32> {
+    pub fn plane_slice<'a, T>(&self, volume: &'a Array3<T>) -> ArrayView2<'a, T> {
         volume.index_axis(Axis(self.plane.axis()), self.slice())
     }
 
