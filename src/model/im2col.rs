@@ -2,10 +2,11 @@
 //! transposed convolutions, as tiled im2col / col2im GEMMs on plain `f32` slices.
 //!
 //! `dW[o, c, i, j] = Σ_{b, y, x} dy[b, o, y, x] · xpad[b, c, y·s0 + i, x·s1 + j]`. Per
-//! image, a few output rows at a time, the input windows of those rows are gathered into a
-//! cache-sized `(c·k0·k1) × pixels` block and one GEMM (`gemm` crate, the kernel flex's
-//! own matmul uses) adds `dy_rows · blockᵀ` into that thread's gradient; threads take
-//! whole images and their gradients are summed at the end. The whole im2col matrix is
+//! image, a few output rows at a time (or, on maps too small for that, a few whole images
+//! at a time), the input windows of those pixels are gathered into a cache-sized
+//! `(c·k0·k1) × pixels` block and one GEMM (`gemm` crate, the kernel flex's own matmul
+//! uses) adds `dy · blockᵀ` into that thread's gradient; the threads' gradients are
+//! summed at the end. The whole im2col matrix is
 //! never materialised (for the discriminator's first layer it would be 100 MB), which is
 //! what made the one-GEMM form slower than burn's op on strided layers.
 
@@ -29,42 +30,87 @@ pub struct ConvShape {
 /// Gathered elements per block: 64 Ki floats (256 KiB), about one core's L2.
 const BLOCK: usize = 1 << 16;
 
+/// The fewest pixels one weight-gradient GEMM takes: each GEMM reads and writes the whole
+/// `out_channels × c·k0·k1` gradient, so on small maps with many channels (the decoders'
+/// inner transposed layers, 8x8 maps of 512 channels) a block of a few rows made it a
+/// memory-bound pass per 16 pixels.
+const MIN_PIXELS: usize = 256;
+
 /// The weight gradient `[out_channels, channels, k0, k1]` (row-major) of the convolution
 /// `s`, from its input `x` and output gradient `dy` (both row-major NCHW).
 pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
     let [h, w] = s.out_hw;
+    let (o, plane) = (s.out_channels, h * w);
     let ckk = s.channels * s.kernel[0] * s.kernel[1];
     let image_in = s.channels * s.in_hw[0] * s.in_hw[1];
-    let image_out = s.out_channels * h * w;
+    let image_out = o * plane;
     assert_eq!(x.len(), s.batch * image_in, "input size");
     assert_eq!(dy.len(), s.batch * image_out, "output gradient size");
-    let rows = (BLOCK / (ckk * w).max(1)).clamp(1, h.max(1));
-    let zero = || vec![0f32; s.out_channels * ckk];
-    (0..s.batch)
+    if plane == 0 {
+        return vec![0f32; o * ckk];
+    }
+    // Pixels per GEMM: a cache-sized block, but never fewer than MIN_PIXELS. A unit is
+    // a block of rows of one image or, where a whole image is smaller than that, a group
+    // of whole images side by side.
+    let want = (BLOCK / ckk.max(1)).max(MIN_PIXELS);
+    let rows = (want / w.max(1)).clamp(1, h);
+    // Groups are no larger than keeps every thread busy.
+    let per_thread = s.batch.div_ceil(rayon::current_num_threads());
+    let images = if plane >= want {
+        1
+    } else {
+        (want / plane).clamp(1, per_thread.max(1))
+    };
+    let units: Vec<(usize, usize, usize)> = if images == 1 {
+        (0..s.batch)
+            .flat_map(|b| (0..h).step_by(rows).map(move |y0| (b, 1, y0)))
+            .collect()
+    } else {
+        (0..s.batch)
+            .step_by(images)
+            .map(|b| (b, images.min(s.batch - b), 0))
+            .collect()
+    };
+    let most = if images == 1 {
+        rows * w
+    } else {
+        images * plane
+    };
+    let zero = || vec![0f32; o * ckk];
+    units
         .into_par_iter()
         .fold(
-            || (zero(), vec![0f32; ckk * rows * w]),
-            |(mut dw, mut cols), b| {
-                let (xb, dyb) = (
-                    &x[b * image_in..][..image_in],
-                    &dy[b * image_out..][..image_out],
-                );
-                for y0 in (0..h).step_by(rows) {
-                    let y1 = (y0 + rows).min(h);
-                    let pixels = (y1 - y0) * w;
-                    let block = &mut cols[..ckk * pixels];
-                    gather(xb, block, y0..y1, s);
-                    // dw (o × ckk) += dy rows (o × pixels, row stride h·w) · blockᵀ
-                    // (pixels × ckk: block is ckk × pixels, row-major).
-                    let lhs = Matrix::new(&dyb[y0 * w..], h * w, 1);
-                    let rhs = Matrix::new(block, 1, pixels);
-                    let dst = MatrixMut::new(&mut dw, ckk, 1);
-                    gemm_add(dst, lhs, rhs, [s.out_channels, ckk, pixels]);
+            || (zero(), vec![0f32; ckk * most], Vec::new()),
+            |(mut dw, mut cols, mut dys), (b, n, y0)| {
+                let y1 = if n == 1 { (y0 + rows).min(h) } else { h };
+                let per_image = (y1 - y0) * w;
+                let pixels = n * per_image;
+                let block = &mut cols[..ckk * pixels];
+                for i in 0..n {
+                    let xb = &x[(b + i) * image_in..][..image_in];
+                    gather(xb, &mut block[i * per_image..], pixels, y0..y1, s);
                 }
-                (dw, cols)
+                // dw (o × ckk) += dy (o × pixels) · blockᵀ (pixels × ckk: block is
+                // ckk × pixels, row-major). One image's rows are read in place (row stride
+                // h·w); a group's are copied side by side first.
+                let lhs = if n == 1 {
+                    Matrix::new(&dy[b * image_out + y0 * w..], plane, 1)
+                } else {
+                    dys.clear();
+                    for oc in 0..o {
+                        for i in 0..n {
+                            dys.extend_from_slice(&dy[(b + i) * image_out + oc * plane..][..plane]);
+                        }
+                    }
+                    Matrix::new(&dys, pixels, 1)
+                };
+                let rhs = Matrix::new(block, 1, pixels);
+                let dst = MatrixMut::new(&mut dw, ckk, 1);
+                gemm_add(dst, lhs, rhs, [o, ckk, pixels]);
+                (dw, cols, dys)
             },
         )
-        .map(|(dw, _)| dw)
+        .map(|(dw, _, _)| dw)
         .reduce(zero, |mut a, b| {
             a.iter_mut().zip(&b).for_each(|(a, b)| *a += b);
             a
@@ -98,7 +144,7 @@ pub fn forward(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
                 let y1 = (y0 + rows).min(h);
                 let pixels = (y1 - y0) * w;
                 let block = &mut cols[..ckk * pixels];
-                gather(&x[b * image_in..][..image_in], block, y0..y1, s);
+                gather(&x[b * image_in..][..image_in], block, pixels, y0..y1, s);
                 let mut part = vec![0f32; s.out_channels * pixels];
                 let dst = MatrixMut::new(&mut part, pixels, 1);
                 let lhs = Matrix::new(weight, ckk, 1);
@@ -292,12 +338,15 @@ fn gemm_add(dst: MatrixMut, lhs: Matrix, rhs: Matrix, [m, n, k]: [usize; 3]) {
 }
 
 /// The windows of output rows `ys` of one image into `block` (`ckk` rows of
-/// `ys.len() · out_w` pixels), zeros where a window reaches into the padding.
-fn gather(x: &[f32], block: &mut [f32], ys: std::ops::Range<usize>, s: &ConvShape) {
+/// `ys.len() · out_w` pixels, each row starting `stride` floats after the one before),
+/// zeros where a window reaches into the padding.
+fn gather(x: &[f32], block: &mut [f32], stride: usize, ys: std::ops::Range<usize>, s: &ConvShape) {
     let [hin, win] = s.in_hw;
     let ([_, w], [k0, k1], s1) = (s.out_hw, s.kernel, s.stride[1]);
     let pixels = ys.len() * w;
-    for (r, row) in block.chunks_exact_mut(pixels).enumerate() {
+    let ckk = s.channels * k0 * k1;
+    for r in 0..ckk {
+        let row = &mut block[r * stride..][..pixels];
         let (c, i, j) = (r / (k0 * k1), r / k1 % k0, r % k1);
         let (cols, first) = tap_columns(s, j);
         let (lo, hi) = (cols.start, cols.end);
@@ -478,7 +527,7 @@ mod tests {
         // discriminator's asymmetric output layer, a 3x3 "same" layer, a 1x1
         // projection, an odd input size with stride 2, a kernel wider than tall with a
         // stride per axis, and outputs so wide that one row overflows a block.
-        let cases: [Case; 8] = [
+        let cases: [Case; 10] = [
             (1, 4, [32, 32], 8, [4, 4], [2, 2], [1, 1], [1, 1]),
             (3, 4, [16, 16], 5, [4, 4], [2, 2], [1, 1], [1, 1]),
             (2, 6, [8, 8], 4, [4, 4], [1, 1], [2, 2], [1, 1]),
@@ -487,6 +536,10 @@ mod tests {
             (2, 3, [11, 13], 4, [4, 4], [2, 2], [1, 1], [1, 1]),
             (2, 2, [7, 9], 3, [2, 3], [1, 2], [0, 1], [1, 1]),
             (1, 300, [3, 300], 2, [3, 3], [1, 1], [1, 1], [1, 1]),
+            // Weight gradient units: blocks of rows of one image (the last block short),
+            // and groups of whole images (the last group short).
+            (2, 2, [64, 64], 3, [3, 3], [1, 1], [1, 1], [1, 1]),
+            (5, 64, [16, 16], 7, [4, 4], [2, 2], [1, 1], [1, 1]),
         ];
         for case in cases {
             let s = conv_shape(case);
