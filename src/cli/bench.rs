@@ -37,8 +37,8 @@ pub struct ModelArgs {
     /// Device for burn: the CPU (flex) or wgpu; with wgpu the PyTorch peer runs on CUDA
     #[arg(long, value_enum, default_value_t = mmgan::engine::BackendChoice::Cpu)]
     backend: mmgan::engine::BackendChoice,
-    /// Also time every convolution of the training step alone: forward, input gradient,
-    /// weight gradient
+    /// Also time every convolution of the training step alone (forward, input gradient,
+    /// weight gradient), and every layer of the generator's forward at inference
     #[arg(long)]
     profile: bool,
 }
@@ -427,6 +427,10 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
             &device,
             train_t,
         );
+        for &w in widths {
+            let g = GeneratorConfig::new().with_width(w).with_depth(depth);
+            super::profile::print_inference(&g, size, runs, &device);
+        }
     }
     Ok(())
 }

@@ -9,7 +9,8 @@
 //! [`mmgan::model::flex_conv`], by its tiled im2col GEMMs; a transposed layer's forward
 //! and input gradient as the step runs them, by the tiles. Then every instance norm
 //! (with its activation), forward and backward together, fused
-//! ([`mmgan::model::flex_norm`]) and by burn's ops.
+//! ([`mmgan::model::flex_norm`]) and by burn's ops. And the generator's forward at
+//! inference (one slice, plain flex), per layer as it runs there and by burn's own op.
 
 use burn::module::Param;
 use burn::nn::conv::{ConvTranspose2d, ConvTranspose2dConfig};
@@ -362,5 +363,89 @@ pub fn print(
         all[1] * 1e3,
         all[3] * 1e3,
         all[2] * 1e3
+    );
+}
+
+/// Median seconds of one generator layer at inference (batch 1 on plain flex): as the
+/// forward runs it (flex_conv's tiles), then by burn's own op.
+fn time_inference_layer(l: &Layer, runs: usize, device: &Device) -> [f64; 2] {
+    let rand = |shape: [usize; 4]| Tensor::<4>::random(shape, Distribution::Default, device);
+    let x = rand([l.batch, l.c_in, l.side, l.side]);
+    let (k, s, (p, pe)) = (l.kernel, l.stride, l.padding);
+    let sync = |t: Tensor<4>| std::hint::black_box(t.into_data());
+    let run: Box<dyn Fn()> = if l.transposed {
+        let layer = ConvTranspose2dConfig::new([l.c_in, l.c_out], [k, k])
+            .with_stride([s, s])
+            .with_padding([p, p])
+            .with_bias(false)
+            .init(device);
+        Box::new(move || {
+            sync(flex_conv::conv_transpose2d_module(&layer, x.clone()));
+        })
+    } else {
+        let w = rand([l.c_out, l.c_in, k, k]);
+        let opts = ConvOptions::new_with_padding([s, s], [(p, pe); 2], [1, 1], 1);
+        Box::new(move || {
+            sync(flex_conv::conv2d(x.clone(), w.clone(), None, opts.clone()));
+        })
+    };
+    let ours = time_median(runs, &run);
+    flex_conv::set_burn_ops_only(true);
+    let burn = time_median(runs, &run);
+    flex_conv::set_burn_ops_only(false);
+    [ours, burn]
+}
+
+/// Print where the generator's forward of one slice goes at inference: every
+/// convolution (as it runs there and by burn's op) and every instance norm with its
+/// activation (burn's ops, which inference keeps).
+pub fn print_inference(g: &GeneratorConfig, side: usize, runs: usize, device: &Device) {
+    println!(
+        "\ngenerator forward at inference, per layer (width {}, {side}x{side}, depth {}, one slice), median of {runs}:",
+        g.width, g.depth
+    );
+    println!("| layer | input | as inference runs it | burn's own op |");
+    println!("|---|---|---|---|");
+    let d = DiscriminatorConfig::new();
+    let mut totals = [0.0; 2];
+    for l in layers(g, &d, side, 1)
+        .iter()
+        .filter(|l| l.what.starts_with('G'))
+    {
+        let t = time_inference_layer(l, runs, device);
+        println!(
+            "| {} {}->{} k{} s{} | {}x{}x{} | {:.2} ms | {:.2} ms |",
+            l.what,
+            l.c_in,
+            l.c_out,
+            l.kernel,
+            l.stride,
+            l.c_in,
+            l.side,
+            l.side,
+            t[0] * 1e3,
+            t[1] * 1e3
+        );
+        (0..2).for_each(|i| totals[i] += t[i]);
+    }
+    let mut norms = 0.0;
+    for (_, dims) in norm_maps(g, &d, side, 1)
+        .iter()
+        .filter(|(w, _)| w.starts_with('G'))
+    {
+        let norm = InstanceNormConfig::new(dims[1])
+            .with_affine(false)
+            .init(device);
+        let x = Tensor::<4>::random(*dims, Distribution::Default, device);
+        norms += time_median(runs, || {
+            let y = instance_norm(&norm, x.clone(), Activation::Relu);
+            std::hint::black_box(y.into_data());
+        });
+    }
+    println!(
+        "convolutions: {:.1} ms as inference runs them, {:.1} ms by burn's ops; instance norms with their activations: {:.1} ms",
+        totals[0] * 1e3,
+        totals[1] * 1e3,
+        norms * 1e3
     );
 }
