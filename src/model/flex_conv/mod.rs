@@ -1,5 +1,5 @@
 //! Convolutions on burn's flex backend by [`im2col`]'s tiled GEMMs: the weight gradient in
-//! training, the forward passes (plain and transposed) at inference.
+//! training, transposed convolutions in training, the convolutions' forward at inference.
 //!
 //! Burn 0.22 computes a convolution's weight gradient as a further convolution whose
 //! *kernel* is the output gradient. For a stride-1 layer on a large image that is a kernel
@@ -15,9 +15,10 @@
 //! forward pass and the input gradient exactly as burn runs them, the weight gradient by
 //! the tiles. Transposed convolutions take all three passes from the tiles
 //! ([`transposed`]). On a plain flex device (inference: the viewer, `synthesize`, `eval`)
-//! the forward passes are [`im2col`]'s GEMMs, convolutions and transposed ones, read
-//! straight from burn's buffers: the generator's forward 1.2-1.6x faster than burn's ops
-//! (`mmgan bench model` times both). Anything else (wgpu, groups or dilation) is burn's
+//! the convolutions are [`im2col`]'s GEMMs, read straight from burn's buffers, and the
+//! transposed ones burn's op (faster there, per layer and in the whole forward): the
+//! generator's forward 1.2-1.6x faster than burn's ops (`mmgan bench model` times both;
+//! `--profile` each layer). Anything else (wgpu, groups or dilation) is burn's
 //! op, results untouched. A forward pass of convolutions by the tiles inside the training
 //! step was measured twice and is no faster there (1.41-1.49 s against 1.29-1.60 s;
 //! 1.26-1.31 s against 1.25-1.32 s), so training's convolution forward stays burn's. Only

@@ -144,7 +144,9 @@ fn transposed_layers_match_burn_in_value_and_gradients() {
 fn transposed_modules_through_the_gemm_give_their_own_forward() {
     use burn::nn::conv::ConvTranspose2dConfig;
     // MM-GAN's up layer (4x4 stride 2 pad 1, no bias; from the 1x1 bottleneck too),
-    // pGAN's (3x3 stride 2 pad 1, output padding 1, bias), a stride per axis.
+    // pGAN's (3x3 stride 2 pad 1, output padding 1, bias), a stride per axis. On the
+    // training device, where the GEMM forward runs (inference takes burn's op), and on
+    // the plain one.
     for (config, x) in [
         (
             ConvTranspose2dConfig::new([6, 4], [4, 4])
@@ -172,13 +174,14 @@ fn transposed_modules_through_the_gemm_give_their_own_forward() {
             [1, 2, 5, 4],
         ),
     ] {
-        let device = Device::flex();
-        let c = config.init(&device);
-        let x = Tensor::<4>::random(x, Distribution::Default, &device);
-        let ours = conv_transpose2d_module(&c, x.clone());
-        let theirs = c.forward(x);
-        assert_eq!(ours.dims(), theirs.dims(), "{config:?}");
-        assert!(rel_diff(ours, theirs) < 1e-5, "{config:?}");
+        for device in [Device::flex().autodiff(), Device::flex()] {
+            let c = config.init(&device);
+            let x = Tensor::<4>::random(x, Distribution::Default, &device);
+            let ours = conv_transpose2d_module(&c, x.clone());
+            let theirs = c.forward(x);
+            assert_eq!(ours.dims(), theirs.dims(), "{config:?}");
+            assert!(rel_diff(ours, theirs) < 1e-5, "{config:?}");
+        }
     }
 }
 
