@@ -304,7 +304,7 @@ impl Study {
                 .iter()
                 .map(|&(role, path)| {
                     let read = move || match role {
-                        Role::Sequence(_) => read_volume(path).map(Decoded::Image),
+                        Role::Sequence(seq) => read_volume(path).map(|v| Decoded::Image(seq, v)),
                         Role::Label => read_label_map(path).map(Decoded::Labels),
                     };
                     (role, s.spawn(read))
@@ -325,11 +325,10 @@ impl Study {
         });
         let mut volumes: [Option<Volume>; Sequence::COUNT] = Default::default();
         let mut label = None;
-        for (role, result) in results {
-            match (role, result?) {
-                (Role::Sequence(s), Decoded::Image(v)) => volumes[s.slot()] = Some(v),
-                (_, Decoded::Labels(v)) => label = Some(check_labels(v)),
-                (Role::Label, Decoded::Image(_)) => unreachable!("label maps decode as labels"),
+        for (_, result) in results {
+            match result? {
+                Decoded::Image(seq, v) => volumes[seq.slot()] = Some(v),
+                Decoded::Labels(v) => label = Some(check_labels(v)),
             }
         }
         let subject = subject_name(&files);
@@ -380,7 +379,7 @@ impl Study {
 
 /// A file as decoded for its role.
 enum Decoded {
-    Image(Volume),
+    Image(Sequence, Volume),
     Labels(Volume<u8>),
 }
 
