@@ -276,7 +276,7 @@ fn read_as<T: Voxel>(path: &Path) -> Result<Volume<T>> {
     } else {
         file_len
     }) / layout.datatype.size_of() as u64;
-    // Inflate in cache-sized chunks straight into the f32 volume: no volume-sized byte
+    // Inflate in cache-sized chunks straight into the volume: no volume-sized byte
     // buffer (its page faults cost as much as the inflating).
     let mut values: Vec<T> = Vec::with_capacity(capacity as usize);
     let mut chunk = Vec::with_capacity(CHUNK_BYTES);

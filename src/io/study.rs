@@ -386,6 +386,10 @@ enum Decoded {
 /// Warn about label values other than the BraTS codes 0-4 (they are drawn as tumour, as
 /// are the fractions and negatives the reader holds as [`super::NOT_A_LABEL`]).
 fn check_labels(mut label: Volume<u8>) -> Volume<u8> {
+    // The reader's statistics are of the codes: the usual map, all 0-4, needs no pass.
+    if label.stats.max <= 4.0 {
+        return label;
+    }
     // fold walks memory order (iter() would stride across the Fortran-order volume).
     let odd = label.data.fold(0usize, |n, &v| n + usize::from(v > 4));
     if odd > 0 {

@@ -1,5 +1,6 @@
-//! A convolution's weight gradient, and the inference forward passes of convolutions and
-//! transposed convolutions, as tiled im2col / col2im GEMMs on plain `f32` slices.
+//! A convolution's weight gradient, its forward pass (inference) and a transposed
+//! convolution's forward pass (training's custom op), as tiled im2col / col2im GEMMs on
+//! plain `f32` slices.
 //!
 //! `dW[o, c, i, j] = Σ_{b, y, x} dy[b, o, y, x] · xpad[b, c, y·s0 + i, x·s1 + j]`. Per
 //! image, a few output rows at a time (or, on maps too small for that, a few whole images
