@@ -1,5 +1,6 @@
-//! Convolutions on burn's flex backend by [`im2col`]'s tiled GEMMs: the weight gradient in
-//! training, transposed convolutions in training, the convolutions' forward at inference.
+//! Convolutions on burn's flex backend by [`im2col`]'s tiled GEMMs: the convolutions'
+//! forward and weight gradient, and transposed convolutions in training; the
+//! convolutions' forward at inference.
 //!
 //! Burn 0.22 computes a convolution's weight gradient as a further convolution whose
 //! *kernel* is the output gradient. For a stride-1 layer on a large image that is a kernel
@@ -12,16 +13,16 @@
 //! The networks' convolutions call [`conv2d`] (or [`conv2d_module`], [`conv2d_same`],
 //! [`conv_transpose2d_module`]). On tensors of an autodiff flex device, where
 //! [`takes_fast_weight_grad`] says so, [`conv2d`] records a custom autodiff op: the
-//! forward pass and the input gradient exactly as burn runs them, the weight gradient by
+//! forward pass by the tiles, the input gradient as burn runs it, the weight gradient by
 //! the tiles. Transposed convolutions take all three passes from the tiles
 //! ([`transposed`]). On a plain flex device (inference: the viewer, `synthesize`, `eval`)
 //! the convolutions are [`im2col`]'s GEMMs, read straight from burn's buffers, and the
 //! transposed ones burn's op (faster there, per layer and in the whole forward): the
 //! generator's forward 1.2-1.6x faster than burn's ops (`mmgan bench model` times both;
 //! `--profile` each layer). Anything else (wgpu, groups or dilation) is burn's
-//! op, results untouched. A forward pass of convolutions by the tiles inside the training
-//! step was measured twice and is no faster there (1.41-1.49 s against 1.29-1.60 s;
-//! 1.26-1.31 s against 1.25-1.32 s), so training's convolution forward stays burn's. Only
+//! op, results untouched. The tiles' forward inside the training step was measured no
+//! faster than burn's twice before gemm's AVX-512 kernels were on, and 4-5 % of the step
+//! faster after (1068 / 1102 / 1089 ms against 1020 / 1058 / 1038, alternating). Only
 //! burn's public extension API is used, so this can move upstream as flex's convolution
 //! kernels.
 
@@ -53,20 +54,12 @@ pub fn conv2d(
     let shape = shape_of(x.dims(), weight.dims(), &options);
     let simple = options.groups == 1 && options.dilation == [1, 1] && !burn_ops_only();
     if let (true, Some(xp), Some(wp)) = (simple, plain_flex(&x), plain_flex(&weight)) {
-        let device = x.device();
-        let y = im2col::forward(&values::<4>(&xp), &values::<4>(&wp), &shape);
-        let [b, o, h, w] = [
-            shape.batch,
-            shape.out_channels,
-            shape.out_hw[0],
-            shape.out_hw[1],
-        ];
-        let y = Tensor::from_data(TensorData::new(y, [b, o, h, w]), &device);
+        let y = Tensor::from_primitive::<Flex>(tiled_forward(&xp, &wp, &shape));
         return add_bias(y, bias);
     }
     let plain = simple && takes_fast_weight_grad(shape.batch, shape.out_hw, options.stride);
     match plain.then(|| autodiff_flex(&x, &weight)).flatten() {
-        Some((x, w)) => add_bias(record(x, w, options), bias),
+        Some((x, w)) => add_bias(record(x, w, options, &shape), bias),
         None => burn::tensor::module::conv2d(x, weight, bias, options),
     }
 }
@@ -213,14 +206,29 @@ impl Backward<Flex, 2> for FastConv {
     }
 }
 
+/// The convolution `shape` of `x` by `w` (plain flex primitives), no bias, by
+/// [`im2col::forward`]: at inference, and as the training op's forward (4-5 % of the
+/// width-32 step faster than burn's op there, three alternating runs).
+fn tiled_forward(
+    x: &FloatTensor<Flex>,
+    w: &FloatTensor<Flex>,
+    shape: &ConvShape,
+) -> FloatTensor<Flex> {
+    let y = im2col::forward(&values::<4>(x), &values::<4>(w), shape);
+    from_values(
+        y,
+        [
+            shape.batch,
+            shape.out_channels,
+            shape.out_hw[0],
+            shape.out_hw[1],
+        ],
+    )
+}
+
 /// Record the layer on the autodiff graph (or just run it when nothing needs a gradient).
-fn record(x: AdTensor, w: AdTensor, options: ConvOptions<2>) -> Tensor<4> {
-    let y = Flex::conv2d(
-        x.primitive().clone(),
-        w.primitive().clone(),
-        None,
-        options.clone(),
-    );
+fn record(x: AdTensor, w: AdTensor, options: ConvOptions<2>, shape: &ConvShape) -> Tensor<4> {
+    let y = tiled_forward(x.primitive(), w.primitive(), shape);
     let out = match FastConv
         .prepare::<NoCheckpointing>([x.node(), w.node()])
         .compute_bound()

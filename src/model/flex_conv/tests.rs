@@ -192,7 +192,7 @@ fn bias_and_other_devices_take_the_same_values() {
     let w = Tensor::<4>::random([4, 3, 3, 3], Distribution::Default, &device);
     let b = Tensor::<1>::random([4], Distribution::Default, &device);
     let o = ConvOptions::new([1, 1], [1, 1], [1, 1], 1);
-    // Plain flex: the im2col forward; autodiff flex: burn's forward.
+    // Plain flex: the inference path; autodiff flex: the training op. Each adds the bias.
     assert!(autodiff_flex(&x, &w).is_none());
     let plain = conv2d(x.clone(), w.clone(), Some(b.clone()), o.clone());
     let ad = Device::flex().autodiff();
