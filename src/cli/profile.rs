@@ -242,35 +242,42 @@ fn time_layer(l: &Layer, runs: usize, device: &Device) -> [f64; 4] {
     }
 }
 
-/// The feature maps [batch, channels, side, side] the instance norms of one step take:
-/// the generator's inner down blocks and every up block (batch `b`), the discriminator's
-/// last three blocks (`3b`, as its convolutions).
+/// The feature maps [batch, channels, side, side] the instance norms of one step take,
+/// with the activation after each: the generator's inner down blocks (LeakyReLU) and every
+/// up block (ReLU) (batch `b`), the discriminator's last three blocks (LeakyReLU; `3b`, as
+/// its convolutions).
 fn norm_maps(
     g: &GeneratorConfig,
     d: &DiscriminatorConfig,
     side: usize,
     b: usize,
-) -> Vec<(&'static str, [usize; 4])> {
+) -> Vec<(&'static str, [usize; 4], Activation)> {
+    let leaky = Activation::LeakyRelu(0.2);
     let mut out = Vec::new();
     for i in 1..g.depth - 1 {
         out.push((
             "G down",
             [b, g.down_channels(i).1, side >> (i + 1), side >> (i + 1)],
+            leaky,
         ));
     }
     for j in 0..g.depth - 1 {
         let (level, _, c) = g.up_block(j);
-        out.push(("G up", [b, c, side >> (level + 1), side >> (level + 1)]));
+        out.push((
+            "G up",
+            [b, c, side >> (level + 1), side >> (level + 1)],
+            Activation::Relu,
+        ));
     }
     for (i, &w) in d.block_widths().iter().enumerate().skip(1) {
-        out.push(("D", [3 * b, w, side >> (i + 1), side >> (i + 1)]));
+        out.push(("D", [3 * b, w, side >> (i + 1), side >> (i + 1)], leaky));
     }
     out
 }
 
-/// Median seconds of one norm (with LeakyReLU) forward and backward on an autodiff
+/// Median seconds of one norm (with its activation) forward and backward on an autodiff
 /// device: fused, then by burn's ops.
-fn time_norm(dims: [usize; 4], runs: usize, device: &Device) -> [f64; 2] {
+fn time_norm(dims: [usize; 4], act: Activation, runs: usize, device: &Device) -> [f64; 2] {
     let ad = device.clone().autodiff();
     let norm = InstanceNormConfig::new(dims[1])
         .with_affine(false)
@@ -280,7 +287,7 @@ fn time_norm(dims: [usize; 4], runs: usize, device: &Device) -> [f64; 2] {
     let dy = Tensor::<4>::random(dims, Distribution::Default, &ad);
     let once = || {
         let x = x.clone().require_grad();
-        let y = instance_norm(&norm, x.clone(), Activation::LeakyRelu(0.2));
+        let y = instance_norm(&norm, x.clone(), act);
         let grads = (y * dy.clone()).sum().backward();
         std::hint::black_box(x.grad(&grads).map(|g| g.into_data()));
     };
@@ -340,8 +347,8 @@ pub fn print(
     println!("| instance norm + activation, forward and backward | map | fused | burn's ops |");
     println!("|---|---|---|---|");
     let mut norms = [0.0; 2];
-    for (what, dims) in norm_maps(g, d, side, batch) {
-        let t = time_norm(dims, runs, device);
+    for (what, dims, act) in norm_maps(g, d, side, batch) {
+        let t = time_norm(dims, act, runs, device);
         println!(
             "| {what} | {}x{}x{}x{} | {:.1} ms | {:.1} ms |",
             dims[0],
@@ -434,16 +441,16 @@ pub fn print_inference(g: &GeneratorConfig, side: usize, runs: usize, device: &D
         (0..2).for_each(|i| totals[i] += t[i]);
     }
     let mut norms = 0.0;
-    for (_, dims) in norm_maps(g, &d, side, 1)
+    for (_, dims, act) in norm_maps(g, &d, side, 1)
         .iter()
-        .filter(|(w, _)| w.starts_with('G'))
+        .filter(|(w, _, _)| w.starts_with('G'))
     {
         let norm = InstanceNormConfig::new(dims[1])
             .with_affine(false)
             .init(device);
         let x = Tensor::<4>::random(*dims, Distribution::Default, device);
         norms += time_median(runs, || {
-            let y = instance_norm(&norm, x.clone(), Activation::Relu);
+            let y = instance_norm(&norm, x.clone(), *act);
             std::hint::black_box(y.into_data());
         });
     }
