@@ -88,6 +88,11 @@ pub struct TrainArgs {
     /// (0: the paper's loss); may change on --resume
     #[arg(long, default_value_t = 0.0)]
     pub ssim_weight: f32,
+    /// MM-GAN: add this x (the distance between the brain histograms of each missing
+    /// sequence, synthesized and acquired) to the selective L1 (0: none); may change on
+    /// --resume
+    #[arg(long, default_value_t = 0.0)]
+    pub distribution_weight: f32,
     /// REPLICA: trees per forest
     #[arg(long, default_value_t = 10)]
     pub trees: usize,
@@ -151,7 +156,8 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
             .with_critic_width(a.net.width.clamp(1, 16)),
     )
     .with_lr(a.lr)
-    .with_ssim_weight(a.ssim_weight);
+    .with_ssim_weight(a.ssim_weight)
+    .with_distribution_weight(a.distribution_weight);
     let selected = select_device(a.backend).map_err(anyhow::Error::msg)?;
     eprintln!("training {} on {}", a.method, selected.description);
     let interrupt = Arc::new(AtomicBool::new(false));
@@ -206,8 +212,13 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                 bar.set_position(done as u64);
                 let text = match a.method {
                     Method::MmGan => format!(
-                        "G {:.4} (adv {:.4}, L1 {:.4}, 1-SSIM {:.4}) D {:.4}",
-                        losses.g, losses.adversarial, losses.l1, losses.ssim, losses.d
+                        "G {:.4} (adv {:.4}, L1 {:.4}, 1-SSIM {:.4}, hist {:.4}) D {:.4}",
+                        losses.g,
+                        losses.adversarial,
+                        losses.l1,
+                        losses.ssim,
+                        losses.distribution,
+                        losses.d
                     ),
                     Method::MmSynthesis => format!(
                         "loss {:.4} (L1 {:.4}, embedding {:.4})",

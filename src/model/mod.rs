@@ -25,8 +25,8 @@ mod widen;
 
 pub use average::average_modules;
 pub use conditioning::{
-    availability_mask, discriminator_target_fake, impute, pass_through, selective_l1,
-    selective_ssim_loss, Imputation,
+    availability_mask, discriminator_target_fake, impute, pass_through,
+    selective_distribution_loss, selective_l1, selective_ssim_loss, Imputation,
 };
 pub use curriculum::scenario_window;
 pub use discriminator::{Discriminator, DiscriminatorConfig};

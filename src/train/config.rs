@@ -62,6 +62,11 @@ pub struct TrainConfig {
     /// the selective L1 inside the pixel share of the loss; 0 is the paper's loss.
     #[config(default = 0.0)]
     pub ssim_weight: f32,
+    /// Weight of the distribution term (the 1-D Wasserstein distance between the brain
+    /// intensities of each missing channel, synthesized and acquired) added beside the
+    /// structural term; 0: none.
+    #[config(default = 0.0)]
+    pub distribution_weight: f32,
     #[config(default = "Imputation::Zeros")]
     pub imputation: Imputation,
     #[config(default = true)]

@@ -78,6 +78,15 @@ pub fn draw_curves(
         if !ssim_term.is_empty() {
             losses.push(("generator 1 - brain SSIM", ssim_term, GREEN));
         }
+        let distribution_term =
+            epochs(&|l| (l.loss_distribution > 0.0).then_some(l.loss_distribution));
+        if !distribution_term.is_empty() {
+            losses.push((
+                "generator brain histogram distance",
+                distribution_term,
+                CYAN,
+            ));
+        }
         chart(&panels[0], "training losses", "loss", &losses)?;
         let (ssim_label, psnr_label) = (
             format!("brain SSIM, {validated}"),
@@ -195,6 +204,7 @@ mod tests {
                 loss_d: 0.25,
                 loss_embedding: 0.0,
                 loss_ssim: 0.0,
+                loss_distribution: 0.0,
                 seconds: 1.0,
                 test: None,
                 test_brain: Some(Quality {

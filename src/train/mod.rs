@@ -62,6 +62,9 @@ pub struct EpochLog {
     /// MM-GAN's structural term, 1 - brain SSIM (0 when `ssim_weight` is 0).
     #[serde(default)]
     pub loss_ssim: f64,
+    /// MM-GAN's distribution term (0 when `distribution_weight` is 0).
+    #[serde(default)]
+    pub loss_distribution: f64,
     pub seconds: f64,
     /// Validation (held-out) subjects, `validation_scenarios`, model space, paper
     /// definitions.
@@ -248,7 +251,7 @@ pub fn train(
             batches: plan.len(),
         });
         let started = std::time::Instant::now();
-        let mut sums = [0f64; 6];
+        let mut sums = [0f64; 7];
         let mut counted = 0usize;
         for (b, batch) in plan.iter().enumerate().skip(state.progress.batches_done) {
             if interrupt.load(Ordering::Relaxed) {
@@ -281,6 +284,7 @@ pub fn train(
             sums[3] += losses.d;
             sums[4] += losses.embedding;
             sums[5] += losses.ssim;
+            sums[6] += losses.distribution;
             counted += 1;
             events(TrainEvent::Batch {
                 epoch,
@@ -304,6 +308,7 @@ pub fn train(
             loss_d: sums[3] / n,
             loss_embedding: sums[4] / n,
             loss_ssim: sums[5] / n,
+            loss_distribution: sums[6] / n,
             seconds: started.elapsed().as_secs_f64(),
             test: quality.map(|q| q.0),
             test_brain: quality.map(|q| q.1),
@@ -406,11 +411,16 @@ mod tests {
         let object = json.as_object_mut().unwrap();
         object.remove("replica");
         object.remove("mmsynthesis");
+        object.remove("distribution_weight");
         std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
         let loaded = load_saved_config(&path).unwrap();
         assert_eq!(loaded.replica, ReplicaConfig::new());
         assert_eq!(loaded.generator.width, 16, "saved fields kept");
         assert_eq!(loaded.ssim_weight, 0.1);
+        assert_eq!(
+            loaded.distribution_weight, 0.0,
+            "runs before the term had none"
+        );
         std::fs::write(&path, "{").unwrap();
         let e = load_saved_config(&path).unwrap_err().to_string();
         assert!(e.contains("config.json"), "{e}");
@@ -444,6 +454,7 @@ mod tests {
             loss_d: 0.0,
             loss_embedding: 0.0,
             loss_ssim: 0.0,
+            loss_distribution: 0.0,
             seconds: 0.0,
             test: None,
             test_brain: ssim.map(|ssim| Quality {

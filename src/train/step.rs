@@ -8,8 +8,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::TrainConfig;
 use crate::model::{
-    availability_mask, discriminator_target_fake, impute, pass_through, selective_l1,
-    selective_ssim_loss, Discriminator, Generator, MmSynthesis, PGan, PGanCritics, Scenario,
+    availability_mask, discriminator_target_fake, impute, pass_through,
+    selective_distribution_loss, selective_l1, selective_ssim_loss, Discriminator, Generator,
+    MmSynthesis, PGan, PGanCritics, Scenario,
 };
 
 /// Loss values of one step (batch means).
@@ -25,6 +26,8 @@ pub struct StepLosses {
     pub embedding: f64,
     /// MM-GAN's structural term, 1 - brain SSIM (computed only when weighted).
     pub ssim: f64,
+    /// MM-GAN's distribution term (computed only when weighted).
+    pub distribution: f64,
 }
 
 fn value(t: Tensor<1>) -> f64 {
@@ -33,16 +36,18 @@ fn value(t: Tensor<1>) -> f64 {
 
 impl StepLosses {
     /// A GAN step's losses: generator total, adversarial, L1, discriminator, and the
-    /// structural term where there is one.
-    fn gan(losses: [Tensor<1>; 4], ssim: Option<Tensor<1>>) -> StepLosses {
+    /// structural and distribution terms where there are.
+    fn gan(losses: [Tensor<1>; 4], terms: [Option<Tensor<1>>; 2]) -> StepLosses {
         let [g, adversarial, l1, d] = losses.map(value);
+        let [ssim, distribution] = terms.map(|t| t.map(value).unwrap_or(0.0));
         StepLosses {
             g,
             adversarial,
             l1,
             d,
             embedding: 0.0,
-            ssim: ssim.map(value).unwrap_or(0.0),
+            ssim,
+            distribution,
         }
     }
 }
@@ -82,10 +87,15 @@ pub fn train_step(
     let loss_l1 = selective_l1(fake.clone(), real.clone(), mask.clone());
     let loss_ssim = (c.ssim_weight > 0.0)
         .then(|| selective_ssim_loss(fake.clone(), real.clone(), mask.clone()));
-    let pixel = match &loss_ssim {
-        Some(s) => loss_l1.clone() + s.clone().mul_scalar(c.ssim_weight),
-        None => loss_l1.clone(),
-    };
+    let loss_distribution = (c.distribution_weight > 0.0)
+        .then(|| selective_distribution_loss(fake.clone(), real.clone(), mask.clone()));
+    let mut pixel = loss_l1.clone();
+    if let Some(s) = &loss_ssim {
+        pixel = pixel + s.clone().mul_scalar(c.ssim_weight);
+    }
+    if let Some(h) = &loss_distribution {
+        pixel = pixel + h.clone().mul_scalar(c.distribution_weight);
+    }
     let loss_g = loss_adv.clone().mul_scalar(c.adversarial_weight)
         + pixel.mul_scalar(1.0 - c.adversarial_weight);
     let grads = GradientsParams::from_grads(loss_g.backward(), &g);
@@ -115,7 +125,10 @@ pub fn train_step(
     let grads = GradientsParams::from_grads(loss_d.backward(), &d);
     let d = opt_d.step(c.lr, d, grads);
 
-    let losses = StepLosses::gan([loss_g, loss_adv, loss_l1, loss_d], loss_ssim);
+    let losses = StepLosses::gan(
+        [loss_g, loss_adv, loss_l1, loss_d],
+        [loss_ssim, loss_distribution],
+    );
     (g, d, losses)
 }
 
@@ -207,6 +220,6 @@ pub fn pgan_step(
     let grads = GradientsParams::from_grads(loss_d.backward(), &d);
     let d = opt_d.step(c.lr, d, grads);
 
-    let losses = StepLosses::gan([loss_g, loss_adv, loss_l1, loss_d], None);
+    let losses = StepLosses::gan([loss_g, loss_adv, loss_l1, loss_d], [None, None]);
     (g, d, losses)
 }
