@@ -164,7 +164,7 @@ impl Table {
             );
             let _ = writeln!(
                 s,
-                "| missing | {name} brain SSIM / PSNR | best baseline SSIM / PSNR | PSNR gain | worst intensity deviation |"
+                "| missing | {name} brain SSIM / PSNR | best baseline SSIM / PSNR | PSNR gain | intensity deviation: mean, worst |"
             );
             let _ = writeln!(s, "|---|---|---|---|---|");
             for seq in self.set.sequences() {
@@ -191,10 +191,12 @@ impl Table {
                 };
                 let best_ssim = a.ssim.max(b.ssim);
                 let best_psnr = a.psnr.max(b.psnr);
-                let worst = worst_intensity(single.iter().filter(|c| c.sequence == seq))
-                    .map_or("n/a".to_string(), |(d, c)| {
-                        format!("{d:.2} ({})", c.subject)
-                    });
+                let of_seq = || single.iter().filter(|c| c.sequence == seq);
+                let deviations: Vec<f32> = of_seq().filter_map(|c| c.intensity).collect();
+                let mean = deviations.iter().sum::<f32>() / deviations.len().max(1) as f32;
+                let worst = worst_intensity(of_seq()).map_or("n/a".to_string(), |(d, c)| {
+                    format!("{mean:.2}, {d:.2} ({})", c.subject)
+                });
                 let _ = writeln!(
                     s,
                     "| {seq} | {:.4} / {:.2} dB | {best_ssim:.4} / {best_psnr:.2} dB | {:+.2} dB | {worst} |",
