@@ -350,6 +350,36 @@ mod tests {
     }
 
     #[test]
+    fn distribution_loss_gradient_reaches_each_pixel_by_its_rank() {
+        // One 1x3 slice, every pixel brain; FLAIR alone missing. Acquired FLAIR 0.1, 0.5,
+        // 0.9; synthesized 0.6, 0.2, 0.7: sorted 0.2 < 0.6 < 0.7 against 0.1, 0.5, 0.9, so
+        // the pixels holding 0.2 and 0.6 are too bright for their rank (+), the one holding
+        // 0.7 too dark (-): d/dx = sign / (1 channel x 3 pixels).
+        let device = Device::flex().autodiff();
+        let tensor =
+            |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 4, 1, 3]), &device);
+        let real = tensor([[0.3; 3], [0.3; 3], [0.3; 3], [0.1, 0.5, 0.9]].concat());
+        let fake = tensor([[0.3; 3], [0.3; 3], [0.3; 3], [0.6, 0.2, 0.7]].concat()).require_grad();
+        let mask = availability_mask(
+            &[Scenario::with_missing(crate::io::SequenceSet::BRATS, &[Sequence::Flair]).unwrap()],
+            &device,
+        );
+        let loss = selective_distribution_loss(fake.clone(), real, mask);
+        let grads = loss.backward();
+        let g = fake
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .to_vec::<f32>()
+            .unwrap();
+        let third = 1.0 / 3.0;
+        let expected = [[0.0; 9].as_slice(), &[third, third, -third]].concat();
+        for (got, want) in g.iter().zip(&expected) {
+            assert!((got - want).abs() < 1e-6, "{g:?} against {expected:?}");
+        }
+    }
+
+    #[test]
     fn fake_targets_are_zero_on_missing_channels() {
         let target = vals(discriminator_target_fake(
             mask_t2_flair_missing(),
