@@ -366,12 +366,7 @@ mod tests {
         );
         let loss = selective_distribution_loss(fake.clone(), real, mask);
         let grads = loss.backward();
-        let g = fake
-            .grad(&grads)
-            .unwrap()
-            .into_data()
-            .to_vec::<f32>()
-            .unwrap();
+        let g = vals(fake.grad(&grads).unwrap());
         let third = 1.0 / 3.0;
         let expected = [[0.0; 9].as_slice(), &[third, third, -third]].concat();
         for (got, want) in g.iter().zip(&expected) {
