@@ -231,6 +231,28 @@ fn train_synthesize_and_compare_through_the_commands() {
     assert_eq!(csv.lines().count(), 1 + 3 * 4, "3 pairs x 4 methods");
     let md = std::fs::read_to_string(eval.join("eval.md")).unwrap();
     assert!(md.contains("MM-Synthesis beats both baselines") && md.contains("MM-GAN beats both"));
+    // Every case carries its intensity deviation; the copied sequence's is the one
+    // percentile_deviation gives for those two volumes.
+    let json = std::fs::read_to_string(eval.join("eval.json")).unwrap();
+    let table: mmgan::eval::Table = serde_json::from_str(&json).unwrap();
+    assert!(table
+        .cases
+        .iter()
+        .all(|c| c.intensity.is_some_and(|d| d.is_finite() && d >= 0.0)));
+    let study = Study::open(&data.join("toy-00")).unwrap();
+    let all = mmgan::model::Scenario::all(mmgan::io::SequenceSet::BRATS);
+    let copied = table
+        .cases
+        .iter()
+        .find(|c| c.method == mmgan::eval::Method::CopyMostSimilar)
+        .unwrap();
+    let scenario = all[copied.scenario_index];
+    let source = mmgan::eval::most_similar(copied.sequence, scenario);
+    let volume = |s: Sequence| study.volume(s).unwrap().data.view();
+    let brain = mmgan::eval::study_brain(&study);
+    let expected =
+        mmgan::eval::percentile_deviation(volume(source), volume(copied.sequence), brain.view());
+    assert!((copied.intensity.unwrap() - expected.unwrap()).abs() < 1e-6);
 
     // The same method twice cannot be compared with itself in one table.
     let e = failed(&mmgan(

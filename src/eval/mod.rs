@@ -178,6 +178,8 @@ pub fn evaluate(
                 // The comparisons are independent and each a few seconds of SSIM: one
                 // thread each.
                 type Measured = (Method, Quality, RegionQuality, Option<f32>);
+                // The acquired volume's percentiles once, not once per candidate.
+                let acquired = normalised_percentiles(truth.data.view(), brain.view());
                 let measured: Vec<Measured> = std::thread::scope(|scope| {
                     let jobs: Vec<_> = candidates
                         .iter()
@@ -191,8 +193,9 @@ pub fn evaluate(
                                     brain.view(),
                                     label,
                                 );
-                                let intensity =
-                                    percentile_deviation(pred.view(), truth.view(), brain.view());
+                                let intensity = normalised_percentiles(pred.view(), brain.view())
+                                    .zip(acquired)
+                                    .map(|(p, t)| deviation_of_percentiles(p, t));
                                 (method, paper, region, intensity)
                             })
                         })
@@ -276,15 +279,17 @@ pub fn percentile_deviation(
     truth: ndarray::ArrayView3<f32>,
     brain: ndarray::ArrayView3<bool>,
 ) -> Option<f32> {
-    let (p, t) = (
+    Some(deviation_of_percentiles(
         normalised_percentiles(pred, brain)?,
         normalised_percentiles(truth, brain)?,
-    );
-    Some(
-        (0..3)
-            .map(|k| (p[k] - t[k]).abs() / t[k].max(PERCENTILE_FLOOR))
-            .fold(0.0, f32::max),
-    )
+    ))
+}
+
+/// [`percentile_deviation`] from the two volumes' [`normalised_percentiles`].
+pub fn deviation_of_percentiles(pred: [f32; 3], truth: [f32; 3]) -> f32 {
+    (0..3)
+        .map(|k| (pred[k] - truth[k]).abs() / truth[k].max(PERCENTILE_FLOOR))
+        .fold(0.0, f32::max)
 }
 
 /// See [`percentile_deviation`].
