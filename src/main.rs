@@ -5,26 +5,29 @@ mod cli;
 
 use clap::Parser;
 
-/// The networks' large temporaries (a training step frees and allocates the same sizes
-/// every few milliseconds) come back from the allocator's own pages; with glibc's malloc
-/// each was a fresh mapping the kernel zeroed page by page (`mmgan bench model`: the
-/// training step 1052 -> 871 ms, study opening a fifth faster).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// mimalloc.h's `mi_option_purge_delay` (the sys crate names no constant for it).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Freed pages stay with the process instead of going back to the kernel 10 ms later (the
-/// default), which made the next step fault and zero them again: the width-32 training
-/// step 1015 / 1021 / 1042 -> 860 / 908 / 854 ms, alternating. The price is that the
-/// process keeps its peak footprint (about 0.5 GB synthesizing a study).
+/// Keep the networks' large temporaries in glibc's heap: a training step frees and
+/// allocates the same sizes every few milliseconds, and by default glibc serves each above
+/// its mmap threshold with a new mapping, unmapped when freed and trimmed from the heap
+/// top, so the kernel faulted in and zeroed them page by page again on every step. Here
+/// blocks up to 32 MiB (glibc's largest threshold, half its heap size) come from the heap,
+/// which is never trimmed: the width-32 training step 1024 -> 803 ms (`mmgan bench
+/// model`). The price is that the process keeps its peak footprint. (mimalloc, measured
+/// first, made the step as fast but the viewer's first slice twice as slow.)
 fn keep_freed_pages() {
-    // SAFETY: mi_option_set only stores the value; mimalloc reads options at any time.
-    #[allow(unsafe_code)]
-    unsafe {
-        libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1)
-    };
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        const MMAP_THRESHOLD: libc::c_int = 32 << 20;
+        // SAFETY: mallopt only sets malloc's parameters; it runs first in main, before any
+        // other thread exists.
+        #[allow(unsafe_code)]
+        let ok = unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
+                && libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX) == 1
+        };
+        if !ok {
+            eprintln!("warning: glibc refused the malloc parameters; training runs slower");
+        }
+    }
 }
 
 fn main() -> std::process::ExitCode {
