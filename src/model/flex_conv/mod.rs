@@ -17,8 +17,8 @@
 //! the tiles. (The input gradient by the tiles, [`im2col::transposed`] of the output
 //! gradient, was measured: no faster in the width-32 step, 1090 / 1053 / 1066 ms against
 //! burn's 1079 / 1061 / 1027, alternating, and slower per layer, 36 + 104 ms against
-//! 33 + 89 ms for the generator's and the discriminator's strided layers.) Transposed convolutions take all three passes from the tiles
-//! ([`transposed`]). On a plain flex device (inference: the viewer, `synthesize`, `eval`)
+//! 33 + 89 ms for the generator's and the discriminator's strided layers.) Transposed
+//! convolutions take all three passes from the tiles ([`transposed`]). On a plain flex device (inference: the viewer, `synthesize`, `eval`)
 //! the convolutions are [`im2col`]'s GEMMs, read straight from burn's buffers, and the
 //! transposed ones burn's op (faster there, per layer and in the whole forward): the
 //! generator's forward 1.2-1.6x faster than burn's ops (`mmgan bench model` times both;
