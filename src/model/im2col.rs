@@ -341,34 +341,82 @@ fn gemm_add(dst: MatrixMut, lhs: Matrix, rhs: Matrix, [m, n, k]: [usize; 3]) {
 /// The windows of output rows `ys` of one image into `block` (`ckk` rows of
 /// `ys.len() · out_w` pixels, each row starting `stride` floats after the one before),
 /// zeros where a window reaches into the padding.
+///
+/// Strided convolutions first split each input row into its `s1` phases (every `s1`-th
+/// column), once for all `k1` taps of the row: each tap's columns are then one contiguous
+/// copy instead of a strided loop per tap, which profiles put at an eighth of a
+/// training step.
 fn gather(x: &[f32], block: &mut [f32], stride: usize, ys: std::ops::Range<usize>, s: &ConvShape) {
     let [hin, win] = s.in_hw;
     let ([_, w], [k0, k1], s1) = (s.out_hw, s.kernel, s.stride[1]);
-    let pixels = ys.len() * w;
-    let ckk = s.channels * k0 * k1;
-    for r in 0..ckk {
-        let row = &mut block[r * stride..][..pixels];
-        let (c, i, j) = (r / (k0 * k1), r / k1 % k0, r % k1);
-        let (cols, first) = tap_columns(s, j);
-        let (lo, hi) = (cols.start, cols.end);
-        for (y, dst) in ys.clone().zip(row.chunks_exact_mut(w)) {
-            let Some(yy) = tap_row(s, y, i) else {
-                dst.fill(0.0);
-                continue;
-            };
-            let src = &x[(c * hin + yy) * win..][..win];
-            dst[..lo].fill(0.0);
-            dst[hi..].fill(0.0);
-            if hi == lo {
-                continue;
-            }
-            if s1 == 1 {
-                dst[lo..hi].copy_from_slice(&src[first..first + hi - lo]);
-            } else {
-                for (d, v) in dst[lo..hi].iter_mut().zip(src[first..].iter().step_by(s1)) {
-                    *d = *v;
+    // Per tap j: the output columns it fills and where in the phased row it reads.
+    let taps: Vec<(usize, usize, usize)> = (0..k1)
+        .map(|j| {
+            let (cols, first) = tap_columns(s, j);
+            (
+                cols.start,
+                cols.end,
+                phase_offset(win, s1, first % s1) + first / s1,
+            )
+        })
+        .collect();
+    let mut phased = vec![0f32; win];
+    for c in 0..s.channels {
+        for i in 0..k0 {
+            let r0 = (c * k0 + i) * k1;
+            for (t, y) in ys.clone().enumerate() {
+                let at = |j: usize| (r0 + j) * stride + t * w;
+                let Some(yy) = tap_row(s, y, i) else {
+                    (0..k1).for_each(|j| block[at(j)..][..w].fill(0.0));
+                    continue;
+                };
+                let src = &x[(c * hin + yy) * win..][..win];
+                let row: &[f32] = if s1 == 1 {
+                    src
+                } else {
+                    split_phases(src, s1, &mut phased);
+                    &phased
+                };
+                for (j, &(lo, hi, from)) in taps.iter().enumerate() {
+                    let dst = &mut block[at(j)..][..w];
+                    dst[..lo].fill(0.0);
+                    dst[hi..].fill(0.0);
+                    if hi > lo {
+                        dst[lo..hi].copy_from_slice(&row[from..from + hi - lo]);
+                    }
                 }
             }
+        }
+    }
+}
+
+/// Where phase `p` (columns `p, p + s1, ...`) of a `win`-wide row starts in
+/// [`split_phases`]'s output.
+fn phase_offset(win: usize, s1: usize, p: usize) -> usize {
+    (0..p).map(|q| (win - q.min(win)).div_ceil(s1)).sum()
+}
+
+/// `row` rearranged as its `s1` phases one after the other: columns 0, s1, 2·s1, ...,
+/// then 1, 1 + s1, ..., and so on.
+fn split_phases(row: &[f32], s1: usize, out: &mut [f32]) {
+    if s1 == 2 {
+        // The layers that matter: written as pairs so the compiler vectorises it.
+        let half = row.len().div_ceil(2);
+        let (even, odd) = out.split_at_mut(half);
+        for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(row.chunks_exact(2)) {
+            *e = pair[0];
+            *o = pair[1];
+        }
+        if row.len() % 2 == 1 {
+            even[half - 1] = row[row.len() - 1];
+        }
+        return;
+    }
+    let mut k = 0;
+    for p in 0..s1 {
+        for &v in row.iter().skip(p).step_by(s1) {
+            out[k] = v;
+            k += 1;
         }
     }
 }
@@ -528,7 +576,7 @@ mod tests {
         // discriminator's asymmetric output layer, a 3x3 "same" layer, a 1x1
         // projection, an odd input size with stride 2, a kernel wider than tall with a
         // stride per axis, and outputs so wide that one row overflows a block.
-        let cases: [Case; 10] = [
+        let cases: [Case; 11] = [
             (1, 4, [32, 32], 8, [4, 4], [2, 2], [1, 1], [1, 1]),
             (3, 4, [16, 16], 5, [4, 4], [2, 2], [1, 1], [1, 1]),
             (2, 6, [8, 8], 4, [4, 4], [1, 1], [2, 2], [1, 1]),
@@ -536,6 +584,7 @@ mod tests {
             (1, 8, [10, 10], 3, [1, 1], [1, 1], [0, 0], [0, 0]),
             (2, 3, [11, 13], 4, [4, 4], [2, 2], [1, 1], [1, 1]),
             (2, 2, [7, 9], 3, [2, 3], [1, 2], [0, 1], [1, 1]),
+            (1, 2, [10, 11], 3, [3, 3], [3, 3], [1, 1], [1, 1]),
             (1, 300, [3, 300], 2, [3, 3], [1, 1], [1, 1], [1, 1]),
             // Weight gradient units: blocks of rows of one image (the last block short),
             // and groups of whole images (the last group short).
