@@ -3,8 +3,8 @@
 //! Each convolution of the generator and the discriminator at the training configuration
 //! is run as a step runs it: the forward pass, the gradient of the input and the gradient
 //! of the weights, each timed alone (median) with the tensors it takes, through the ops
-//! autodiff calls (`conv_transpose2d` for a convolution's input gradient, `conv2d` for a
-//! transposed convolution's). The weight gradient as burn computes it (a convolution whose
+//! autodiff calls (`conv_transpose2d` for a strided convolution's input gradient, the
+//! tiles for a stride-1 one's, `conv2d` for a transposed convolution's). The weight gradient as burn computes it (a convolution whose
 //! kernel is the output gradient) and, for the layers the step runs through
 //! [`mmgan::model::flex_conv`], by its tiled im2col GEMMs; a transposed layer's forward
 //! and input gradient as the step runs them, by the tiles. Then every instance norm
@@ -207,16 +207,21 @@ fn time_layer(l: &Layer, runs: usize, device: &Device) -> [f64; 4] {
                 sync(conv2d(x.clone(), w.clone(), None, opts.clone()));
             }
         });
-        // Burn's input gradient: a transposed convolution of the output gradient (with
-        // asymmetric padding, on an input padded to symmetric first; timed symmetric).
+        // The input gradient as the step runs it: stride-1 layers by the tiles, else
+        // burn's, a transposed convolution of the output gradient (with asymmetric
+        // padding, on an input padded to symmetric first; timed symmetric).
         let pad_out = (l.side + p + pe - k) % s;
+        let x_dims = x.dims();
         let dx = time_median(runs, || {
-            sync(conv_transpose2d(
-                dy.clone(),
-                w.clone(),
-                None,
-                ConvTransposeOptions::new([s, s], [p, p], [pad_out, pad_out], [1, 1], 1),
-            ));
+            match flex_conv::stride1_conv_input_grad(x_dims, &w, &dy, &opts) {
+                Some(dx) => sync(dx),
+                None => sync(conv_transpose2d(
+                    dy.clone(),
+                    w.clone(),
+                    None,
+                    ConvTransposeOptions::new([s, s], [p, p], [pad_out, pad_out], [1, 1], 1),
+                )),
+            };
         });
         let dw = time_median(runs, || {
             sync(burn::tensor::module::conv2d_weight_backward(
@@ -312,7 +317,7 @@ pub fn print(
         "\nper-operation profile of one training step (width {}, {side}x{side}, batch {batch}), median of {runs}:",
         g.width
     );
-    let head = "| forward, as the step runs it | input grad | weight grad, burn | weight grad, as the step runs it |";
+    let head = "| forward, as the step runs it | input grad, as the step runs it | weight grad, burn | weight grad, as the step runs it |";
     println!("| layer | input {head}");
     println!("|---|---|---|---|---|---|");
     let ms = |v: [f64; 4], digits: usize| v.map(|t| format!("{:.digits$} ms", t * 1e3)).join(" | ");
