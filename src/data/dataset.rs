@@ -17,7 +17,7 @@ pub struct SubjectSlices {
     pub side: usize,
     /// Indices (z) of the kept slices in the study.
     pub z: Vec<usize>,
-    /// [slice][sequence][row][col], row-major.
+    /// `[slice][sequence][row][col]`, row-major.
     pub data: Vec<f32>,
     /// Brain range of each sequence (study units), channel order.
     pub ranges: [BrainRange; 4],
@@ -76,7 +76,7 @@ impl SubjectSlices {
         self.z.is_empty()
     }
 
-    /// `count` consecutive slices from `start`: [count][4][side][side].
+    /// `count` consecutive slices from `start`: `[count][4][side][side]`.
     pub fn slices(&self, start: usize, count: usize) -> &[f32] {
         let n = 4 * self.side * self.side;
         &self.data[start * n..(start + count) * n]

@@ -149,7 +149,7 @@ impl SliceGeometry {
         }
     }
 
-    /// All axial slices of `volume` ([x, y, z]) in model space: [z][side*side].
+    /// All axial slices of `volume` ([x, y, z]) in model space: `[z][side*side]`.
     pub fn volume_to_model(&self, volume: ArrayView3<f32>) -> Vec<f32> {
         let n = self.side * self.side;
         let mut out = vec![0.0; n * volume.shape()[2]];

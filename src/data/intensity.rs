@@ -15,7 +15,7 @@ use super::SliceGeometry;
 use crate::io::BrainRange;
 
 /// A volume in model space: the brain mapped to [0, 1] by the volume's brain range, zero
-/// outside the brain, then sampled into axial model slices ([z][side*side]). Also returns
+/// outside the brain, then sampled into axial model slices (`[z][side*side]`). Also returns
 /// the range (`None` when the brain is empty: the volume is all zeros then).
 pub fn model_volume(
     geometry: &SliceGeometry,
@@ -64,7 +64,7 @@ pub fn model_slice(
 /// Predicts the brain range of a missing sequence from the ranges of the available ones.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct OutputScale {
-    /// ln(hi of target / hi of source), median over the training subjects, [target][source]
+    /// ln(hi of target / hi of source), median over the training subjects, `[target][source]`
     /// in channel order. Within one scan session the sequences' scales move together far
     /// more than between sites, so a ratio transfers where an absolute value does not.
     pub log_hi_ratio: [[f32; 4]; 4],

@@ -2,7 +2,7 @@
 //! (MM-GAN, MM-Synthesis) against two baselines (mean of the available sequences; copy of
 //! the most similar available one), measured the paper's way and the challenge way,
 //! written as Markdown (per-method rows, and the methods side by side), CSV and JSON
-//! ([`table`]). Also the volume analysis the viewer and `mmgan check` share.
+//! (`table`). Also the volume analysis the viewer and `mmgan check` share.
 
 mod table;
 

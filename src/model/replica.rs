@@ -161,7 +161,7 @@ pub struct Samples {
 }
 
 impl Samples {
-    /// Draw about `per_slice` brain pixels of each slice ([4][side][side]) with `pick`
+    /// Draw about `per_slice` brain pixels of each slice (`[4][side][side]`) with `pick`
     /// (a uniform index below its argument).
     pub fn draw(
         slices: &[&[f32]],
@@ -267,8 +267,8 @@ impl Replica {
         })
     }
 
-    /// Synthesize the missing sequences of `slices` ([b][4][side][side], model space):
-    /// [b][4][side][side] with the available channels passed through and the missing ones
+    /// Synthesize the missing sequences of `slices` (`[b][4][side][side]`, model space):
+    /// `[b][4][side][side]` with the available channels passed through and the missing ones
     /// predicted inside the brain (0 where the model has no forest: it was not fitted).
     pub fn forward(&self, slices: &[f32], side: usize, scenario: Scenario) -> Vec<f32> {
         let n = side * side;

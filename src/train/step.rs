@@ -56,7 +56,7 @@ fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
     (a - b).powi_scalar(2).mean()
 }
 
-/// One step on a batch (`slices`: [batch][4][side][side], normalised) for `scenario`.
+/// One step on a batch (`slices`: `[batch][4][side][side]`, normalised) for `scenario`.
 ///
 /// The fake image is computed once: the generator step back-propagates through a
 /// gradient-free copy of the discriminator (its parameters need no gradients there), and
@@ -132,7 +132,7 @@ pub fn train_step(
     (g, d, losses)
 }
 
-/// One MM-Synthesis step on a batch (`slices`: [batch][4][side][side], normalised) with
+/// One MM-Synthesis step on a batch (`slices`: `[batch][4][side][side]`, normalised) with
 /// `scenario`'s sequences as inputs: its losses, one Adam step.
 pub fn mmsynthesis_step(
     m: MmSynthesis,
@@ -156,7 +156,7 @@ pub fn mmsynthesis_step(
     (m, step)
 }
 
-/// One pGAN step on a batch (`slices`: [batch][4][side][side], normalised) whose
+/// One pGAN step on a batch (`slices`: `[batch][4][side][side]`, normalised) whose
 /// `scenario` has one sequence available, the source: each pair generator from it to a
 /// missing sequence takes L1 x `l1_weight` + least-squares adversarial loss (the
 /// paper's, less its perceptual term), then each pair's critic scores real (1) and

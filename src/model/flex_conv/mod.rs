@@ -1,4 +1,4 @@
-//! Convolutions on burn's flex backend by [`im2col`]'s tiled GEMMs: the convolutions'
+//! Convolutions on burn's flex backend by `im2col`'s tiled GEMMs: the convolutions'
 //! forward and weight gradient, and transposed convolutions in training; the
 //! convolutions' forward at inference.
 //!
@@ -15,12 +15,12 @@
 //! [`takes_fast_weight_grad`] says so, [`conv2d`] records a custom autodiff op: the
 //! forward pass by the tiles, the input gradient as burn runs it (stride-1 layers: as a
 //! tiled convolution of the output gradient), the weight gradient by the tiles. (The
-//! strided layers' input gradient by the tiles, [`im2col::transposed`] of the output
+//! strided layers' input gradient by the tiles, `im2col::transposed` of the output
 //! gradient, was measured: no faster in the width-32 step, 1090 / 1053 / 1066 ms against
 //! burn's 1079 / 1061 / 1027, alternating, and slower per layer, 36 + 104 ms against
 //! 33 + 89 ms for the generator's and the discriminator's strided layers.) Transposed
-//! convolutions take all three passes from the tiles ([`transposed`]). On a plain flex device (inference: the viewer, `synthesize`, `eval`)
-//! the convolutions are [`im2col`]'s GEMMs, read straight from burn's buffers, and the
+//! convolutions take all three passes from the tiles (`transposed`). On a plain flex device (inference: the viewer, `synthesize`, `eval`)
+//! the convolutions are `im2col`'s GEMMs, read straight from burn's buffers, and the
 //! transposed ones burn's op (faster there, per layer and in the whole forward): the
 //! generator's forward 1.2-1.6x faster than burn's ops (`mmgan bench model` times both;
 //! `--profile` each layer). Anything else (wgpu, groups or dilation) is burn's
@@ -253,7 +253,8 @@ fn stride1_input_grad(
     ))
 }
 
-/// [`stride1_input_grad`] on plain flex tensors. Public for `mmgan bench model
+/// The input gradient of a stride-1 convolution as training computes it, on plain flex
+/// tensors (`None` where training takes burn's op). Public for `mmgan bench model
 /// --profile`.
 pub fn stride1_conv_input_grad(
     x_dims: [usize; 4],
@@ -323,7 +324,7 @@ fn shape_of(x: [usize; 4], w: [usize; 4], options: &ConvOptions<2>) -> ConvShape
 
 /// The weight gradient of a convolution with kernel `k`: `dW[o, c, i, j]` is the sum over
 /// b, y, x of `dy[b, o, y, x] * xpad[b, c, y*s + i, x*s + j]` (`x` and `dy` on a plain
-/// flex device), by [`im2col::weight_grad`]'s tiled GEMMs. Public for `mmgan bench model
+/// flex device), by `im2col::weight_grad`'s tiled GEMMs. Public for `mmgan bench model
 /// --profile`.
 pub fn conv2d_weight_grad(
     x: Tensor<4>,

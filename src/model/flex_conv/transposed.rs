@@ -24,7 +24,7 @@ use super::{add_bias, autodiff_flex, burn_ops_only, from_values, values, AdTenso
 use crate::model::im2col::{self, ConvShape};
 
 /// The module `c` applied as its own `forward` does: on an autodiff flex device by
-/// [`im2col`]'s GEMMs, elsewhere (plain flex, wgpu, groups, dilation) by burn's op.
+/// `im2col`'s GEMMs, elsewhere (plain flex, wgpu, groups, dilation) by burn's op.
 pub fn conv_transpose2d_module(c: &burn::nn::conv::ConvTranspose2d, x: Tensor<4>) -> Tensor<4> {
     let weight = c.weight.val();
     let ([b, channels, hin, win], [_, o, k0, k1]) = (x.dims(), weight.dims());
