@@ -127,15 +127,24 @@ real = torch.rand(batch, 4, side, side, device=dev)
 mask = torch.tensor([1.0, 1.0, 1.0, 0.0], device=dev).view(1, 4, 1, 1).expand(batch, 4, 1, 1)
 
 
+def frozen(net, yes):
+    # pix2pix's set_requires_grad: the generator step needs no discriminator weight
+    # gradients (burn's step freezes its copy of the discriminator the same way).
+    for p in net.parameters():
+        p.requires_grad_(not yes)
+
+
 def step():
     fake = g(real * mask)
     fake = fake * (1 - mask) + real * mask
+    frozen(d, True)
     pred = d(fake, real)
     adv = F.mse_loss(pred, torch.ones_like(pred))
     l1 = ((fake - real).abs() * (1 - mask)).sum() / ((1 - mask).sum() * side * side)
     og.zero_grad()
     (0.1 * adv + 0.9 * l1).backward()
     og.step()
+    frozen(d, False)
     od.zero_grad()
     pr = d(real, real)
     pf = d(fake.detach(), real)
