@@ -113,7 +113,7 @@ fn a_few_mmsynthesis_steps_lower_its_loss_on_a_tiny_set() {
         config.fit,
     )
     .unwrap();
-    let batch = slices.batch(2, 4, false);
+    let batch = slices.batch(2, 4, 0, false);
     let device = Device::flex().autodiff();
     device.seed(7);
     let mut m = config.mmsynthesis.init(&device);

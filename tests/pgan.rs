@@ -87,7 +87,7 @@ fn a_few_pgan_steps_lower_its_loss_on_a_tiny_set() {
         config.fit,
     )
     .unwrap();
-    let batch = slices.batch(2, 4, false);
+    let batch = slices.batch(2, 4, 0, false);
     let device = Device::flex().autodiff();
     device.seed(7);
     let (mut g, mut d) = (config.pgan.init(&device), config.pgan.init_critics(&device));

@@ -68,9 +68,14 @@ pub struct TrainArgs {
     #[arg(long)]
     pub resume: bool,
     /// Start the generator from this weights folder (fine-tuning; same depth/size/fit, and
-    /// same width, or for MM-GAN a larger one: the weights are widened function-preserving)
+    /// same width, or for MM-GAN a larger one: the weights are widened function-preserving;
+    /// or more --context: the neighbours start with zero weights, same function)
     #[arg(long)]
     pub init: Option<PathBuf>,
+    /// MM-GAN: neighbouring axial slices on each side the generator reads with each slice
+    /// (2.5D input; 0, the paper's, reads the slice alone)
+    #[arg(long, default_value_t = 0)]
+    pub context: usize,
     /// Draw batches equally from each --data folder (e.g. few real studies vs many phantoms)
     #[arg(long)]
     pub balance_folders: bool,
@@ -112,13 +117,20 @@ fn parse_share(text: &str) -> Result<f64, String> {
 }
 
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
+    let generator = GeneratorConfig::new()
+        .with_width(a.net.width)
+        .with_depth(a.net.depth)
+        .with_context(a.context);
     if a.method == Method::MmGan {
         a.net.check()?;
+        generator
+            .check(a.net.size)
+            .map_err(|e| anyhow::anyhow!("--context: {e}"))?;
+    } else if a.context > 0 {
+        anyhow::bail!("--context is MM-GAN's; {} reads one slice", a.method);
     }
     let config = TrainConfig::new(
-        GeneratorConfig::new()
-            .with_width(a.net.width)
-            .with_depth(a.net.depth),
+        generator,
         DiscriminatorConfig::new().with_width(a.net.width),
         a.data.iter().map(|p| p.display().to_string()).collect(),
     )

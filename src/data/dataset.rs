@@ -9,6 +9,17 @@ use super::geometry::{brain_mask, Fit, SliceGeometry};
 use super::intensity::model_volume;
 use crate::io::{BrainRange, SequenceSet, Study};
 
+/// The slices a model with `context` neighbours a side reads for slice `z` of a
+/// `depth`-slice stack, in input-group order (`z - context ..= z + context`); `None` past
+/// either end, where the input is zeros as a slice without brain is.
+pub fn context_slices(
+    z: usize,
+    context: usize,
+    depth: usize,
+) -> impl Iterator<Item = Option<usize>> {
+    (0..=2 * context).map(move |g| (z + g).checked_sub(context).filter(|&zz| zz < depth))
+}
+
 /// One subject's slices in model space: every axial slice with brain in it, each sequence
 /// mapped to [0, 1] by its brain percentile range ([`super::model_volume`]).
 #[derive(Debug, Clone)]
@@ -82,15 +93,40 @@ impl SubjectSlices {
         &self.data[start * n..(start + count) * n]
     }
 
-    /// [`Self::slices`], mirrored left-right (along x, the fast axis) when `flip`.
-    pub fn batch(&self, start: usize, count: usize, flip: bool) -> std::borrow::Cow<'_, [f32]> {
-        let slices = self.slices(start, count);
-        if !flip {
-            return std::borrow::Cow::Borrowed(slices);
-        }
-        let mut out = slices.to_vec();
-        for row in out.chunks_exact_mut(self.side) {
-            row.reverse();
+    /// [`Self::slices`], each slice with `context` neighbours a side among this subject's
+    /// slices ([`context_slices`]; the kept slices are the brain's, so past them is
+    /// zeros): `[count][4 · (2 · context + 1)][side][side]`, mirrored left-right (along x,
+    /// the fast axis) when `flip`.
+    pub fn batch(
+        &self,
+        start: usize,
+        count: usize,
+        context: usize,
+        flip: bool,
+    ) -> std::borrow::Cow<'_, [f32]> {
+        let mut out = if context == 0 {
+            let slices = self.slices(start, count);
+            if !flip {
+                return std::borrow::Cow::Borrowed(slices);
+            }
+            slices.to_vec()
+        } else {
+            let n = 4 * self.side * self.side;
+            let mut out = Vec::with_capacity(count * (2 * context + 1) * n);
+            for z in start..start + count {
+                for zz in context_slices(z, context, self.len()) {
+                    match zz {
+                        Some(zz) => out.extend_from_slice(self.slices(zz, 1)),
+                        None => out.resize(out.len() + n, 0.0),
+                    }
+                }
+            }
+            out
+        };
+        if flip {
+            for row in out.chunks_exact_mut(self.side) {
+                row.reverse();
+            }
         }
         std::borrow::Cow::Owned(out)
     }
@@ -174,10 +210,43 @@ mod tests {
             ranges: [BrainRange { lo: 0.0, hi: 1.0 }; 4],
             geometry: SliceGeometry::new(brain.view(), side, Fit::Pad),
         };
-        assert_eq!(&*s.batch(1, 1, false), s.slices(1, 1));
-        let f = s.batch(1, 1, true);
+        assert_eq!(&*s.batch(1, 1, 0, false), s.slices(1, 1));
+        let f = s.batch(1, 1, 0, true);
         assert_eq!(f.len(), 36);
         assert_eq!(&f[..6], &[38.0, 37.0, 36.0, 41.0, 40.0, 39.0]);
+    }
+
+    #[test]
+    fn a_batch_with_context_stacks_the_neighbours_with_zeros_past_the_ends() {
+        let side = 2;
+        let brain = ndarray::Array3::from_elem((side, side, 1), true);
+        let n = 4 * side * side;
+        let s = SubjectSlices {
+            name: "s".into(),
+            side,
+            z: vec![3, 4, 5],
+            data: (0..3 * n).map(|v| v as f32 + 1.0).collect(),
+            ranges: [BrainRange { lo: 0.0, hi: 1.0 }; 4],
+            geometry: SliceGeometry::new(brain.view(), side, Fit::Pad),
+        };
+        let b = s.batch(0, 3, 1, false);
+        assert_eq!(b.len(), 3 * 3 * n);
+        let group = |item: usize, g: usize| &b[(item * 3 + g) * n..][..n];
+        let zeros = vec![0.0; n];
+        assert_eq!(group(0, 0), &zeros[..]);
+        for item in 0..3 {
+            assert_eq!(group(item, 1), s.slices(item, 1), "centre of item {item}");
+        }
+        assert_eq!(group(0, 2), s.slices(1, 1));
+        assert_eq!(group(1, 0), s.slices(0, 1));
+        assert_eq!(group(2, 2), &zeros[..]);
+        assert_eq!(
+            context_slices(0, 2, 3).collect::<Vec<_>>(),
+            [None, None, Some(0), Some(1), Some(2)]
+        );
+        // Flipped: every row of every group mirrored.
+        let f = s.batch(0, 3, 1, true);
+        assert_eq!(&f[n..n + 2], &[2.0, 1.0]);
     }
 
     #[test]

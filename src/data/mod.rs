@@ -10,7 +10,9 @@ mod dataset;
 mod geometry;
 mod intensity;
 
-pub use dataset::{discover_subjects, split_subjects, subject_key, Split, SubjectSlices};
+pub use dataset::{
+    context_slices, discover_subjects, split_subjects, subject_key, Split, SubjectSlices,
+};
 pub use geometry::{brain_mask, Fit, SliceGeometry};
 pub use intensity::{
     model_slice, model_volume, quantiles, ErrorSample, ExpectedError, OutputCalibration,

@@ -5,7 +5,7 @@
 use ndarray::{Array3, Axis};
 
 use super::EngineError;
-use crate::data::{model_slice, SliceGeometry};
+use crate::data::{context_slices, model_slice, SliceGeometry};
 use crate::io::{BrainRange, Sequence, Study};
 use crate::model::Scenario;
 
@@ -26,6 +26,9 @@ pub struct Prepared {
     pub(super) ready: Vec<bool>,
     pub(super) brain: Array3<bool>,
     pub(super) depth: usize,
+    /// Neighbouring slices a side the model reads with each slice: converting or
+    /// synthesizing a slice takes its neighbours too.
+    pub(super) context: usize,
 }
 
 impl Prepared {
@@ -41,10 +44,19 @@ impl Prepared {
                 depth: self.depth,
             });
         }
-        match zs.iter().find(|&&z| !self.ready[z]) {
-            Some(&z) => Err(EngineError::SliceNotPrepared { z }),
+        match self.with_neighbours(zs).find(|&z| !self.ready[z]) {
+            Some(z) => Err(EngineError::SliceNotPrepared { z }),
             None => Ok(()),
         }
+    }
+
+    /// The slices of the study `zs` and their neighbours read (those past the study
+    /// ignored).
+    fn with_neighbours<'a>(&self, zs: &'a [usize]) -> impl Iterator<Item = usize> + 'a {
+        let (context, depth) = (self.context, self.depth);
+        zs.iter()
+            .filter(move |&&z| z < depth)
+            .flat_map(move |&z| context_slices(z, context, depth).flatten())
     }
 
     /// Convert every input slice not converted yet (`study`: the one it was prepared from).
@@ -53,14 +65,15 @@ impl Prepared {
         self.ensure(study, &all);
     }
 
-    /// Convert those of the input slices `zs` that are not converted yet (the ones past
-    /// the study are ignored).
+    /// Convert those of the input slices `zs`, and of the neighbours the model reads with
+    /// them, that are not converted yet (the ones past the study are ignored).
     pub fn ensure(&mut self, study: &Study, zs: &[usize]) {
-        let zs: Vec<usize> = zs
-            .iter()
-            .copied()
-            .filter(|&z| z < self.depth && !self.ready[z])
+        let mut zs: Vec<usize> = self
+            .with_neighbours(zs)
+            .filter(|&z| !self.ready[z])
             .collect();
+        zs.sort_unstable();
+        zs.dedup();
         if !zs.is_empty() {
             self.convert(study, &zs);
         }

@@ -8,11 +8,9 @@ use ndarray::{Array2, Array3, Axis};
 
 use super::backend::{select_device, BackendChoice};
 use super::Prepared;
-use crate::data::{brain_mask, SliceGeometry};
+use crate::data::{brain_mask, context_slices, SliceGeometry};
 use crate::io::{BrainRange, Sequence, Study};
-use crate::model::{
-    availability_mask, impute, load_network, Network, Scenario, WeightsError, WeightsMeta,
-};
+use crate::model::{impute_stacked, load_network, Network, Scenario, WeightsError, WeightsMeta};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -244,6 +242,7 @@ impl Synthesizer {
             ready: vec![false; depth],
             brain,
             depth,
+            context: self.network.context(),
         };
         prepared.ensure(study, first);
         Ok(prepared)
@@ -291,7 +290,8 @@ impl Synthesizer {
         Ok(y)
     }
 
-    /// The imputed model input of slices `zs` on `device`: [zs, 4, side, side].
+    /// The imputed model input of slices `zs` on `device`, each with the neighbours the
+    /// network reads: [zs, 4 · (2 · context + 1), side, side].
     pub(super) fn input_batch(
         &self,
         prepared: &Prepared,
@@ -300,18 +300,23 @@ impl Synthesizer {
     ) -> Tensor<4> {
         let side = self.meta.side;
         let n = side * side;
-        let mut x = vec![0.0f32; zs.len() * 4 * n];
+        let groups = 2 * prepared.context + 1;
+        let mut x = vec![0.0f32; zs.len() * groups * 4 * n];
         for (b, &z) in zs.iter().enumerate() {
-            for (c, input) in prepared.inputs.iter().enumerate() {
-                if !input.is_empty() {
-                    x[(b * 4 + c) * n..(b * 4 + c + 1) * n]
-                        .copy_from_slice(&input[z * n..(z + 1) * n]);
+            let neighbours = context_slices(z, prepared.context, prepared.depth);
+            for (g, zz) in neighbours.enumerate() {
+                let Some(zz) = zz else { continue };
+                for (c, input) in prepared.inputs.iter().enumerate() {
+                    if !input.is_empty() {
+                        x[((b * groups + g) * 4 + c) * n..][..n]
+                            .copy_from_slice(&input[zz * n..(zz + 1) * n]);
+                    }
                 }
             }
         }
-        let x = Tensor::<4>::from_data(TensorData::new(x, [zs.len(), 4, side, side]), device);
-        let mask = availability_mask(&vec![prepared.scenario; zs.len()], device);
-        impute(x, mask, self.meta.imputation)
+        let shape = [zs.len(), groups * 4, side, side];
+        let x = Tensor::<4>::from_data(TensorData::new(x, shape), device);
+        impute_stacked(x, &vec![prepared.scenario; zs.len()], self.meta.imputation)
     }
 
     /// Intensity span (hi - lo, study units) of a missing sequence's predicted range: what

@@ -1,6 +1,6 @@
-//! The MM-GAN generator: a pix2pix "UNet-256" with 4 input and 4 output channels.
+//! The MM-GAN generator: a pix2pix "UNet-256" with 4 input and 4 output channels (more
+//! inputs with neighbouring slices, [`GeneratorConfig::context`]).
 
-use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{
@@ -15,20 +15,68 @@ use super::flex_norm::{instance_norm, Activation};
 
 /// Size of the generator. The reference is width 64, depth 8 at 256x256 (about 54.4 M
 /// parameters); an input side must be divisible by `2^depth`.
-#[derive(Config, Debug, PartialEq)]
+///
+/// A plain serde struct rather than burn's `Config` derive: that one's deserializer has
+/// no field defaults, so a field added later (`context`) would make every sidecar
+/// written before it unreadable.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GeneratorConfig {
     /// Channels in and out: one per sequence.
-    #[config(default = 4)]
     pub channels: usize,
     /// Filters of the first encoder block; doubles per level up to 8x.
-    #[config(default = 64)]
     pub width: usize,
     /// Encoder blocks (the reference's 8 takes 256 down to 1).
-    #[config(default = 8)]
     pub depth: usize,
     /// Dropout on the inner encoder blocks and the first decoder blocks (reference 0.2).
-    #[config(default = 0.2)]
     pub dropout: f64,
+    /// Neighbouring axial slices read on each side of the one synthesized (2.5D input):
+    /// the input is `2 · context + 1` groups of `channels`, the lowest slice first (see
+    /// `model::context`). 0, the paper's 2D generator, is left out of sidecars.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub context: usize,
+}
+
+fn is_zero(v: &usize) -> bool {
+    *v == 0
+}
+
+impl Default for GeneratorConfig {
+    fn default() -> Self {
+        GeneratorConfig {
+            channels: 4,
+            width: 64,
+            depth: 8,
+            dropout: 0.2,
+            context: 0,
+        }
+    }
+}
+
+impl GeneratorConfig {
+    /// The reference configuration.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_channels(self, channels: usize) -> Self {
+        GeneratorConfig { channels, ..self }
+    }
+
+    pub fn with_width(self, width: usize) -> Self {
+        GeneratorConfig { width, ..self }
+    }
+
+    pub fn with_depth(self, depth: usize) -> Self {
+        GeneratorConfig { depth, ..self }
+    }
+
+    pub fn with_dropout(self, dropout: f64) -> Self {
+        GeneratorConfig { dropout, ..self }
+    }
+
+    pub fn with_context(self, context: usize) -> Self {
+        GeneratorConfig { context, ..self }
+    }
 }
 
 /// Bounds a configuration must keep: far beyond any useful model, they keep a hand-edited
@@ -38,6 +86,8 @@ const MAX_WIDTH: usize = 256;
 /// The UNet needs an inner block between its outermost and innermost ones.
 const MIN_DEPTH: usize = 2;
 const MAX_DEPTH: usize = 8;
+/// Three neighbours a side is already 7 slices of context; more is a typo.
+const MAX_CONTEXT: usize = 3;
 const MIN_SIDE: usize = 16;
 const MAX_SIDE: usize = 1024;
 
@@ -61,6 +111,12 @@ impl GeneratorConfig {
             return Err(format!(
                 "generator.depth is {}, must be {MIN_DEPTH} to {MAX_DEPTH}",
                 self.depth
+            ));
+        }
+        if self.context > MAX_CONTEXT {
+            return Err(format!(
+                "generator.context is {}, must be 0 to {MAX_CONTEXT}",
+                self.context
             ));
         }
         if !(0.0..1.0).contains(&self.dropout) {
@@ -138,10 +194,15 @@ impl GeneratorConfig {
         self.width * (1usize << i.min(3))
     }
 
+    /// Channels of the input: the slice's sequences and those of its neighbours.
+    pub fn input_channels(&self) -> usize {
+        self.channels * (2 * self.context + 1)
+    }
+
     /// Channels (in, out) of encoder block `i`.
     pub fn down_channels(&self, i: usize) -> (usize, usize) {
         let c_in = if i == 0 {
-            self.channels
+            self.input_channels()
         } else {
             self.level_width(i - 1)
         };
@@ -254,7 +315,8 @@ pub struct Macs {
 }
 
 impl Generator {
-    /// `x`: [batch, 4, side, side] with missing channels imputed; returns [batch, 4, side, side].
+    /// `x`: [batch, 4 · (2 · context + 1), side, side] with missing channels imputed;
+    /// returns [batch, 4, side, side].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut skips = Vec::with_capacity(self.downs.len());
         let mut h = x;

@@ -9,6 +9,7 @@
 
 mod average;
 mod conditioning;
+mod context;
 mod curriculum;
 mod discriminator;
 pub mod flex_conv;
@@ -28,6 +29,7 @@ pub use conditioning::{
     availability_mask, discriminator_target_fake, impute, pass_through,
     selective_distribution_loss, selective_l1, selective_ssim_loss, Imputation,
 };
+pub use context::{centre, impute_stacked};
 pub use curriculum::scenario_window;
 pub use discriminator::{Discriminator, DiscriminatorConfig};
 pub use generator::{Generator, GeneratorConfig, Macs};

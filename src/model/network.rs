@@ -145,6 +145,10 @@ impl NetworkConfig {
     /// The config in words, as errors name it ("MM-GAN width 16, depth 5").
     pub fn describe(&self) -> String {
         match self {
+            NetworkConfig::MmGan(c) if c.context > 0 => format!(
+                "MM-GAN width {}, depth {}, {} neighbouring slices a side",
+                c.width, c.depth, c.context
+            ),
             NetworkConfig::MmGan(c) => format!("MM-GAN width {}, depth {}", c.width, c.depth),
             NetworkConfig::MmSynthesis(c) => {
                 format!("MM-Synthesis width {}, latent {}", c.width, c.latent)
@@ -217,6 +221,16 @@ impl Network {
                 Tensor::from_data(TensorData::new(y, dims), &device)
             }
             Network::PGan(p) => p.forward(x, scenario),
+        }
+    }
+
+    /// Neighbouring slices a side the network reads with each slice (its input is
+    /// `[b, 4 · (2 · context + 1), side, side]`, see [`crate::model::impute_stacked`]): 0
+    /// but for a 2.5D MM-GAN generator.
+    pub fn context(&self) -> usize {
+        match self {
+            Network::MmGan(g) => g.context(),
+            _ => 0,
         }
     }
 

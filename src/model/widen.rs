@@ -163,6 +163,7 @@ impl Generator {
             || to.depth != from.depth
             || to.channels != from.channels
             || to.dropout != from.dropout
+            || to.context != from.context
         {
             return Err(format!(
                 "can only widen: these weights are width {}, depth {}, dropout {}; the run asks for width {}, depth {}, dropout {}",
@@ -172,7 +173,7 @@ impl Generator {
         let levels: Vec<ChannelMap> = (0..from.depth)
             .map(|i| ChannelMap::new(from.level_width(i), to.level_width(i)))
             .collect();
-        let sequences = ChannelMap::new(from.channels, to.channels);
+        let sequences = ChannelMap::new(from.input_channels(), to.input_channels());
         let mut wide = to.init(device);
         let mut rng = StdRng::seed_from_u64(seed);
 

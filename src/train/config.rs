@@ -108,6 +108,16 @@ pub struct TrainConfig {
 
 impl TrainConfig {
     /// The config of the network this run trains.
+    /// Neighbouring slices a side each input carries: the MM-GAN generator's
+    /// [`GeneratorConfig::context`](crate::model::GeneratorConfig::context); the other
+    /// methods read one slice.
+    pub fn context(&self) -> usize {
+        match self.method {
+            Method::MmGan => self.generator.context,
+            _ => 0,
+        }
+    }
+
     pub fn network(&self) -> NetworkConfig {
         match self.method {
             Method::MmGan => NetworkConfig::MmGan(self.generator.clone()),

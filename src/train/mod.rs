@@ -275,7 +275,7 @@ pub fn train(
                     .wrapping_add(epoch as u64 * 7919)
                     .wrapping_add(b as u64 * 104_729),
             );
-            let slices = train[batch.subject].batch(batch.start, c.batch, batch.flip);
+            let slices = train[batch.subject].batch(batch.start, c.batch, c.context(), batch.flip);
             let losses;
             (state, losses) = state.step(&slices, batch.scenario, c, &train_device);
             sums[0] += losses.g;

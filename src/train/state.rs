@@ -82,6 +82,20 @@ impl State {
                         );
                         return State::from_network(c, Network::MmGan(wide), device);
                     }
+                    // A 2.5D MM-GAN starts from the same generator reading fewer slices.
+                    (Network::MmGan(g), NetworkConfig::MmGan(from), NetworkConfig::MmGan(to))
+                        if to.context > from.context
+                            && meta.side == c.side
+                            && meta.fit == c.fit =>
+                    {
+                        let g = g.add_context(from, to).map_err(|e| run_err(dir, e))?;
+                        log::info!(
+                            "{} now reads {} neighbouring slices a side (zero weights, same function)",
+                            found.describe(),
+                            to.context
+                        );
+                        return State::from_network(c, Network::MmGan(g), device);
+                    }
                     (network, _, _) => network,
                 };
                 if found != wanted || meta.side != c.side || meta.fit != c.fit {
@@ -195,7 +209,7 @@ impl State {
         c: &TrainConfig,
         device: &Device,
     ) -> (State, StepLosses) {
-        let shape = [c.batch, 4, c.side, c.side];
+        let shape = [c.batch, 4 * (2 * c.context() + 1), c.side, c.side];
         let (nets, losses) = match self.nets {
             Nets::MmGan {
                 g,

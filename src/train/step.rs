@@ -8,7 +8,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::TrainConfig;
 use crate::model::{
-    availability_mask, discriminator_target_fake, impute, pass_through,
+    availability_mask, centre, discriminator_target_fake, impute_stacked, pass_through,
     selective_distribution_loss, selective_l1, selective_ssim_loss, Discriminator, Generator,
     MmSynthesis, PGan, PGanCritics, Scenario,
 };
@@ -56,7 +56,8 @@ fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
     (a - b).powi_scalar(2).mean()
 }
 
-/// One step on a batch (`slices`: `[batch][4][side][side]`, normalised) for `scenario`.
+/// One step on a batch (`slices`: `[batch][4 · (2 · context + 1)][side][side]`, each slice
+/// with its neighbours, normalised) for `scenario`.
 ///
 /// The fake image is computed once: the generator step back-propagates through a
 /// gradient-free copy of the discriminator (its parameters need no gradients there), and
@@ -75,11 +76,12 @@ pub fn train_step(
     device: &Device,
 ) -> (Generator, Discriminator, StepLosses) {
     let b = shape[0];
-    let real = Tensor::<4>::from_data(TensorData::new(slices.to_vec(), shape), device);
+    let stacked = Tensor::<4>::from_data(TensorData::new(slices.to_vec(), shape), device);
+    let real = centre(stacked.clone(), (shape[1] / 4 - 1) / 2);
     let mask = availability_mask(&vec![scenario; b], device);
 
     // Generator: adversarial (target 1 everywhere) + sequence-selective L1.
-    let fake = g.forward(impute(real.clone(), mask.clone(), c.imputation));
+    let fake = g.forward(impute_stacked(stacked, &vec![scenario; b], c.imputation));
     let fake = pass_through(fake, real.clone(), mask.clone()); // [b, 4, side, side]
     let judge = d.clone().no_grad();
     let pred = judge.forward(fake.clone(), real.clone()); // [b, 4, side/16, side/16]

@@ -18,7 +18,7 @@ pub(super) fn test_metrics(
     c: &TrainConfig,
     device: &Device,
 ) -> Option<(Quality, Quality)> {
-    use crate::model::{availability_mask, impute};
+    use crate::model::impute_stacked;
     use burn::tensor::{Tensor, TensorData};
     if test.is_empty() {
         return None;
@@ -30,18 +30,20 @@ pub(super) fn test_metrics(
         for scenario in &c.validation_scenarios() {
             let zs: Vec<usize> = (0..s.len()).step_by(4).collect();
             for chunk in zs.chunks(4) {
-                let mut x = Vec::with_capacity(chunk.len() * 4 * n);
+                let (context, groups) = (c.context(), 2 * c.context() + 1);
+                let mut x = Vec::with_capacity(chunk.len() * groups * 4 * n);
+                let mut real = Vec::with_capacity(chunk.len() * 4 * n);
                 for &z in chunk {
-                    x.extend_from_slice(s.slices(z, 1));
+                    x.extend_from_slice(&s.batch(z, 1, context, false));
+                    real.extend_from_slice(s.slices(z, 1));
                 }
-                let real = x.clone();
                 let xt = Tensor::<4>::from_data(
-                    TensorData::new(x, [chunk.len(), 4, c.side, c.side]),
+                    TensorData::new(x, [chunk.len(), groups * 4, c.side, c.side]),
                     device,
                 );
-                let mask = availability_mask(&vec![*scenario; chunk.len()], device);
+                let scenarios = vec![*scenario; chunk.len()];
                 let y: Vec<f32> = g
-                    .forward(impute(xt, mask, c.imputation), *scenario)
+                    .forward(impute_stacked(xt, &scenarios, c.imputation), *scenario)
                     .into_data()
                     .try_to_vec::<f32>()
                     .ok()?;

@@ -416,3 +416,14 @@ pub fn stroke_phantom(dir: &Path, seed: u64) -> PathBuf {
     )
     .unwrap()
 }
+
+/// The largest absolute difference between two equally long runs of values.
+pub fn max_abs_diff<'a>(
+    a: impl IntoIterator<Item = &'a f32>,
+    b: impl IntoIterator<Item = &'a f32>,
+) -> f32 {
+    a.into_iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max)
+}
