@@ -104,7 +104,8 @@ impl Synthesizer {
     /// which the viewer's first synthesized slice should not.
     pub fn warm_up(&self) -> Result<(), EngineError> {
         let side = self.meta.side;
-        let x = Tensor::<4>::zeros([1, 4, side, side], &self.device);
+        let channels = 4 * (2 * self.network.context() + 1);
+        let x = Tensor::<4>::zeros([1, channels, side, side], &self.device);
         let three = Scenario::all(self.meta.sequences())[10];
         self.read_output(self.network.forward(x, three)).map(|_| ())
     }

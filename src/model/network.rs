@@ -203,8 +203,9 @@ impl Network {
         }
     }
 
-    /// `x`: [b, 4, side, side] with the channels `scenario` misses imputed (MM-GAN reads
-    /// them; the others do not); returns [b, 4, side, side].
+    /// `x`: [b, 4, side, side] (a 2.5D MM-GAN: [b, 4 · (2 · context + 1), side, side],
+    /// [`Self::context`]) with the channels `scenario` misses imputed (MM-GAN reads them;
+    /// the others do not); returns [b, 4, side, side].
     pub fn forward(&self, x: Tensor<4>, scenario: Scenario) -> Tensor<4> {
         match self {
             Network::MmGan(g) => g.forward(x),
