@@ -1,8 +1,8 @@
 //! The synthesis networks, in Burn, behind one [`Network`] ([`Method`] names which):
 //! MM-GAN (UNet generator, per-sequence PatchGAN discriminator, imputation, real
-//! pass-through, sequence-selective losses, curriculum, 2.5D context) and the methods it is compared
-//! with: MM-Synthesis, REPLICA and pGAN. Also the [`Scenario`] type (which sequences are
-//! available).
+//! pass-through, sequence-selective losses, curriculum, 2.5D context) and the methods it
+//! is compared with: MM-Synthesis, REPLICA and pGAN. Also the [`Scenario`] type (which
+//! sequences are available).
 //! Backend-agnostic: the [`burn::tensor::Device`] passed in decides whether it runs on the
 //! CPU (flex) or the GPU (wgpu); training on flex, the convolutions take [`flex_conv`]'s
 //! faster weight gradient where it pays. Knows nothing of files or the UI.
