@@ -11,8 +11,9 @@ use clap::Parser;
 /// top, so the kernel faulted in and zeroed them page by page again on every step. Here
 /// blocks up to 32 MiB (glibc's largest threshold, half its heap size) come from the heap,
 /// which is never trimmed: the width-32 training step 1002 / 956 -> 809 / 825 ms (`mmgan
-/// bench model --widths 16 --no-peer`, alternating with the binary before). The price is that the process keeps its peak footprint. (mimalloc, measured
-/// first, made the step as fast but the viewer's first slice twice as slow.)
+/// bench model --widths 16 --no-peer`, alternating with the binary before). The price is
+/// that the process keeps its peak footprint. (mimalloc, measured first, made the step as
+/// fast but the viewer's first slice twice as slow.)
 fn keep_freed_pages() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

@@ -46,7 +46,8 @@ fn neighbours_with_zero_weights_synthesize_what_the_slice_alone_did() {
     // As the viewer asks: one slice prepared, then synthesized; its neighbours (two a
     // side) were converted with it, and the edge slice reads zeros past the volume.
     let synth = Synthesizer::load(&w_deep, BackendChoice::Cpu).unwrap();
-    synth.warm_up().unwrap(); // the viewer's first pass, on an empty input of the network's shape
+    // The viewer's first pass, on an empty input of the network's shape.
+    synth.warm_up().unwrap();
     for z in [5, 0, 9] {
         let prepared = synth.prepare_for(&study, scenario, &[z]).unwrap();
         let slices = synth.synthesize_slices(&prepared, &[z]).unwrap();

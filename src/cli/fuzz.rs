@@ -358,7 +358,7 @@ fn check_sidecar(text: &str) -> Result<(), String> {
         use burn::tensor::{Tensor, TensorData};
         let device = burn::tensor::Device::flex();
         let g = network.init(&device);
-        let channels = 4 * (2 * g.context() + 1);
+        let channels = g.input_channels();
         let x = Tensor::<4>::from_data(
             TensorData::new(
                 vec![0.5f32; channels * meta.side * meta.side],

@@ -4,8 +4,9 @@
 //! is run as a step runs it: the forward pass, the gradient of the input and the gradient
 //! of the weights, each timed alone (median) with the tensors it takes, through the ops
 //! autodiff calls (`conv_transpose2d` for a strided convolution's input gradient, the
-//! tiles for a stride-1 one's, `conv2d` for a transposed convolution's). The weight gradient as burn computes it (a convolution whose
-//! kernel is the output gradient) and, for the layers the step runs through
+//! tiles for a stride-1 one's, `conv2d` for a transposed convolution's). The weight
+//! gradient as burn computes it (a convolution whose kernel is the output gradient) and,
+//! for the layers the step runs through
 //! [`mmgan::model::flex_conv`], by its tiled im2col GEMMs; a transposed layer's forward
 //! and input gradient as the step runs them, by the tiles. Then every instance norm
 //! (with its activation), forward and backward together, fused

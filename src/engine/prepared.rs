@@ -11,8 +11,9 @@ use crate::model::Scenario;
 
 /// A study made ready for a scenario: geometry, normalisation and brain mask, computed
 /// once and reused for every slice the viewer asks for. Inputs are converted to model
-/// space slice by slice: [`Synthesizer::prepare_for`](super::Synthesizer::prepare_for) converts the slice on screen only
-/// (the viewer's first slice waits for nothing else), [`Prepared::complete`] the rest.
+/// space slice by slice: [`Synthesizer::prepare_for`](super::Synthesizer::prepare_for)
+/// converts the slice on screen only (the viewer's first slice waits for nothing else),
+/// [`Prepared::complete`] the rest.
 #[derive(Debug, Clone)]
 pub struct Prepared {
     pub scenario: Scenario,

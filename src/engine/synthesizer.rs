@@ -104,7 +104,7 @@ impl Synthesizer {
     /// which the viewer's first synthesized slice should not.
     pub fn warm_up(&self) -> Result<(), EngineError> {
         let side = self.meta.side;
-        let channels = 4 * (2 * self.network.context() + 1);
+        let channels = self.network.input_channels();
         let x = Tensor::<4>::zeros([1, channels, side, side], &self.device);
         let three = Scenario::all(self.meta.sequences())[10];
         self.read_output(self.network.forward(x, three)).map(|_| ())

@@ -4,10 +4,10 @@
 //!
 //! The input is `2 · context + 1` groups of the sequence channels, slice `z - context`
 //! first: group `g` holds slice `z - context + g` ([`crate::data::context_slices`]),
-//! zeros past the volume's ends. Every group's missing sequences are imputed alike; the output, the losses and
-//! the discriminator's condition stay the centre slice's. A 2D generator becomes a 2.5D
-//! one with the same function by zero weights on the new groups ([`Generator::add_context`]),
-//! so a run can start from trained 2D weights.
+//! zeros past the volume's ends. Every group's missing sequences are imputed alike; the
+//! output, the losses and the discriminator's condition stay the centre slice's. A 2D
+//! generator becomes a 2.5D one with the same function by zero weights on the new groups
+//! ([`Generator::add_context`]), so a run can start from trained 2D weights.
 
 use burn::module::Param;
 use burn::tensor::Tensor;
@@ -35,10 +35,14 @@ pub fn centre(x: Tensor<4>, context: usize) -> Tensor<4> {
 }
 
 impl Generator {
-    /// Neighbouring slices a side this generator reads, from its first layer's inputs.
+    /// Channels of the input this generator reads: its first layer's.
+    pub fn input_channels(&self) -> usize {
+        self.downs[0].conv.weight.dims()[1]
+    }
+
+    /// Neighbouring slices a side this generator reads, from [`Self::input_channels`].
     pub fn context(&self) -> usize {
-        let inputs = self.downs[0].conv.weight.dims()[1];
-        (inputs / 4).saturating_sub(1) / 2
+        (self.input_channels() / 4).saturating_sub(1) / 2
     }
 
     /// This generator, trained as `from`, reading the neighbours `to` asks for with the

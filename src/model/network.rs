@@ -235,6 +235,14 @@ impl Network {
         }
     }
 
+    /// Channels of the input [`Self::forward`] takes: 4, or a 2.5D generator's stack.
+    pub fn input_channels(&self) -> usize {
+        match self {
+            Network::MmGan(g) => g.input_channels(),
+            _ => 4,
+        }
+    }
+
     pub fn to_device(self, device: &Device) -> Network {
         match self {
             Network::MmGan(g) => Network::MmGan(g.to_device(device)),

@@ -118,6 +118,15 @@ impl TrainConfig {
         }
     }
 
+    /// Channels of the network's input: the sequences of every slice [`Self::context`]
+    /// reads.
+    pub fn input_channels(&self) -> usize {
+        match self.method {
+            Method::MmGan => self.generator.input_channels(),
+            _ => 4,
+        }
+    }
+
     pub fn network(&self) -> NetworkConfig {
         match self.method {
             Method::MmGan => NetworkConfig::MmGan(self.generator.clone()),

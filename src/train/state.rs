@@ -209,7 +209,7 @@ impl State {
         c: &TrainConfig,
         device: &Device,
     ) -> (State, StepLosses) {
-        let shape = [c.batch, 4 * (2 * c.context() + 1), c.side, c.side];
+        let shape = [c.batch, c.input_channels(), c.side, c.side];
         let (nets, losses) = match self.nets {
             Nets::MmGan {
                 g,

@@ -77,7 +77,7 @@ pub fn train_step(
 ) -> (Generator, Discriminator, StepLosses) {
     let b = shape[0];
     let stacked = Tensor::<4>::from_data(TensorData::new(slices.to_vec(), shape), device);
-    let real = centre(stacked.clone(), (shape[1] / 4 - 1) / 2);
+    let real = centre(stacked.clone(), c.context());
     let mask = availability_mask(&vec![scenario; b], device);
 
     // Generator: adversarial (target 1 everywhere) + sequence-selective L1.

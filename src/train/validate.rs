@@ -30,15 +30,15 @@ pub(super) fn test_metrics(
         for scenario in &c.validation_scenarios() {
             let zs: Vec<usize> = (0..s.len()).step_by(4).collect();
             for chunk in zs.chunks(4) {
-                let (context, groups) = (c.context(), 2 * c.context() + 1);
-                let mut x = Vec::with_capacity(chunk.len() * groups * 4 * n);
+                let channels = c.input_channels();
+                let mut x = Vec::with_capacity(chunk.len() * channels * n);
                 let mut real = Vec::with_capacity(chunk.len() * 4 * n);
                 for &z in chunk {
-                    x.extend_from_slice(&s.batch(z, 1, context, false));
+                    x.extend_from_slice(&s.batch(z, 1, c.context(), false));
                     real.extend_from_slice(s.slices(z, 1));
                 }
                 let xt = Tensor::<4>::from_data(
-                    TensorData::new(x, [chunk.len(), groups * 4, c.side, c.side]),
+                    TensorData::new(x, [chunk.len(), channels, c.side, c.side]),
                     device,
                 );
                 let scenarios = vec![*scenario; chunk.len()];

@@ -19,12 +19,12 @@
 //! gradient, was measured: no faster in the width-32 step, 1090 / 1053 / 1066 ms against
 //! burn's 1079 / 1061 / 1027, alternating, and slower per layer, 36 + 104 ms against
 //! 33 + 89 ms for the generator's and the discriminator's strided layers.) Transposed
-//! convolutions take all three passes from the tiles (`transposed`). On a plain flex device (inference: the viewer, `synthesize`, `eval`)
-//! the convolutions are `im2col`'s GEMMs, read straight from burn's buffers, and the
-//! transposed ones burn's op (faster there, per layer and in the whole forward): the
-//! generator's forward 1.2-1.6x faster than burn's ops (`mmgan bench model` times both;
-//! `--profile` each layer). Anything else (wgpu, groups or dilation) is burn's
-//! op, results untouched. The tiles' forward inside the training step was measured no
+//! convolutions take all three passes from the tiles (`transposed`). On a plain flex
+//! device (inference: the viewer, `synthesize`, `eval`) the convolutions are `im2col`'s
+//! GEMMs, read straight from burn's buffers, and the transposed ones burn's op (faster
+//! there, per layer and in the whole forward): the generator's forward 1.2-1.6x faster
+//! than burn's ops (`mmgan bench model` times both; `--profile` each layer). Anything else
+//! (wgpu, groups or dilation) is burn's op, results untouched. The tiles' forward inside the training step was measured no
 //! faster than burn's twice before gemm's AVX-512 kernels were on, and 4-5 % of the step
 //! faster after (1068 / 1102 / 1089 ms against 1020 / 1058 / 1038, alternating). Only
 //! burn's public extension API is used, so this can move upstream as flex's convolution
