@@ -29,6 +29,13 @@ pub struct ModelArgs {
     train_width: usize,
     #[arg(long, default_value_t = 4)]
     batch: usize,
+    /// The timed step's structural loss weight (`mmgan train --ssim-weight`); 0, the
+    /// paper's loss, is what the PyTorch peer runs
+    #[arg(long, default_value_t = 0.0)]
+    ssim_weight: f32,
+    /// The timed step's distribution loss weight (`mmgan train --distribution-weight`)
+    #[arg(long, default_value_t = 0.0)]
+    distribution_weight: f32,
     #[arg(long, default_value_t = 5)]
     runs: usize,
     /// Skip the PyTorch peer
@@ -211,6 +218,8 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         depth,
         train_width,
         batch,
+        ssim_weight,
+        distribution_weight,
         runs,
         no_peer,
         backend,
@@ -228,6 +237,11 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
     anyhow::ensure!(
         size % (1 << depth) == 0,
         "--size must be divisible by 2^depth"
+    );
+    anyhow::ensure!(
+        no_peer || (ssim_weight == 0.0 && distribution_weight == 0.0),
+        "the PyTorch peer trains with the paper's loss: add --no-peer to time the step with \
+         --ssim-weight or --distribution-weight"
     );
     let selected = mmgan::engine::select_device(backend).map_err(anyhow::Error::msg)?;
     let device = selected.device;
@@ -258,7 +272,9 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         vec![],
     )
     .with_side(size)
-    .with_batch(batch);
+    .with_batch(batch)
+    .with_ssim_weight(ssim_weight)
+    .with_distribution_weight(distribution_weight);
     let ad = device.clone().autodiff();
     let data: Vec<f32> = (0..batch * 4 * size * size)
         .map(|i| ((i * 7919) % 1000) as f32 / 500.0)

@@ -18,7 +18,11 @@
 //! strided layers' input gradient by the tiles, `im2col::transposed` of the output
 //! gradient, was measured: no faster in the width-32 step, 1090 / 1053 / 1066 ms against
 //! burn's 1079 / 1061 / 1027, alternating, and slower per layer, 36 + 104 ms against
-//! 33 + 89 ms for the generator's and the discriminator's strided layers.) Transposed
+//! 33 + 89 ms for the generator's and the discriminator's strided layers. As one
+//! stride-1 convolution of the output gradient per stride phase, the sub-kernel of taps
+//! `r, r + s, ...` flipped, it was slower again: step 834 / 868 ms against 795 / 819,
+//! alternating; the discriminator's layers 36 / 32 / 28 ms against burn's 22 / 29 / 19,
+//! since four phases gather the output gradient 16 times over.) Transposed
 //! convolutions take all three passes from the tiles (`transposed`). On a plain flex
 //! device (inference: the viewer, `synthesize`, `eval`) the convolutions are `im2col`'s
 //! GEMMs, read straight from burn's buffers, and the transposed ones burn's op (faster

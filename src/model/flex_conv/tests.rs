@@ -62,10 +62,12 @@ fn conv_matches_burn_in_value_and_gradients() {
         );
     }
     // Strided layers large enough for the fast path: MM-GAN's 4x4 stride-2 pad-1 down
-    // layer, and an odd input with a stride per axis.
+    // layer, an odd input with a stride per axis, a stride wider than the kernel (pixels
+    // no tap reads get a zero gradient).
     for (x, w, stride, pad) in [
         ([4, 3, 64, 64], [5, 3, 4, 4], [2, 2], [(1, 1), (1, 1)]),
         ([2, 2, 129, 97], [3, 2, 3, 4], [2, 1], [(1, 0), (0, 2)]),
+        ([4, 2, 130, 131], [3, 2, 2, 2], [3, 3], [(0, 0), (1, 0)]),
     ] {
         let o = ConvOptions::new_with_padding(stride, pad, [1, 1], 1);
         let out = |a: usize| (x[2 + a] + pad[a].0 + pad[a].1 - w[2 + a]) / stride[a] + 1;
