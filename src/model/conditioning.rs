@@ -80,6 +80,10 @@ pub fn selective_l1(fake: Tensor<4>, real: Tensor<4>, mask: Tensor<4>) -> Tensor
 /// Borders are zero-padded where the metric reflects; the brain lies far inside the
 /// model's window, so the two agree wherever the mask is 1.
 pub fn selective_ssim_loss(fake: Tensor<4>, real: Tensor<4>, mask: Tensor<4>) -> Tensor<1> {
+    let brain = real.clone().sum_dim(1).greater_elem(0.0).float(); // [b, 1, h, w]
+    let Some((fake, real, mask)) = missing_only(fake, real, mask) else {
+        return brain.sum().mul_scalar(0.0);
+    };
     let [b, c, h, w] = fake.dims();
     let p = SsimParams::unit_range();
     let device = fake.device();
@@ -87,38 +91,70 @@ pub fn selective_ssim_loss(fake: Tensor<4>, real: Tensor<4>, mask: Tensor<4>) ->
     let (n, r) = (taps.len(), p.radius());
     let down = Tensor::<4>::from_data(TensorData::new(taps.clone(), [1, 1, n, 1]), &device);
     let across = Tensor::<4>::from_data(TensorData::new(taps, [1, 1, 1, n]), &device);
-    // The five local moments of every channel, blurred in one batch of single-channel
-    // images: two 1-D passes.
-    let moments = Tensor::cat(
-        vec![
-            fake.clone(),
-            real.clone(),
-            fake.clone() * fake.clone(),
-            real.clone() * real.clone(),
-            fake * real.clone(),
-        ],
-        0,
-    )
-    .reshape([5 * b * c, 1, h, w]);
-    let blur = |x: Tensor<4>, k: Tensor<4>, pad: [usize; 2]| {
-        burn::tensor::module::conv2d(x, k, None, ConvOptions::new([1, 1], pad, [1, 1], 1))
+    // Local moments, each channel blurred as a batch of single-channel images by two 1-D
+    // passes: the acquired image's two in one batch (no gradient flows there), the three
+    // that depend on the synthesized image in another.
+    let blur = |moments: Vec<Tensor<4>>| {
+        let k = moments.len();
+        let x = Tensor::cat(moments, 0).reshape([k * b * c, 1, h, w]);
+        let conv = |x: Tensor<4>, kernel: Tensor<4>, pad: [usize; 2]| {
+            burn::tensor::module::conv2d(x, kernel, None, ConvOptions::new([1, 1], pad, [1, 1], 1))
+        };
+        let m = conv(conv(x, down.clone(), [r, 0]), across.clone(), [0, r]);
+        m.reshape([k, b, c, h, w])
     };
-    let m = blur(blur(moments, down, [r, 0]), across, [0, r]).reshape([5, b, c, h, w]);
-    let part = |i: usize| m.clone().narrow(0, i, 1).reshape([b, c, h, w]);
-    let (ux, uy) = (part(0), part(1));
-    let vx = part(2) - ux.clone() * ux.clone();
-    let vy = part(3) - uy.clone() * uy.clone();
-    let cov = part(4) - ux.clone() * uy.clone();
+    let part = |m: &Tensor<5>, i: usize| m.clone().narrow(0, i, 1).reshape([b, c, h, w]);
+    let acquired = blur(vec![real.clone(), real.clone() * real.clone()]);
+    let synthesized = blur(vec![fake.clone(), fake.clone() * fake.clone(), fake * real]);
+    let (ux, uy) = (part(&synthesized, 0), part(&acquired, 0));
+    let vx = part(&synthesized, 1) - ux.clone() * ux.clone();
+    let vy = part(&acquired, 1) - uy.clone() * uy.clone();
+    let cov = part(&synthesized, 2) - ux.clone() * uy.clone();
     let c1 = (p.k1 * p.data_range).powi(2) as f32;
     let c2 = (p.k2 * p.data_range).powi(2) as f32;
     let num = (ux.clone() * uy.clone()).mul_scalar(2.0).add_scalar(c1)
         * cov.mul_scalar(2.0).add_scalar(c2);
     let den = (ux.clone() * ux + uy.clone() * uy).add_scalar(c1) * (vx + vy).add_scalar(c2);
     let ssim = num / den;
-    let brain = real.sum_dim(1).greater_elem(0.0).float(); // [b, 1, h, w]
     let weight = brain * mask.neg().add_scalar(1.0); // [b, c, h, w]
     let total = weight.clone().sum().clamp_min(1.0);
     (ssim.neg().add_scalar(1.0) * weight).sum() / total
+}
+
+/// The channels missing in at least one batch item, of `fake`, `real` and `mask`: all the
+/// selective losses need (a 3 -> 1 batch has one of four), so they skip the rest's work.
+/// `None` when every channel is available.
+fn missing_only(
+    fake: Tensor<4>,
+    real: Tensor<4>,
+    mask: Tensor<4>,
+) -> Option<(Tensor<4>, Tensor<4>, Tensor<4>)> {
+    let [b, c, _, _] = mask.dims();
+    let available: Vec<f32> = mask
+        .clone()
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>()
+        .expect("a mask holds floats");
+    let missing: Vec<i64> = (0..c)
+        .filter(|&ch| (0..b).any(|i| available[i * c + ch] < 0.5))
+        .map(|ch| ch as i64)
+        .collect();
+    if missing.is_empty() {
+        return None;
+    }
+    if missing.len() == c {
+        return Some((fake, real, mask));
+    }
+    let index = Tensor::<1, burn::tensor::Int>::from_data(
+        TensorData::new(missing.clone(), [missing.len()]),
+        &fake.device(),
+    );
+    Some((
+        fake.select(1, index.clone()),
+        real.select(1, index.clone()),
+        mask.select(1, index),
+    ))
 }
 
 /// Sequence-selective distribution term: per slice and missing channel, the 1-D
@@ -136,8 +172,11 @@ pub fn selective_ssim_loss(fake: Tensor<4>, real: Tensor<4>, mask: Tensor<4>) ->
 /// Outside the brain (no real channel above 0) both images count as 0, so the two
 /// sorted lists hold the same number of zeros and the brain's values meet each other.
 pub fn selective_distribution_loss(fake: Tensor<4>, real: Tensor<4>, mask: Tensor<4>) -> Tensor<1> {
-    let [b, c, h, w] = fake.dims();
     let brain = real.clone().sum_dim(1).greater_elem(0.0).float(); // [b, 1, h, w]
+    let Some((fake, real, mask)) = missing_only(fake, real, mask) else {
+        return brain.sum().mul_scalar(0.0);
+    };
+    let [b, c, h, w] = fake.dims();
     let sorted = |x: Tensor<4>| (x * brain.clone()).reshape([b, c, h * w]).sort(2);
     let distance = (sorted(fake) - sorted(real)).abs().sum_dim(2); // [b, c, 1]
     let missing = mask.neg().add_scalar(1.0).reshape([b, c, 1]);
@@ -276,16 +315,12 @@ mod tests {
             })
             .collect();
         let shape = [2, 4, side, side];
-        let mask = mask_t2_flair_missing();
-        let mask = Tensor::cat(vec![mask.clone(), mask], 0);
-        let loss: f32 =
-            selective_ssim_loss(t(fake.clone(), shape), t(real.clone(), shape), mask).into_scalar();
-        // The metric's map averaged over the brain, over T2 and FLAIR of both slices.
+        // The metric's map averaged over the brain, over the (slice, channel) pairs.
         let p = SsimParams::unit_range();
-        let mut sum = 0.0;
-        let mut count = 0;
-        for s in 0..2 {
-            for c in [2, 3] {
+        let expected = |pairs: &[(usize, usize)]| {
+            let mut sum = 0.0;
+            let mut count = 0;
+            for &(s, c) in pairs {
                 let at = (s * 4 + c) * side * side;
                 let (f, r) = (&fake[at..at + side * side], &real[at..at + side * side]);
                 let map = crate::metrics::ssim_map_2d(f, r, side, side, p);
@@ -296,13 +331,41 @@ mod tests {
                     }
                 }
             }
+            1.0 - sum / f64::from(count)
+        };
+        let loss = |mask: Tensor<4>| -> f32 {
+            selective_ssim_loss(t(fake.clone(), shape), t(real.clone(), shape), mask).into_scalar()
+        };
+        let missing = |seqs: &[Sequence]| {
+            availability_mask(
+                &[Scenario::with_missing(crate::io::SequenceSet::BRATS, seqs).unwrap()],
+                &dev(),
+            )
+        };
+        // T2 and FLAIR missing in both slices; then FLAIR in one, T1c in the other (each
+        // slice's own missing channel counts, not the other's).
+        for (mask, pairs) in [
+            (
+                Tensor::cat(vec![mask_t2_flair_missing(), mask_t2_flair_missing()], 0),
+                vec![(0, 2), (0, 3), (1, 2), (1, 3)],
+            ),
+            (
+                Tensor::cat(
+                    vec![missing(&[Sequence::Flair]), missing(&[Sequence::T1c])],
+                    0,
+                ),
+                vec![(0, 3), (1, 1)],
+            ),
+        ] {
+            let (loss, expected) = (loss(mask), expected(&pairs));
+            assert!(expected > 0.05, "the images should differ: {expected}");
+            assert!(
+                (f64::from(loss) - expected).abs() < 1e-4,
+                "{loss} against {expected} for {pairs:?}"
+            );
         }
-        let expected = 1.0 - sum / f64::from(count);
-        assert!(expected > 0.05, "the images should differ: {expected}");
-        assert!(
-            (f64::from(loss) - expected).abs() < 1e-4,
-            "{loss} against {expected}"
-        );
+        // Nothing missing: nothing to score.
+        assert_eq!(loss(Tensor::ones([2, 4, 1, 1], &dev())), 0.0);
         // Identical images: no loss.
         let zero: f32 = selective_ssim_loss(
             t(real.clone(), shape),
