@@ -119,10 +119,11 @@ pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
 }
 
 /// The output `[batch, out_channels, out_hw]` of the convolution `s` of `x` (row-major
-/// NCHW) by `weight` (`[out_channels, channels, k0, k1]`), without bias. Work units are
-/// (image, block of output rows), so a single image still uses every core: each gathers
-/// its windows into a cache-sized block, multiplies `weight · block` into its own rows of
-/// the output, which the units then copy into place.
+/// NCHW) by `weight` (`[out_channels, channels, k0, k1]`), without bias. Each block of
+/// output rows gathers its windows into a cache-sized block and multiplies `weight ·
+/// block`: into the output itself where the batch has an image for every thread, else
+/// (so a single image still uses every core) into a part of its own per block, copied
+/// into place after.
 pub fn forward(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
     let [h, w] = s.out_hw;
     let ckk = s.channels * s.kernel[0] * s.kernel[1];
@@ -134,6 +135,35 @@ pub fn forward(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
         return vec![0f32; s.batch * s.out_channels * plane];
     }
     let rows = (BLOCK / (ckk * w).max(1)).clamp(1, h.max(1));
+    // Output rows y0..y1 of image b: its windows gathered into `cols`, then `weight ·
+    // block` into `dst` (out_channels rows of the block's pixels, `row_stride` apart).
+    let block_rows = |cols: &mut [f32], b: usize, y0: usize, dst: &mut [f32], row_stride| {
+        let y1 = (y0 + rows).min(h);
+        let pixels = (y1 - y0) * w;
+        let block = &mut cols[..ckk * pixels];
+        gather(&x[b * image_in..][..image_in], block, pixels, y0..y1, s);
+        let dst = MatrixMut::new(dst, row_stride, 1);
+        let (lhs, rhs) = (Matrix::new(weight, ckk, 1), Matrix::new(block, pixels, 1));
+        gemm_add(dst, lhs, rhs, [s.out_channels, pixels, ckk]);
+    };
+    let mut y = vec![0f32; s.batch * s.out_channels * plane];
+    if s.batch >= rayon::current_num_threads() {
+        // An image for every thread (training): each image's blocks straight into its
+        // planes.
+        y.par_chunks_mut(s.out_channels * plane)
+            .enumerate()
+            .for_each_init(
+                || vec![0f32; ckk * rows * w],
+                |cols, (b, image)| {
+                    for y0 in (0..h).step_by(rows) {
+                        block_rows(cols, b, y0, &mut image[y0 * w..], plane);
+                    }
+                },
+            );
+        return y;
+    }
+    // Fewer images than threads (inference): one image's blocks in parallel, each into a
+    // part of its own, copied into place after.
     let units: Vec<(usize, usize)> = (0..s.batch)
         .flat_map(|b| (0..h).step_by(rows).map(move |y0| (b, y0)))
         .collect();
@@ -142,20 +172,13 @@ pub fn forward(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
         .map_init(
             || vec![0f32; ckk * rows * w],
             |cols, &(b, y0)| {
-                let y1 = (y0 + rows).min(h);
-                let pixels = (y1 - y0) * w;
-                let block = &mut cols[..ckk * pixels];
-                gather(&x[b * image_in..][..image_in], block, pixels, y0..y1, s);
+                let pixels = ((y0 + rows).min(h) - y0) * w;
                 let mut part = vec![0f32; s.out_channels * pixels];
-                let dst = MatrixMut::new(&mut part, pixels, 1);
-                let lhs = Matrix::new(weight, ckk, 1);
-                let rhs = Matrix::new(block, pixels, 1);
-                gemm_add(dst, lhs, rhs, [s.out_channels, pixels, ckk]);
+                block_rows(cols, b, y0, &mut part, pixels);
                 part
             },
         )
         .collect();
-    let mut y = vec![0f32; s.batch * s.out_channels * plane];
     for (&(b, y0), part) in units.iter().zip(&parts) {
         let pixels = part.len() / s.out_channels;
         for (o, src) in part.chunks_exact(pixels).enumerate() {
