@@ -144,7 +144,7 @@ pub fn forward(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
         gather(&x[b * image_in..][..image_in], block, pixels, y0..y1, s);
         let dst = MatrixMut::new(dst, row_stride, 1);
         let (lhs, rhs) = (Matrix::new(weight, ckk, 1), Matrix::new(block, pixels, 1));
-        gemm_add(dst, lhs, rhs, [s.out_channels, pixels, ckk]);
+        gemm_set(dst, lhs, rhs, [s.out_channels, pixels, ckk]);
     };
     let mut y = vec![0f32; s.batch * s.out_channels * plane];
     if s.batch >= rayon::current_num_threads() {
@@ -219,12 +219,11 @@ pub fn transposed(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
         .for_each_init(Vec::new, |cols, (b, o0, out)| {
             let n_o = out.len() / plane;
             cols.resize(n_o * kk * pixels, 0.0);
-            cols.fill(0.0);
             // cols (n_o·kk × pixels) = weightᵀ rows of o0.. (weight is c_in × okk) · x
             let lhs = Matrix::new(&weight[o0 * kk..], 1, okk);
             let rhs = Matrix::new(&x[b * c_in * pixels..], pixels, 1);
             let dst = MatrixMut::new(cols, pixels, 1);
-            gemm_add(dst, lhs, rhs, [n_o * kk, pixels, c_in]);
+            gemm_set(dst, lhs, rhs, [n_o * kk, pixels, c_in]);
             scatter(cols, out, s);
         });
     y
@@ -325,10 +324,28 @@ impl<'a> MatrixMut<'a> {
 
 /// `dst += lhs · rhs` for `[m, n, k]`: `dst` is m × n, `lhs` m × k, `rhs` k × n; one
 /// thread (the caller parallelises over images).
-fn gemm_add(dst: MatrixMut, lhs: Matrix, rhs: Matrix, [m, n, k]: [usize; 3]) {
+fn gemm_add(dst: MatrixMut, lhs: Matrix, rhs: Matrix, mnk: [usize; 3]) {
+    gemm(dst, lhs, rhs, mnk, true);
+}
+
+/// `dst = lhs · rhs`, whatever `dst` held: no pass to zero it first.
+fn gemm_set(dst: MatrixMut, lhs: Matrix, rhs: Matrix, mnk: [usize; 3]) {
+    gemm(dst, lhs, rhs, mnk, false);
+}
+
+/// `dst = lhs · rhs`, plus what `dst` held when `accumulate`.
+fn gemm(dst: MatrixMut, lhs: Matrix, rhs: Matrix, [m, n, k]: [usize; 3], accumulate: bool) {
     Matrix::new(dst.data, dst.row_stride, dst.col_stride).check(m, n);
     lhs.check(m, k);
     rhs.check(k, n);
+    if k == 0 && !accumulate {
+        // An empty sum: the product is zero.
+        for r in 0..m {
+            for c in 0..n {
+                dst.data[r * dst.row_stride + c * dst.col_stride] = 0.0;
+            }
+        }
+    }
     if m == 0 || n == 0 || k == 0 {
         return;
     }
@@ -344,7 +361,7 @@ fn gemm_add(dst: MatrixMut, lhs: Matrix, rhs: Matrix, [m, n, k]: [usize; 3]) {
             dst.data.as_mut_ptr(),
             dst.col_stride as isize,
             dst.row_stride as isize,
-            true,
+            accumulate,
             lhs.data.as_ptr(),
             lhs.col_stride as isize,
             lhs.row_stride as isize,
