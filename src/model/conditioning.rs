@@ -146,8 +146,9 @@ fn missing_only(
     if missing.len() == c {
         return Some((fake, real, mask));
     }
+    let count = missing.len();
     let index = Tensor::<1, burn::tensor::Int>::from_data(
-        TensorData::new(missing.clone(), [missing.len()]),
+        TensorData::new(missing, [count]),
         &fake.device(),
     );
     Some((

@@ -28,9 +28,9 @@
 //! GEMMs, read straight from burn's buffers, and the transposed ones burn's op (faster
 //! there, per layer and in the whole forward): the generator's forward 1.2-1.6x faster
 //! than burn's ops (`mmgan bench model` times both; `--profile` each layer). Anything else
-//! (wgpu, groups or dilation) is burn's op, results untouched. The tiles' forward inside the training step was measured no
-//! faster than burn's twice before gemm's AVX-512 kernels were on, and 4-5 % of the step
-//! faster after (1068 / 1102 / 1089 ms against 1020 / 1058 / 1038, alternating). Only
+//! (wgpu, groups or dilation) is burn's op, results untouched. The tiles' forward inside
+//! the training step was measured no faster than burn's twice before gemm's AVX-512
+//! kernels were on, and 4-5 % of the step faster after (1068 / 1102 / 1089 ms against 1020 / 1058 / 1038, alternating). Only
 //! burn's public extension API is used, so this can move upstream as flex's convolution
 //! kernels.
 
