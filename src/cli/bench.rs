@@ -48,6 +48,10 @@ pub struct ModelArgs {
     /// weight gradient), and every layer of the generator's forward at inference
     #[arg(long)]
     profile: bool,
+    /// Time the MM-GAN training step alone (no forward passes, reference steps or peer):
+    /// a steady workload for profilers (`perf record -- mmgan bench model --step-only`)
+    #[arg(long)]
+    step_only: bool,
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -224,6 +228,7 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         no_peer,
         backend,
         profile,
+        step_only,
     } = *a;
     let runs = runs.max(1);
     use burn::module::Module;
@@ -247,7 +252,7 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
     let device = selected.device;
     let x = Tensor::<4>::random([1, 4, size, size], Distribution::Default, &device);
     let mut forward = Vec::new();
-    for &w in widths {
+    for &w in widths.iter().filter(|_| !step_only) {
         let cfg = GeneratorConfig::new().with_width(w).with_depth(depth);
         let g = cfg.init(&device);
         let params = g.num_params();
@@ -300,6 +305,15 @@ fn model(a: &ModelArgs) -> anyhow::Result<()> {
         })
     };
     let train_t = time_step(adam(&config), adam(&config));
+    if step_only {
+        println!(
+            "training step, batch {batch}, width {train_width}, {size}x{size}, depth {depth} \
+             (G + D, Adam), {}: median {:.0} ms of {runs}",
+            selected.description,
+            train_t * 1e3
+        );
+        return Ok(());
+    }
     // The same step with burn's own convolutions and norms: the fast paths' gain.
     mmgan::model::flex_conv::set_burn_ops_only(true);
     let train_burn_ops = time_step(adam(&config), adam(&config));

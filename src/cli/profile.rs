@@ -200,13 +200,9 @@ fn time_layer(l: &Layer, runs: usize, device: &Device) -> [f64; 4] {
     } else {
         let w = rand([l.c_out, l.c_in, k, k]);
         let opts = ConvOptions::new_with_padding([s, s], [(p, pe); 2], [1, 1], 1);
-        // As the step runs it: the tiles where the weight gradient is theirs too.
+        // As the step runs it: by the tiles.
         let fwd = time_median(runs, || {
-            if l.fast_weight_grad() {
-                sync(flex_conv::conv2d(x.clone(), w.clone(), None, opts.clone()));
-            } else {
-                sync(conv2d(x.clone(), w.clone(), None, opts.clone()));
-            }
+            sync(flex_conv::conv2d(x.clone(), w.clone(), None, opts.clone()));
         });
         // The input gradient as the step runs it: stride-1 layers by the tiles, else
         // burn's, a transposed convolution of the output gradient (with asymmetric

@@ -4,9 +4,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig2d};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::{Device, Tensor};
 
+use super::flex_activation::activation;
 use super::flex_conv::conv2d_module;
 use super::flex_norm::{instance_norm, Activation};
 
@@ -85,7 +85,7 @@ impl Discriminator {
             h = conv2d_module(&block.conv, h);
             h = match &block.norm {
                 Some(n) => instance_norm(n, h, Activation::LeakyRelu(0.2)),
-                None => leaky_relu(h, 0.2),
+                None => activation(h, Activation::LeakyRelu(0.2)),
             };
         }
         conv2d_module(&self.out, h)

@@ -23,6 +23,7 @@ use burn::tensor::Tensor;
 use rayon::prelude::*;
 
 use super::flex_conv::{autodiff_primitive, burn_ops_only, from_values, values, AdTensor};
+use super::im2col::zeros;
 
 /// What follows the norm.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -35,7 +36,7 @@ pub enum Activation {
 
 impl Activation {
     /// The slope below zero (1 for the identity).
-    fn slope(self) -> f32 {
+    pub(crate) fn slope(self) -> f32 {
         match self {
             Activation::Identity => 1.0,
             Activation::Relu => 0.0,
@@ -43,7 +44,7 @@ impl Activation {
         }
     }
 
-    fn apply(self, x: Tensor<4>) -> Tensor<4> {
+    pub(crate) fn apply(self, x: Tensor<4>) -> Tensor<4> {
         match self {
             Activation::Identity => x,
             Activation::Relu => relu(x),
@@ -144,7 +145,7 @@ fn forward(
     let [_, c, h, w] = dims;
     let hw = (h * w).max(1);
     let slope = act.slope();
-    let mut y = vec![0f32; x.len()];
+    let mut y = zeros(x.len());
     let mut stats = vec![[0f32; 2]; x.len() / hw];
     y.par_chunks_mut(hw)
         .zip(x.par_chunks(hw))
@@ -171,7 +172,7 @@ fn backward(x: &[f32], dy: &[f32], state: &NormState) -> (Vec<f32>, Vec<f32>, Ve
     let [_, c, h, w] = state.dims;
     let hw = (h * w).max(1);
     let slope = state.act.slope();
-    let mut dx = vec![0f32; x.len()];
+    let mut dx = zeros(x.len());
     // Per plane: sum of the pre-activation gradient, and of it times the normalised input.
     let mut sums = vec![[0f64; 2]; x.len() / hw];
     dx.par_chunks_mut(hw)

@@ -6,10 +6,10 @@ use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfi
 use burn::nn::{
     Dropout, DropoutConfig, Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig2d,
 };
-use burn::tensor::activation::{leaky_relu, relu};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::flex_activation::activation;
 use super::flex_conv::{conv2d, conv2d_module, conv_transpose2d_module};
 use super::flex_norm::{instance_norm, Activation};
 
@@ -148,7 +148,7 @@ impl Down {
         let x = conv2d_module(&self.conv, x); // [b, c_out, h/2, w/2]
         let x = match &self.norm {
             Some(n) => instance_norm(n, x, Activation::LeakyRelu(0.2)),
-            None => leaky_relu(x, 0.2),
+            None => activation(x, Activation::LeakyRelu(0.2)),
         };
         match &self.dropout {
             Some(d) => d.forward(x),
@@ -328,7 +328,7 @@ impl Generator {
         for (up, skip) in self.ups.iter().zip(skips.into_iter().rev()) {
             h = Tensor::cat(vec![up.forward(h), skip], 1);
         }
-        relu(self.upsample_conv(h)) // [b, 4, side, side]
+        activation(self.upsample_conv(h), Activation::Relu) // [b, 4, side, side]
     }
 
     /// Nearest upsample x2 + pad (top 2, left 2, bottom 1, right 1) + Conv 4x4, computed

@@ -37,6 +37,15 @@ const BLOCK: usize = 1 << 16;
 /// memory-bound pass per 16 pixels.
 const MIN_PIXELS: usize = 256;
 
+/// `n` zeros, written by every thread: `vec![0f32; n]` is one `memset` on the calling
+/// thread (glibc's `calloc` clears reused heap memory), which left the other core idle
+/// for the outputs of the convolutions and norms in training.
+pub fn zeros(n: usize) -> Vec<f32> {
+    let mut v = Vec::with_capacity(n);
+    v.par_extend(rayon::iter::repeat_n(0f32, n).with_min_len(1 << 16));
+    v
+}
+
 /// The weight gradient `[out_channels, channels, k0, k1]` (row-major) of the convolution
 /// `s`, from its input `x` and output gradient `dy` (both row-major NCHW).
 pub fn weight_grad(x: &[f32], dy: &[f32], s: &ConvShape) -> Vec<f32> {
@@ -146,7 +155,7 @@ pub fn forward(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
         let (lhs, rhs) = (Matrix::new(weight, ckk, 1), Matrix::new(block, pixels, 1));
         gemm_set(dst, lhs, rhs, [s.out_channels, pixels, ckk]);
     };
-    let mut y = vec![0f32; s.batch * s.out_channels * plane];
+    let mut y = zeros(s.batch * s.out_channels * plane);
     if s.batch >= rayon::current_num_threads() {
         // An image for every thread (training): each image's blocks straight into its
         // planes.
@@ -203,7 +212,7 @@ pub fn transposed(x: &[f32], weight: &[f32], s: &ConvShape) -> Vec<f32> {
     let okk = c_out * kk;
     assert_eq!(x.len(), s.batch * c_in * pixels, "input size");
     assert_eq!(weight.len(), c_in * okk, "weight size");
-    let mut y = vec![0f32; s.batch * c_out * plane];
+    let mut y = zeros(s.batch * c_out * plane);
     if c_out * plane == 0 {
         return y;
     }

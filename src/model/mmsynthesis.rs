@@ -25,11 +25,11 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::nn::{Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig2d};
-use burn::tensor::activation::leaky_relu;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Device, Tensor};
 
+use super::flex_activation::activation;
 use super::flex_conv::conv2d_same as same;
 use super::flex_norm::{instance_norm, Activation};
 use super::Scenario;
@@ -223,7 +223,9 @@ fn upsample(x: Tensor<4>) -> Tensor<4> {
 impl Encoder {
     /// `x`: [b, 1, side, side] -> [b, latent, side/2, side/2].
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let s1 = self.level1.forward(leaky_relu(self.down.forward(x), 0.2));
+        let s1 = self
+            .level1
+            .forward(activation(self.down.forward(x), Activation::LeakyRelu(0.2)));
         let s2 = self.level2.forward(self.pool.forward(s1.clone()));
         let s3 = self.level3.forward(self.pool.forward(s2.clone()));
         let u2 = self.up2.forward(Tensor::cat(vec![upsample(s3), s2], 1));

@@ -12,6 +12,7 @@ mod conditioning;
 mod context;
 mod curriculum;
 mod discriminator;
+pub mod flex_activation;
 pub mod flex_conv;
 pub mod flex_norm;
 mod generator;

@@ -26,9 +26,9 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Initializer, InstanceNorm, InstanceNormConfig, PaddingConfig2d};
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
+use super::flex_activation::activation;
 use super::flex_conv::{conv2d_same as same, conv_transpose2d_module};
 use super::flex_norm::{instance_norm, Activation};
 use super::{Discriminator, DiscriminatorConfig, Scenario};
@@ -241,7 +241,7 @@ impl PairGenerator {
         let h = instance_norm(&self.norm_up1, h, Activation::Relu);
         let h = conv_transpose2d_module(&self.up2, h);
         let h = instance_norm(&self.norm_up2, h, Activation::Relu);
-        relu(same(&self.out, h))
+        activation(same(&self.out, h), Activation::Relu)
     }
 }
 

@@ -11,10 +11,13 @@
 //! 1.2-1.5x; `mmgan bench model --profile`).
 //!
 //! The networks' convolutions call [`conv2d`] (or [`conv2d_module`], [`conv2d_same`],
-//! [`conv_transpose2d_module`]). On tensors of an autodiff flex device, where
-//! [`takes_fast_weight_grad`] says so, [`conv2d`] records a custom autodiff op: the
-//! forward pass by the tiles, the input gradient as burn runs it (stride-1 layers: as a
-//! tiled convolution of the output gradient), the weight gradient by the tiles. (The
+//! [`conv_transpose2d_module`]). On tensors of an autodiff flex device [`conv2d`]
+//! records a custom autodiff op: the forward pass by the tiles, the input gradient as
+//! burn runs it (stride-1 layers: as a tiled convolution of the output gradient), the
+//! weight gradient by the tiles where [`takes_fast_weight_grad`] says so, else burn's.
+//! (The small strided layers once ran burn's forward too, whose GEMMs there ran on one
+//! thread: the tiled forward made the width-32 step 8-13 % faster, `mmgan bench model
+//! --step-only`, alternating.) (The
 //! strided layers' input gradient by the tiles, `im2col::transposed` of the output
 //! gradient, was measured: no faster in the width-32 step, 1090 / 1053 / 1066 ms against
 //! burn's 1079 / 1061 / 1027, alternating, and slower per layer, 36 + 104 ms against
@@ -50,9 +53,8 @@ use super::im2col::{self, ConvShape};
 mod transposed;
 pub use transposed::conv_transpose2d_module;
 
-/// `conv2d` as burn's `burn::tensor::module::conv2d`, with the fast weight gradient on
-/// autodiff flex tensors where [`takes_fast_weight_grad`] says so (groups 1, dilation 1;
-/// anything else goes to burn's op).
+/// `conv2d` as burn's `burn::tensor::module::conv2d`: the tiled forward and the custom
+/// op on flex (groups 1, dilation 1; anything else goes to burn's op).
 pub fn conv2d(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -65,8 +67,9 @@ pub fn conv2d(
         let y = Tensor::from_primitive::<Flex>(tiled_forward(&xp, &wp, &shape));
         return add_bias(y, bias);
     }
-    let plain = simple && takes_fast_weight_grad(shape.batch, shape.out_hw, options.stride);
-    match plain.then(|| autodiff_flex(&x, &weight)).flatten() {
+    // Every simple layer runs the tiled forward, also where the weight gradient stays
+    // burn's: burn's forward ran the small strided layers' GEMMs on one thread.
+    match simple.then(|| autodiff_flex(&x, &weight)).flatten() {
         Some((x, w)) => add_bias(record(x, w, options, &shape), bias),
         None => burn::tensor::module::conv2d(x, weight, bias, options),
     }
@@ -203,6 +206,11 @@ impl Backward<Flex, 2> for FastConv {
             grads.register::<Flex>(node.id, dx);
         }
         if let Some(node) = node_w {
+            let [b, _, h, w_out] = Tensor::<4>::from_primitive::<Flex>(grad.clone()).dims();
+            if !takes_fast_weight_grad(b, [h, w_out], options.stride) {
+                grads.register::<Flex>(node.id, Flex::conv2d_weight_backward(x, w, grad, options));
+                return;
+            }
             let (x, dy) = (
                 Tensor::<4>::from_primitive::<Flex>(x),
                 Tensor::<4>::from_primitive::<Flex>(grad),
@@ -344,12 +352,12 @@ pub fn conv2d_weight_grad(
         ..shape_of(x.dims(), [out_channels, channels, k[0], k[1]], options)
     };
     let device = x.device();
-    let (x, dy) = (x.into_data(), dy.into_data());
+    // Borrowed where contiguous: `into_data` copied the layer's whole input on one thread.
     let (x, dy) = (
-        x.as_slice::<f32>().expect("flex trains in f32"),
-        dy.as_slice::<f32>().expect("flex trains in f32"),
+        plain_flex(&x).expect("the weight gradient runs on plain flex"),
+        plain_flex(&dy).expect("the weight gradient runs on plain flex"),
     );
-    let dw = im2col::weight_grad(x, dy, &shape);
+    let dw = im2col::weight_grad(&values::<4>(&x), &values::<4>(&dy), &shape);
     Tensor::from_data(
         TensorData::new(dw, [out_channels, channels, k[0], k[1]]),
         &device,

@@ -82,6 +82,22 @@ fn conv_matches_burn_in_value_and_gradients() {
 }
 
 #[test]
+fn small_strided_layers_take_the_tiled_forward_and_burns_weight_gradient() {
+    // The generator's inner down layers (a few pixels over the batch): the forward and
+    // input gradient of the custom op, burn's weight gradient.
+    for (x, w) in [([4, 8, 16, 16], [6, 8, 4, 4]), ([2, 5, 2, 2], [3, 5, 4, 4])] {
+        let o = ConvOptions::new([2, 2], [1, 1], [1, 1], 1);
+        assert!(!takes_fast_weight_grad(x[0], [x[2] / 2, x[3] / 2], [2, 2]));
+        compare(
+            x,
+            w,
+            |x, w| conv2d(x, w, None, o.clone()),
+            |x, w| burn::tensor::module::conv2d(x, w, None, o.clone()),
+        );
+    }
+}
+
+#[test]
 fn a_module_through_conv2d_module_gives_its_own_forward() {
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::PaddingConfig2d;
