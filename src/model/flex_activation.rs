@@ -21,6 +21,7 @@ use rayon::prelude::*;
 
 use super::flex_conv::{autodiff_primitive, burn_ops_only, from_values, values, AdTensor};
 use super::flex_norm::Activation;
+use super::im2col::zeros;
 
 /// Values per parallel task: enough that a task outweighs its scheduling.
 const MIN_CHUNK: usize = 1 << 14;
@@ -40,12 +41,16 @@ pub fn activation(x: Tensor<4>, act: Activation) -> Tensor<4> {
 
 /// `x` below zero scaled by `slope`, as burn's leaky ReLU (`slope` 0: its ReLU).
 fn forward(x: &[f32], slope: f32) -> Vec<f32> {
-    // Collected straight into the result: no zeroing pass first.
-    let mut y = Vec::new();
-    x.par_iter()
-        .with_min_len(MIN_CHUNK)
-        .map(|&x| if x < 0.0 { x * slope } else { x })
-        .collect_into_vec(&mut y);
+    // Chunks of plain loops, which vectorise (collecting a parallel map wrote element
+    // by element, slower than the zeroing pass it saved).
+    let mut y = zeros(x.len());
+    y.par_chunks_mut(MIN_CHUNK)
+        .zip(x.par_chunks(MIN_CHUNK))
+        .for_each(|(y, x)| {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = if x < 0.0 { x * slope } else { x };
+            }
+        });
     y
 }
 
@@ -55,12 +60,14 @@ fn forward(x: &[f32], slope: f32) -> Vec<f32> {
 /// A NaN passes its gradient, as in burn.
 fn backward(y: &[f32], dy: &[f32], slope: f32) -> Vec<f32> {
     let passes = |y: f32| y > 0.0 || (y == 0.0 && slope > 0.0) || y.is_nan();
-    let mut dx = Vec::new();
-    y.par_iter()
-        .zip(dy)
-        .with_min_len(MIN_CHUNK)
-        .map(|(&y, &dy)| if passes(y) { dy } else { dy * slope })
-        .collect_into_vec(&mut dx);
+    let mut dx = zeros(y.len());
+    dx.par_chunks_mut(MIN_CHUNK)
+        .zip(y.par_chunks(MIN_CHUNK).zip(dy.par_chunks(MIN_CHUNK)))
+        .for_each(|(dx, (y, dy))| {
+            for ((dx, &y), &dy) in dx.iter_mut().zip(y).zip(dy) {
+                *dx = if passes(y) { dy } else { dy * slope };
+            }
+        });
     dx
 }
 
