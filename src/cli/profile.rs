@@ -49,13 +49,6 @@ impl Layer {
             (self.side + b + e - self.kernel) / self.stride + 1
         }
     }
-
-    /// Whether the training step takes flex_conv's weight gradient for this layer.
-    fn fast_weight_grad(&self) -> bool {
-        let o = self.out_side();
-        !self.transposed
-            && flex_conv::takes_fast_weight_grad(self.batch, [o, o], [self.stride, self.stride])
-    }
 }
 
 /// The convolution layers of one training step: the generator's (batch `b`) and the
@@ -228,18 +221,14 @@ fn time_layer(l: &Layer, runs: usize, device: &Device) -> [f64; 4] {
                 opts.clone(),
             ));
         });
-        let ours = if l.fast_weight_grad() {
-            time_median(runs, || {
-                sync(flex_conv::conv2d_weight_grad(
-                    x.clone(),
-                    dy.clone(),
-                    [k, k],
-                    &opts,
-                ));
-            })
-        } else {
-            dw
-        };
+        let ours = time_median(runs, || {
+            sync(flex_conv::conv2d_weight_grad(
+                x.clone(),
+                dy.clone(),
+                [k, k],
+                &opts,
+            ));
+        });
         [fwd, dx, dw, ours]
     }
 }

@@ -162,7 +162,12 @@ mod tests {
         let got = y.clone().into_data().try_to_vec::<f32>().unwrap();
         assert_eq!(got, vec![-0.4, 0.0, 3.0, -0.1]);
         let grads = y.sum().backward();
-        let dx = x.grad(&grads).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        let dx = x
+            .grad(&grads)
+            .unwrap()
+            .into_data()
+            .try_to_vec::<f32>()
+            .unwrap();
         assert_eq!(dx, vec![0.2, 1.0, 1.0, 0.2]);
     }
 }

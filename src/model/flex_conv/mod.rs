@@ -7,17 +7,19 @@
 //! the size of the image with a 3x3 output, which flex runs on its direct, non-GEMM path:
 //! the generator's final 3x3 layer (sub-pixel form) took 0.78 s of a 2.1 s training step
 //! at width 32, 256x256, batch 4; about 0.02 s here. Strided layers fare better in burn,
-//! but the tiles still win on the large ones (the discriminator's first three layers
-//! 1.2-1.5x; `mmgan bench model --profile`).
+//! but the tiles still win (the discriminator's first three layers 1.2-1.5x; `mmgan bench
+//! model --profile`).
 //!
 //! The networks' convolutions call [`conv2d`] (or [`conv2d_module`], [`conv2d_same`],
 //! [`conv_transpose2d_module`]). On tensors of an autodiff flex device [`conv2d`]
 //! records a custom autodiff op: the forward pass by the tiles, the input gradient as
 //! burn runs it (stride-1 layers: as a tiled convolution of the output gradient), the
-//! weight gradient by the tiles where [`takes_fast_weight_grad`] says so, else burn's.
-//! (The small strided layers once ran burn's forward too, whose GEMMs there ran on one
-//! thread: the tiled forward made the width-32 step 8-13 % faster, `mmgan bench model
-//! --step-only`, alternating.) (The
+//! weight gradient by the tiles. (The small strided layers, with under 4,096 output
+//! pixels over the batch, once took burn's forward and weight gradient, which measured
+//! faster per layer than the tiles of the time; burn's forward ran their GEMMs on one
+//! thread. Their tiled forward made the width-32 step 8-13 % faster, then their tiled
+//! weight gradient 2.5 % more: `mmgan bench model --step-only`, alternating, ten rounds.)
+//! (The
 //! strided layers' input gradient by the tiles, `im2col::transposed` of the output
 //! gradient, was measured: no faster in the width-32 step, 1090 / 1053 / 1066 ms against
 //! burn's 1079 / 1061 / 1027, alternating, and slower per layer, 36 + 104 ms against
@@ -73,15 +75,6 @@ pub fn conv2d(
         Some((x, w)) => add_bias(record(x, w, options, &shape), bias),
         None => burn::tensor::module::conv2d(x, weight, bias, options),
     }
-}
-
-/// Whether a convolution (batch, output size, stride) takes the tiled weight gradient:
-/// every stride-1 layer (burn's is far slower there), and strided layers with at least
-/// 4,096 output pixels over the batch; below that the tiles measured slower than burn's
-/// op (`mmgan bench model --profile`: the discriminator's first three layers 1.2-1.5x
-/// faster, its fourth and the generator's inner layers 1.0-1.3x slower).
-pub fn takes_fast_weight_grad(batch: usize, out_hw: [usize; 2], stride: [usize; 2]) -> bool {
-    stride == [1, 1] || batch * out_hw[0] * out_hw[1] >= 4096
 }
 
 /// The module `c` applied as its own `forward` does (its stride, dilation, groups and
@@ -206,11 +199,6 @@ impl Backward<Flex, 2> for FastConv {
             grads.register::<Flex>(node.id, dx);
         }
         if let Some(node) = node_w {
-            let [b, _, h, w_out] = Tensor::<4>::from_primitive::<Flex>(grad.clone()).dims();
-            if !takes_fast_weight_grad(b, [h, w_out], options.stride) {
-                grads.register::<Flex>(node.id, Flex::conv2d_weight_backward(x, w, grad, options));
-                return;
-            }
             let (x, dy) = (
                 Tensor::<4>::from_primitive::<Flex>(x),
                 Tensor::<4>::from_primitive::<Flex>(grad),
