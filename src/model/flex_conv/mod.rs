@@ -19,8 +19,7 @@
 //! faster per layer than the tiles of the time; burn's forward ran their GEMMs on one
 //! thread. Their tiled forward made the width-32 step 8-13 % faster, then their tiled
 //! weight gradient 2.5 % more: `mmgan bench model --step-only`, alternating, ten rounds.)
-//! (The
-//! strided layers' input gradient by the tiles, `im2col::transposed` of the output
+//! (The strided layers' input gradient by the tiles, `im2col::transposed` of the output
 //! gradient, was measured: no faster in the width-32 step, 1090 / 1053 / 1066 ms against
 //! burn's 1079 / 1061 / 1027, alternating, and slower per layer, 36 + 104 ms against
 //! 33 + 89 ms for the generator's and the discriminator's strided layers. As one
@@ -69,8 +68,8 @@ pub fn conv2d(
         let y = Tensor::from_primitive::<Flex>(tiled_forward(&xp, &wp, &shape));
         return add_bias(y, bias);
     }
-    // Every simple layer runs the tiled forward, also where the weight gradient stays
-    // burn's: burn's forward ran the small strided layers' GEMMs on one thread.
+    // Every simple layer, the small strided ones too: burn's forward ran their GEMMs on
+    // one thread.
     match simple.then(|| autodiff_flex(&x, &weight)).flatten() {
         Some((x, w)) => add_bias(record(x, w, options, &shape), bias),
         None => burn::tensor::module::conv2d(x, weight, bias, options),
