@@ -89,6 +89,10 @@ pub struct TrainArgs {
     /// lowered for the last epochs
     #[arg(long, default_value_t = 2e-4)]
     pub lr: f64,
+    /// MM-GAN: the generator's input layer learns at this x --lr (e.g. to let the
+    /// neighbours' weights that --context adds grow faster); may change on --resume
+    #[arg(long, default_value_t = 1.0, value_parser = parse_scale)]
+    pub input_lr_scale: f64,
     /// MM-GAN: add this x (1 - brain SSIM of the missing sequences) to the selective L1
     /// (0: the paper's loss); may change on --resume
     #[arg(long, default_value_t = 0.0)]
@@ -107,6 +111,13 @@ pub struct TrainArgs {
     /// pGAN: residual blocks per pair generator (paper 9)
     #[arg(long, default_value_t = 6)]
     pub blocks: usize,
+}
+
+fn parse_scale(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(k) if k.is_finite() && k > 0.0 => Ok(k),
+        _ => Err(format!("{text:?} is not a positive factor")),
+    }
 }
 
 fn parse_share(text: &str) -> Result<f64, String> {
@@ -128,6 +139,11 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("--context: {e}"))?;
     } else if a.context > 0 {
         anyhow::bail!("--context is MM-GAN's; {} reads one slice", a.method);
+    } else if a.input_lr_scale != 1.0 {
+        anyhow::bail!(
+            "--input-lr-scale is MM-GAN's; {} trains at one rate",
+            a.method
+        );
     }
     let config = TrainConfig::new(
         generator,
@@ -168,6 +184,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
             .with_critic_width(a.net.width.clamp(1, 16)),
     )
     .with_lr(a.lr)
+    .with_input_lr_scale(a.input_lr_scale)
     .with_ssim_weight(a.ssim_weight)
     .with_distribution_weight(a.distribution_weight);
     let selected = select_device(a.backend).map_err(anyhow::Error::msg)?;

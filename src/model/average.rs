@@ -66,6 +66,12 @@ fn flat<M: Module>(module: &M) -> Result<Vec<Flat>, String> {
     }
 }
 
+/// Every float parameter of `module`, flattened, in the order `Module::visit` walks them.
+#[cfg(test)]
+pub(crate) fn parameter_values<M: Module>(module: &M) -> Result<Vec<Vec<f32>>, String> {
+    Ok(flat(module)?.into_iter().map(|f| f.values).collect())
+}
+
 /// The module whose every float parameter is the mean of that parameter over `snapshots`
 /// (at least one, all of the same architecture: the same parameters in the same shapes).
 pub fn average_modules<M: Module>(snapshots: &[M]) -> Result<M, String> {

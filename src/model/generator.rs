@@ -188,6 +188,13 @@ pub struct Generator {
     pub(super) out: Conv2d,
 }
 
+impl Generator {
+    /// The layer that reads the input slices (training may give it its own rate).
+    pub fn input_layer(&self) -> &Conv2d {
+        &self.downs[0].conv
+    }
+}
+
 impl GeneratorConfig {
     /// Filters of encoder level `i` (0-based).
     pub fn level_width(&self, i: usize) -> usize {

@@ -26,6 +26,8 @@ mod weights;
 mod widen;
 
 pub use average::average_modules;
+#[cfg(test)]
+pub(crate) use average::parameter_values;
 pub use conditioning::{
     availability_mask, discriminator_target_fake, impute, pass_through,
     selective_distribution_loss, selective_l1, selective_ssim_loss, Imputation,

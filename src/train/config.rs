@@ -51,6 +51,12 @@ pub struct TrainConfig {
     pub batch: usize,
     #[config(default = 2e-4)]
     pub lr: f64,
+    /// MM-GAN: the generator's input layer learns at this x `lr`. A `--context` increase
+    /// starts the neighbours' weights at zero, and Adam moves a weight by about `lr` a
+    /// step whatever its gradient: a larger rate there lets them grow without shaking
+    /// the rest of a trained network. May change on --resume.
+    #[config(default = 1.0)]
+    pub input_lr_scale: f64,
     #[config(default = 0.5)]
     pub beta1: f32,
     #[config(default = 0.999)]

@@ -4,7 +4,7 @@
 
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, Gradients, Tensor, TensorData};
 
 use super::TrainConfig;
 use crate::model::{
@@ -100,8 +100,7 @@ pub fn train_step(
     }
     let loss_g = loss_adv.clone().mul_scalar(c.adversarial_weight)
         + pixel.mul_scalar(1.0 - c.adversarial_weight);
-    let grads = GradientsParams::from_grads(loss_g.backward(), &g);
-    let g = opt_g.step(c.lr, g, grads);
+    let g = step_generator(opt_g, c, g, loss_g.backward());
     // The frozen copy shares the discriminator's buffers: let them go, so that its update
     // can run in place.
     drop(judge);
@@ -132,6 +131,25 @@ pub fn train_step(
         [loss_ssim, loss_distribution],
     );
     (g, d, losses)
+}
+
+/// One Adam step of MM-GAN's generator, its input layer at `c.input_lr_scale` x the rate.
+/// The two groups are stepped apart: burn's optimiser leaves a parameter without a
+/// gradient, and its moments, as they are.
+fn step_generator(
+    opt: &mut ModuleOptimizer,
+    c: &TrainConfig,
+    g: Generator,
+    mut grads: Gradients,
+) -> Generator {
+    if c.input_lr_scale == 1.0 {
+        let grads = GradientsParams::from_grads(grads, &g);
+        return opt.step(c.lr, g, grads);
+    }
+    let input = GradientsParams::from_module(&mut grads, g.input_layer());
+    let rest = GradientsParams::from_grads(grads, &g);
+    let g = opt.step(c.lr, g, rest);
+    opt.step(c.lr * c.input_lr_scale, g, input)
 }
 
 /// One MM-Synthesis step on a batch (`slices`: `[batch][4][side][side]`, normalised) with
@@ -224,4 +242,70 @@ pub fn pgan_step(
 
     let losses = StepLosses::gan([loss_g, loss_adv, loss_l1, loss_d], [None, None]);
     (g, d, losses)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::io::SequenceSet;
+    use crate::model::{parameter_values, DiscriminatorConfig, GeneratorConfig};
+    use crate::train::adam;
+
+    /// Adam's first step moves each weight by the rate times its gradient's sign: the
+    /// input layer moves `input_lr_scale` times as far, every other weight as far.
+    #[test]
+    fn the_input_layer_learns_at_its_own_rate() {
+        let device = Device::flex().autodiff();
+        let generator = GeneratorConfig::new()
+            .with_width(4)
+            .with_depth(3)
+            .with_dropout(0.0);
+        let discriminator = DiscriminatorConfig::new().with_width(4);
+        let g0 = generator.init(&device);
+        let d0 = discriminator.init(&device);
+        let shape = [2, 4, 16, 16];
+        let slices: Vec<f32> = (0..shape.iter().product::<usize>())
+            .map(|i| (i * 37 % 101) as f32 / 101.0)
+            .collect();
+        let before = parameter_values(&g0).unwrap();
+        let moved = |scale: f64| -> Vec<f32> {
+            let c = TrainConfig::new(generator.clone(), discriminator.clone(), Vec::new())
+                .with_lr(1e-3)
+                .with_input_lr_scale(scale);
+            let (mut opt_g, mut opt_d) = (adam(&c), adam(&c));
+            let scenario = Scenario::all(SequenceSet::BRATS)[10];
+            let (g, _, _) = train_step(
+                g0.clone(),
+                d0.clone(),
+                &mut opt_g,
+                &mut opt_d,
+                &slices,
+                shape,
+                scenario,
+                &c,
+                &device,
+            );
+            let after = parameter_values(&g).unwrap();
+            // The largest move of each parameter.
+            before
+                .iter()
+                .zip(&after)
+                .map(|(b, a)| {
+                    b.iter()
+                        .zip(a)
+                        .map(|(b, a)| (a - b).abs())
+                        .fold(0.0, f32::max)
+                })
+                .collect()
+        };
+        let plain = moved(1.0);
+        let scaled = moved(10.0);
+        assert_eq!(plain.len(), scaled.len());
+        // `visit` walks the input layer's weight first.
+        assert!((plain[0] - 1e-3).abs() < 1e-5, "{}", plain[0]);
+        assert!((scaled[0] - 1e-2).abs() < 1e-4, "{}", scaled[0]);
+        for (i, (p, s)) in plain.iter().zip(&scaled).enumerate().skip(1) {
+            assert!((p - s).abs() < 1e-7, "parameter {i}: {p} against {s}");
+        }
+    }
 }
