@@ -135,12 +135,14 @@ fn chart<DB: DrawingBackend>(
         (x0, x1, y0, y1) = (0.0, 1.0, 0.0, 1.0);
     }
     let pad = ((y1 - y0) * 0.08).max(1e-3);
+    // A band below the data for the legend (lower right), so that it hides no point.
+    let legend_band = (y1 - y0).max(1e-3) * 0.06 * series.len() as f64;
     let mut c = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d((x0 - 0.5)..(x1 + 0.5), (y0 - pad)..(y1 + pad))
+        .build_cartesian_2d((x0 - 0.5)..(x1 + 0.5), (y0 - pad - legend_band)..(y1 + pad))
         .map_err(err)?;
     c.configure_mesh()
         .x_desc("epoch")
@@ -158,7 +160,7 @@ fn chart<DB: DrawingBackend>(
         ))
         .map_err(err)?
         .label(*name)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour));
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3)));
         c.draw_series(data.iter().map(|&p| Circle::new(p, 3, colour.filled())))
             .map_err(err)?;
     }
