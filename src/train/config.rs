@@ -53,8 +53,9 @@ pub struct TrainConfig {
     pub lr: f64,
     /// MM-GAN: the generator's input layer learns at this x `lr`. A `--context` increase
     /// starts the neighbours' weights at zero, and Adam moves a weight by about `lr` a
-    /// step whatever its gradient: a larger rate there lets them grow without shaking
-    /// the rest of a trained network. May change on --resume.
+    /// step whatever its gradient, so a larger rate there lets them grow faster (10x on
+    /// the shipped c3 weights did worse: weights/MODEL_CARD.md, "Next"). May change on
+    /// --resume.
     #[config(default = 1.0)]
     pub input_lr_scale: f64,
     #[config(default = 0.5)]
