@@ -70,6 +70,47 @@ fn help_lists_subcommands() {
     assert!(out.contains("info") && out.contains("bench"), "{out}");
 }
 
+/// `mmgan bench model` on tiny networks without the PyTorch peer: every row of its table
+/// printed with a time, and a size the network cannot halve refused by name.
+#[test]
+fn bench_model_prints_every_row_and_refuses_a_bad_size() {
+    let tiny = [
+        "bench",
+        "model",
+        "--widths",
+        "8,4",
+        "--size",
+        "32",
+        "--depth",
+        "3",
+        "--train-width",
+        "4",
+        "--batch",
+        "1",
+        "--runs",
+        "1",
+        "--no-peer",
+    ];
+    let (ok, out, err) = mmgan(&tiny);
+    assert!(ok, "{err}");
+    for row in [
+        "| generator forward, 1 slice, width 8 |",
+        "| generator forward, 1 slice, width 4 |",
+        "| training step, batch 1, width 4 (G + D, Adam) |",
+        "| MM-Synthesis forward",
+        "| MM-Synthesis training step",
+        "| pGAN forward",
+        "| pGAN training step",
+    ] {
+        let line = out.lines().find(|l| l.starts_with(row));
+        let line = line.unwrap_or_else(|| panic!("no row {row:?} in:\n{out}"));
+        assert!(line.contains(" ms |"), "no time in {line:?}");
+    }
+    let (ok, out, err) = mmgan(&[&tiny[..5], &["36"], &tiny[6..]].concat());
+    assert!(!ok, "{out}");
+    assert!(err.contains("--size must be divisible by 2^depth"), "{err}");
+}
+
 #[test]
 fn average_writes_the_parameter_mean_of_snapshots_and_refuses_other_networks() {
     use burn::module::Module;
