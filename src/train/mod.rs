@@ -131,48 +131,8 @@ pub fn train(
     std::fs::create_dir_all(out).map_err(|e| run_err(out, e))?;
     let config_path = out.join("config.json");
     let checkpoint = out.join("checkpoint");
-    if resume {
-        let saved = load_saved_config(&config_path)?;
-        if saved.method != c.method {
-            return Err(run_err(
-                &config_path,
-                format!(
-                    "the run trains {}; resume it with --method {}",
-                    saved.method,
-                    saved.method.name()
-                ),
-            ));
-        }
-        if saved.network() != c.network()
-            || (c.method == Method::MmGan && saved.discriminator != c.discriminator)
-            || saved.side != c.side
-        {
-            return Err(run_err(&config_path, "the run was made with another network config; resume with the same --width/--depth/--size"));
-        }
-    } else if checkpoint.exists() {
-        return Err(run_err(
-            out,
-            "already holds a run: pass --resume to continue it, or choose another --out",
-        ));
-    }
-    // The --init sidecar, read once: weights of another sequence set are refused before
-    // minutes of loading subjects, and the run's sidecar records where it started.
-    let init = match &c.init {
-        Some(dir) => Some((dir, crate::model::WeightsMeta::load(Path::new(dir))?)),
-        None => None,
-    };
-    if let Some((dir, meta)) = &init {
-        if meta.sequences() != c.sequences {
-            return Err(run_err(
-                Path::new(dir),
-                format!(
-                    "a model of {}, this run's sequences are {} (--sequences)",
-                    meta.sequences(),
-                    c.sequences
-                ),
-            ));
-        }
-    }
+    check_run_folder(c, out, resume)?;
+    let init = read_init(c)?;
     let json = serde_json::to_string_pretty(c).map_err(|e| run_err(out, e))?;
     write_atomic(&config_path, json.as_bytes()).map_err(|e| run_err(&config_path, e))?;
 
@@ -251,7 +211,7 @@ pub fn train(
             batches: plan.len(),
         });
         let started = std::time::Instant::now();
-        let mut sums = [0f64; 7];
+        let mut sum = StepLosses::default();
         let mut counted = 0usize;
         for (b, batch) in plan.iter().enumerate().skip(state.progress.batches_done) {
             if interrupt.load(Ordering::Relaxed) {
@@ -278,13 +238,7 @@ pub fn train(
             let slices = train[batch.subject].batch(batch.start, c.batch, c.context(), batch.flip);
             let losses;
             (state, losses) = state.step(&slices, batch.scenario, c, &train_device);
-            sums[0] += losses.g;
-            sums[1] += losses.adversarial;
-            sums[2] += losses.l1;
-            sums[3] += losses.d;
-            sums[4] += losses.embedding;
-            sums[5] += losses.ssim;
-            sums[6] += losses.distribution;
+            sum += losses;
             counted += 1;
             events(TrainEvent::Batch {
                 epoch,
@@ -292,57 +246,142 @@ pub fn train(
                 losses,
             });
         }
-        let n = counted.max(1) as f64;
         let network = state.network();
         let quality = test_metrics(&network, &test, c, device);
-        let log = EpochLog {
+        let log = EpochLog::new(
             epoch,
-            batches: plan.len(),
-            scenarios: {
-                let w = c.scenario_window(epoch);
-                format!("{}..={}", w.start, w.end - 1)
-            },
-            loss_g: sums[0] / n,
-            loss_adv: sums[1] / n,
-            loss_l1: sums[2] / n,
-            loss_d: sums[3] / n,
-            loss_embedding: sums[4] / n,
-            loss_ssim: sums[5] / n,
-            loss_distribution: sums[6] / n,
-            seconds: started.elapsed().as_secs_f64(),
-            test: quality.map(|q| q.0),
-            test_brain: quality.map(|q| q.1),
-        };
+            plan.len(),
+            c,
+            sum / counted.max(1) as f64,
+            started.elapsed().as_secs_f64(),
+            quality,
+        );
         state.progress = Progress {
             epochs_done: epoch,
             batches_done: 0,
         };
         state.save(&checkpoint)?;
-        save_network(&out.join("weights"), &network, &meta(epoch))?;
-        if c.keep_epochs {
-            let dir = out.join("epochs").join(epoch.to_string());
-            save_network(&dir, &network, &meta(epoch))?;
-        }
-        append_log(&out.join("log.jsonl"), &log)?;
-        let log_path = out.join("log.jsonl");
-        let logs = read_log(&log_path).map_err(|e| run_err(&log_path, e))?;
-        // The epoch to ship is chosen on validation figures: keep the best one's weights
-        // (the per-epoch figures move by about 0.01 SSIM between epochs).
-        if is_best(&logs) {
-            save_network(&out.join("best"), &network, &meta(epoch))?;
-        }
-        // The figure is a convenience: a failure to draw it must not stop training.
-        if let Err(e) = draw_curves(
-            &logs,
-            &format!("{} - {}", subject_key(out), c.method),
-            c.validation_label(),
-            &out.join("curves.png"),
-        ) {
-            log::warn!("learning curves not drawn: {e}");
-        }
+        save_epoch(c, out, &network, &meta(epoch), &log)?;
         events(TrainEvent::EpochEnd(log));
     }
     Ok(state.progress.epochs_done)
+}
+
+impl EpochLog {
+    /// The log line of `epoch`: its `mean` losses and its validation figures (`quality`:
+    /// the paper's definition, then the brain's).
+    fn new(
+        epoch: usize,
+        batches: usize,
+        c: &TrainConfig,
+        mean: StepLosses,
+        seconds: f64,
+        quality: Option<(Quality, Quality)>,
+    ) -> EpochLog {
+        let window = c.scenario_window(epoch);
+        EpochLog {
+            epoch,
+            batches,
+            scenarios: format!("{}..={}", window.start, window.end - 1),
+            loss_g: mean.g,
+            loss_adv: mean.adversarial,
+            loss_l1: mean.l1,
+            loss_d: mean.d,
+            loss_embedding: mean.embedding,
+            loss_ssim: mean.ssim,
+            loss_distribution: mean.distribution,
+            seconds,
+            test: quality.map(|q| q.0),
+            test_brain: quality.map(|q| q.1),
+        }
+    }
+}
+
+/// A new run needs an empty `out`; a resumed one the same method and networks as saved.
+fn check_run_folder(c: &TrainConfig, out: &Path, resume: bool) -> Result<(), TrainError> {
+    let config_path = out.join("config.json");
+    if !resume {
+        if out.join("checkpoint").exists() {
+            return Err(run_err(
+                out,
+                "already holds a run: pass --resume to continue it, or choose another --out",
+            ));
+        }
+        return Ok(());
+    }
+    let saved = load_saved_config(&config_path)?;
+    if saved.method != c.method {
+        return Err(run_err(
+            &config_path,
+            format!(
+                "the run trains {}; resume it with --method {}",
+                saved.method,
+                saved.method.name()
+            ),
+        ));
+    }
+    if saved.network() != c.network()
+        || (c.method == Method::MmGan && saved.discriminator != c.discriminator)
+        || saved.side != c.side
+    {
+        return Err(run_err(&config_path, "the run was made with another network config; resume with the same --width/--depth/--size"));
+    }
+    Ok(())
+}
+
+/// The --init folder and its sidecar, read once: weights of another sequence set are
+/// refused before minutes of loading subjects, and the run's sidecar records where it
+/// started.
+fn read_init(c: &TrainConfig) -> Result<Option<(&String, WeightsMeta)>, TrainError> {
+    let Some(dir) = &c.init else {
+        return Ok(None);
+    };
+    let meta = crate::model::WeightsMeta::load(Path::new(dir))?;
+    if meta.sequences() != c.sequences {
+        return Err(run_err(
+            Path::new(dir),
+            format!(
+                "a model of {}, this run's sequences are {} (--sequences)",
+                meta.sequences(),
+                c.sequences
+            ),
+        ));
+    }
+    Ok(Some((dir, meta)))
+}
+
+/// An epoch's end in the run folder (the checkpoint is saved before): the latest weights,
+/// the epoch's own (`--keep-epochs`), its log line, the best epoch's weights and the curves.
+fn save_epoch(
+    c: &TrainConfig,
+    out: &Path,
+    network: &crate::model::Network,
+    meta: &WeightsMeta,
+    log: &EpochLog,
+) -> Result<(), TrainError> {
+    save_network(&out.join("weights"), network, meta)?;
+    if c.keep_epochs {
+        let dir = out.join("epochs").join(log.epoch.to_string());
+        save_network(&dir, network, meta)?;
+    }
+    let log_path = out.join("log.jsonl");
+    append_log(&log_path, log)?;
+    let logs = read_log(&log_path).map_err(|e| run_err(&log_path, e))?;
+    // The epoch to ship is chosen on validation figures: keep the best one's weights
+    // (the per-epoch figures move by about 0.01 SSIM between epochs).
+    if is_best(&logs) {
+        save_network(&out.join("best"), network, meta)?;
+    }
+    // The figure is a convenience: a failure to draw it must not stop training.
+    if let Err(e) = draw_curves(
+        &logs,
+        &format!("{} - {}", subject_key(out), c.method),
+        c.validation_label(),
+        &out.join("curves.png"),
+    ) {
+        log::warn!("learning curves not drawn: {e}");
+    }
+    Ok(())
 }
 
 /// Whether the last epoch of `logs` has the highest validation brain SSIM so far (the
@@ -424,6 +463,37 @@ mod tests {
         std::fs::write(&path, "{").unwrap();
         let e = load_saved_config(&path).unwrap_err().to_string();
         assert!(e.contains("config.json"), "{e}");
+    }
+
+    #[test]
+    fn an_epoch_log_holds_the_mean_of_its_steps_losses() {
+        let step = |k: f64| StepLosses {
+            g: k,
+            adversarial: 2.0 * k,
+            l1: 3.0 * k,
+            d: 4.0 * k,
+            embedding: 5.0 * k,
+            ssim: 6.0 * k,
+            distribution: 7.0 * k,
+        };
+        let mut sum = StepLosses::default();
+        for k in [1.0, 2.0, 6.0] {
+            sum += step(k);
+        }
+        let log = EpochLog::new(3, 10, &config(), sum / 3.0, 1.5, None);
+        let losses = [
+            log.loss_g,
+            log.loss_adv,
+            log.loss_l1,
+            log.loss_d,
+            log.loss_embedding,
+            log.loss_ssim,
+            log.loss_distribution,
+        ];
+        assert_eq!(losses, [3.0, 6.0, 9.0, 12.0, 15.0, 18.0, 21.0]);
+        assert_eq!((log.epoch, log.batches, log.seconds), (3, 10, 1.5));
+        assert!(log.scenarios.contains("..="), "{}", log.scenarios);
+        assert!(log.test_brain.is_none());
     }
 
     #[test]

@@ -52,6 +52,34 @@ impl StepLosses {
     }
 }
 
+/// Summing steps' losses (for an epoch's mean).
+impl std::ops::AddAssign for StepLosses {
+    fn add_assign(&mut self, o: StepLosses) {
+        self.g += o.g;
+        self.adversarial += o.adversarial;
+        self.l1 += o.l1;
+        self.d += o.d;
+        self.embedding += o.embedding;
+        self.ssim += o.ssim;
+        self.distribution += o.distribution;
+    }
+}
+
+impl std::ops::Div<f64> for StepLosses {
+    type Output = StepLosses;
+    fn div(self, n: f64) -> StepLosses {
+        StepLosses {
+            g: self.g / n,
+            adversarial: self.adversarial / n,
+            l1: self.l1 / n,
+            d: self.d / n,
+            embedding: self.embedding / n,
+            ssim: self.ssim / n,
+            distribution: self.distribution / n,
+        }
+    }
+}
+
 fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
     (a - b).powi_scalar(2).mean()
 }
