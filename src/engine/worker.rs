@@ -205,39 +205,19 @@ fn run(
     outbox: Sender<Response>,
     notify: impl Fn(),
 ) {
-    let send = |r: Response| {
-        let _ = outbox.send(r);
-        notify();
+    let mut worker = Worker {
+        synth: None,
+        job: None,
+        finished: None,
+        send: move |r: Response| {
+            let _ = outbox.send(r);
+            notify();
+        },
     };
-    let started = Instant::now();
-    let synth = match guarded(load) {
-        Ok(s) => {
-            // Before a request can come: the study is still being opened.
-            if let Err(e) = guarded(|| s.warm_up()) {
-                log::warn!("warming the model up failed: {e}");
-            }
-            log::info!("model loaded in {} ms", started.elapsed().as_millis());
-            send(Response::Ready {
-                device: s.device_description().to_string(),
-                method: s.meta().method.title(),
-                sequences: s.meta().sequences(),
-            });
-            Some(s)
-        }
-        Err(e) => {
-            send(Response::Failed {
-                generation: 0,
-                message: format!("the model could not be loaded: {e}"),
-            });
-            None
-        }
-    };
-    let mut job: Option<Job> = None;
-    // The last finished synthesis, kept for an uncertainty request that comes after it.
-    let mut finished: Option<Job> = None;
+    worker.load(load);
     loop {
         // Block when idle; otherwise only look at the inbox between batches.
-        let next = if job.is_some() {
+        let next = if worker.job.is_some() {
             match inbox.try_recv() {
                 Ok(r) => Some(r),
                 Err(TryRecvError::Empty) => None,
@@ -251,82 +231,130 @@ fn run(
         };
         match next {
             Some(Request::Shutdown) => return,
-            Some(Request::Cancel) => {
-                if let Some(j) = job.take() {
-                    send(Response::Cancelled {
+            Some(request) => worker.handle(request),
+            None => worker.work(),
+        }
+    }
+}
+
+/// The worker thread's state: the model, the job in progress, and the last finished
+/// synthesis (kept for an uncertainty request that comes after it).
+struct Worker<S: Fn(Response)> {
+    synth: Option<Synthesizer>,
+    job: Option<Job>,
+    finished: Option<Job>,
+    /// Send a response and ask the UI to repaint.
+    send: S,
+}
+
+impl<S: Fn(Response)> Worker<S> {
+    fn load(&mut self, load: impl FnOnce() -> Result<Synthesizer, EngineError>) {
+        let started = Instant::now();
+        match guarded(load) {
+            Ok(s) => {
+                // Before a request can come: the study is still being opened.
+                if let Err(e) = guarded(|| s.warm_up()) {
+                    log::warn!("warming the model up failed: {e}");
+                }
+                log::info!("model loaded in {} ms", started.elapsed().as_millis());
+                (self.send)(Response::Ready {
+                    device: s.device_description().to_string(),
+                    method: s.meta().method.title(),
+                    sequences: s.meta().sequences(),
+                });
+                self.synth = Some(s);
+            }
+            Err(e) => self.fail(0, format!("the model could not be loaded: {e}")),
+        }
+    }
+
+    /// End the job in progress (if any) with a failure of `generation`.
+    fn fail(&mut self, generation: u64, message: String) {
+        self.job = None;
+        (self.send)(Response::Failed {
+            generation,
+            message,
+        });
+    }
+
+    /// A request other than `Shutdown`.
+    fn handle(&mut self, request: Request) {
+        match request {
+            Request::Shutdown => {}
+            Request::Cancel => {
+                if let Some(j) = self.job.take() {
+                    (self.send)(Response::Cancelled {
                         generation: j.generation,
                     });
                 }
-                continue;
             }
-            Some(Request::Focus { generation, z }) => {
-                for j in [job.as_mut(), finished.as_mut()].into_iter().flatten() {
+            Request::Focus { generation, z } => {
+                for j in [self.job.as_mut(), self.finished.as_mut()]
+                    .into_iter()
+                    .flatten()
+                {
                     if j.generation == generation {
                         j.focus = z;
                     }
                 }
-                continue;
             }
-            Some(Request::Uncertainty { generation, passes }) => {
-                match (job.as_mut(), finished.take()) {
+            Request::Uncertainty { generation, passes } => {
+                match (self.job.as_mut(), self.finished.take()) {
                     (Some(j), _) if j.generation == generation => j.passes = Some(passes),
                     (None, Some(f)) if f.generation == generation => {
                         let mut j = Job::new(generation, Stage::Uncertainty, f.prepared, f.focus);
                         j.passes = Some(passes);
-                        job = Some(j);
+                        self.job = Some(j);
                     }
-                    (_, f) => finished = f,
+                    (_, f) => self.finished = f,
                 }
-                continue;
             }
-            Some(Request::Synthesize {
+            Request::Synthesize {
                 generation,
                 study,
                 scenario,
                 focus,
-            }) => {
-                finished = None;
-                if let Some(old) = job.take() {
-                    send(Response::Cancelled {
-                        generation: old.generation,
-                    });
-                }
-                let Some(synth) = synth.as_ref() else {
-                    send(Response::Failed {
-                        generation,
-                        message: "no model is loaded".into(),
-                    });
-                    continue;
-                };
-                let requested = Instant::now();
-                // The slice on screen alone first; the others as their batches come up.
-                match guarded(|| synth.prepare_for(&study, scenario, &[focus])) {
-                    Ok(prepared) => {
-                        log::info!(
-                            "study prepared for {scenario} in {} ms",
-                            requested.elapsed().as_millis()
-                        );
-                        let mut j = Job::new(generation, Stage::Synthesis, prepared, focus);
-                        j.requested = requested;
-                        j.unconverted = Some(study);
-                        send(Response::Started {
-                            generation,
-                            scenario,
-                            total: j.total,
-                        });
-                        job = Some(j);
-                    }
-                    Err(e) => send(Response::Failed {
-                        generation,
-                        message: e.to_string(),
-                    }),
-                }
-                continue;
-            }
-            None => {}
+            } => self.start(generation, study, scenario, focus),
         }
-        let (Some(j), Some(synth)) = (job.as_mut(), synth.as_ref()) else {
-            continue;
+    }
+
+    /// A new synthesis supersedes the one in progress and forgets the finished one.
+    fn start(&mut self, generation: u64, study: Arc<Study>, scenario: Scenario, focus: usize) {
+        self.finished = None;
+        if let Some(old) = self.job.take() {
+            (self.send)(Response::Cancelled {
+                generation: old.generation,
+            });
+        }
+        let Some(synth) = self.synth.as_ref() else {
+            return self.fail(generation, "no model is loaded".into());
+        };
+        let requested = Instant::now();
+        // The slice on screen alone first; the others as their batches come up.
+        match guarded(|| synth.prepare_for(&study, scenario, &[focus])) {
+            Ok(prepared) => {
+                log::info!(
+                    "study prepared for {scenario} in {} ms",
+                    requested.elapsed().as_millis()
+                );
+                let mut j = Job::new(generation, Stage::Synthesis, prepared, focus);
+                j.requested = requested;
+                j.unconverted = Some(study);
+                (self.send)(Response::Started {
+                    generation,
+                    scenario,
+                    total: j.total,
+                });
+                self.job = Some(j);
+            }
+            Err(e) => self.fail(generation, e.to_string()),
+        }
+    }
+
+    /// One batch of the job in progress, or its end when no slice is left.
+    fn work(&mut self) {
+        let (Some(j), Some(synth)) = (self.job.as_mut(), self.synth.as_ref()) else {
+            return;
         };
         let batch = j.next_batch(synth.batch);
         if let Some(study) = j.unconverted.clone() {
@@ -337,33 +365,11 @@ fn run(
                 Ok(())
             }) {
                 let generation = j.generation;
-                job = None;
-                send(Response::Failed {
-                    generation,
-                    message: e.to_string(),
-                });
-                continue;
+                return self.fail(generation, e.to_string());
             }
         }
         if batch.is_empty() {
-            let mut done = job.take().expect("a job is running");
-            send(Response::Done {
-                generation: done.generation,
-                stage: done.stage,
-            });
-            match (done.stage, done.passes) {
-                (Stage::Synthesis, Some(_)) => {
-                    let (g, focus, passes) = (done.generation, done.focus, done.passes);
-                    let mut next = Job::new(g, Stage::Uncertainty, done.prepared, focus);
-                    next.passes = passes;
-                    job = Some(next);
-                }
-                _ => {
-                    done.passes = None;
-                    finished = Some(done);
-                }
-            }
-            continue;
+            return self.finish();
         }
         let computed = match (j.stage, j.passes) {
             (Stage::Uncertainty, Some(passes)) => {
@@ -371,44 +377,67 @@ fn run(
             }
             _ => guarded(|| synth.synthesize_slices(&j.prepared, &batch)),
         };
-        match computed {
-            Ok(sets) => {
-                if j.stage == Stage::Synthesis && j.pending.len() == j.total {
-                    log::info!(
-                        "first slice synthesized {} ms after the request",
-                        j.requested.elapsed().as_millis()
-                    );
-                }
-                for (&z, slices) in batch.iter().zip(sets) {
-                    j.pending.remove(&z);
-                    let generation = j.generation;
-                    send(match j.stage {
-                        Stage::Synthesis => Response::Slice {
-                            generation,
-                            z,
-                            slices,
-                        },
-                        Stage::Uncertainty => Response::Uncertainty {
-                            generation,
-                            z,
-                            slices,
-                        },
-                    });
-                }
-                send(Response::Progress {
-                    generation: j.generation,
-                    stage: j.stage,
-                    done: j.total - j.pending.len(),
-                    total: j.total,
-                });
-            }
+        let sets = match computed {
+            Ok(sets) => sets,
             Err(e) => {
                 let generation = j.generation;
-                job = None;
-                send(Response::Failed {
+                return self.fail(generation, e.to_string());
+            }
+        };
+        if j.stage == Stage::Synthesis && j.pending.len() == j.total {
+            log::info!(
+                "first slice synthesized {} ms after the request",
+                j.requested.elapsed().as_millis()
+            );
+        }
+        for (&z, slices) in batch.iter().zip(sets) {
+            j.pending.remove(&z);
+            let generation = j.generation;
+            (self.send)(match j.stage {
+                Stage::Synthesis => Response::Slice {
                     generation,
-                    message: e.to_string(),
-                });
+                    z,
+                    slices,
+                },
+                Stage::Uncertainty => Response::Uncertainty {
+                    generation,
+                    z,
+                    slices,
+                },
+            });
+        }
+        (self.send)(Response::Progress {
+            generation: j.generation,
+            stage: j.stage,
+            done: j.total - j.pending.len(),
+            total: j.total,
+        });
+    }
+
+    /// Every slice of the job is sent: an uncertainty stage follows if one was asked for,
+    /// otherwise the job is kept as the finished one.
+    fn finish(&mut self) {
+        let Some(mut done) = self.job.take() else {
+            return;
+        };
+        (self.send)(Response::Done {
+            generation: done.generation,
+            stage: done.stage,
+        });
+        match (done.stage, done.passes) {
+            (Stage::Synthesis, Some(passes)) => {
+                let mut next = Job::new(
+                    done.generation,
+                    Stage::Uncertainty,
+                    done.prepared,
+                    done.focus,
+                );
+                next.passes = Some(passes);
+                self.job = Some(next);
+            }
+            _ => {
+                done.passes = None;
+                self.finished = Some(done);
             }
         }
     }
