@@ -11,7 +11,7 @@ use mmgan::model::{
     DiscriminatorConfig, GeneratorConfig, Imputation, Method, MmSynthesisConfig, PGanConfig,
     ReplicaConfig,
 };
-use mmgan::train::{train, TrainConfig, TrainEvent};
+use mmgan::train::{train, StepLosses, TrainConfig, TrainEvent};
 
 use super::{progress_bar, say, NetArgs};
 
@@ -128,78 +128,10 @@ fn parse_share(text: &str) -> Result<f64, String> {
 }
 
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
-    let generator = GeneratorConfig::new()
-        .with_width(a.net.width)
-        .with_depth(a.net.depth)
-        .with_context(a.context);
-    if a.method == Method::MmGan {
-        a.net.check()?;
-        generator
-            .check(a.net.size)
-            .map_err(|e| anyhow::anyhow!("--context: {e}"))?;
-    } else if a.context > 0 {
-        anyhow::bail!("--context is MM-GAN's; {} reads one slice", a.method);
-    } else if a.input_lr_scale != 1.0 {
-        anyhow::bail!(
-            "--input-lr-scale is MM-GAN's; {} trains at one rate",
-            a.method
-        );
-    }
-    let config = TrainConfig::new(
-        generator,
-        DiscriminatorConfig::new().with_width(a.net.width),
-        a.data.iter().map(|p| p.display().to_string()).collect(),
-    )
-    .with_method(a.method)
-    .with_sequences(a.sequences)
-    .with_mmsynthesis(
-        MmSynthesisConfig::new()
-            .with_width(a.net.width)
-            .with_latent(a.latent),
-    )
-    .with_side(a.net.size)
-    .with_fit(a.fit)
-    .with_epochs(a.epochs)
-    .with_batch(a.batch)
-    .with_imputation(a.impute)
-    .with_curriculum(a.curriculum == "on")
-    .with_one_missing_share(a.one_missing_share)
-    .with_seed(a.seed)
-    .with_test_fraction(a.test_fraction)
-    .with_hold_out(a.hold_out.clone())
-    .with_max_batches(a.max_batches)
-    .with_init(a.init.as_ref().map(|p| p.display().to_string()))
-    .with_balance_folders(a.balance_folders)
-    .with_flip(a.flip)
-    .with_keep_epochs(a.keep_epochs)
-    .with_replica(
-        ReplicaConfig::new()
-            .with_trees(a.trees)
-            .with_samples(a.samples),
-    )
-    .with_pgan(
-        PGanConfig::new()
-            .with_width(a.net.width)
-            .with_blocks(a.blocks)
-            .with_critic_width(a.net.width.clamp(1, 16)),
-    )
-    .with_lr(a.lr)
-    .with_input_lr_scale(a.input_lr_scale)
-    .with_ssim_weight(a.ssim_weight)
-    .with_distribution_weight(a.distribution_weight);
+    let config = config(a)?;
     let selected = select_device(a.backend).map_err(anyhow::Error::msg)?;
     eprintln!("training {} on {}", a.method, selected.description);
-    let interrupt = Arc::new(AtomicBool::new(false));
-    {
-        let flag = interrupt.clone();
-        ctrlc::set_handler(move || {
-            eprintln!("\ninterrupt: saving a checkpoint at the next batch (Ctrl-C again to abort)");
-            if flag.swap(true, Ordering::SeqCst) {
-                mmgan::io::remove_live_temporaries();
-                std::process::exit(130);
-            }
-        })?;
-    }
+    let interrupt = interrupt_on_ctrl_c()?;
     let bar = progress_bar(0, "batches");
     let mut first_batch: Option<usize> = None;
     let done = train(
@@ -239,26 +171,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
                 // A resumed epoch starts part-way: time only the batches run here.
                 let first = *first_batch.get_or_insert(done);
                 bar.set_position(done as u64);
-                let text = match a.method {
-                    Method::MmGan => format!(
-                        "G {:.4} (adv {:.4}, L1 {:.4}, 1-SSIM {:.4}, hist {:.4}) D {:.4}",
-                        losses.g,
-                        losses.adversarial,
-                        losses.l1,
-                        losses.ssim,
-                        losses.distribution,
-                        losses.d
-                    ),
-                    Method::MmSynthesis => format!(
-                        "loss {:.4} (L1 {:.4}, embedding {:.4})",
-                        losses.g, losses.l1, losses.embedding
-                    ),
-                    Method::PGan => format!(
-                        "G {:.4} (adv {:.4}, L1 {:.4}) D {:.4}",
-                        losses.g, losses.adversarial, losses.l1, losses.d
-                    ),
-                    Method::Replica => "forests fitted".to_string(),
-                };
+                let text = loss_text(a.method, &losses);
                 // Logged to a file (no bar): a line now and then shows the run is alive.
                 if bar.is_hidden() && done % 50 == 0 {
                     say(
@@ -305,4 +218,101 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
         a.out.join("weights").display()
     );
     Ok(())
+}
+
+/// The run's configuration from the command line, refusing options of another method.
+fn config(a: &TrainArgs) -> anyhow::Result<TrainConfig> {
+    let generator = GeneratorConfig::new()
+        .with_width(a.net.width)
+        .with_depth(a.net.depth)
+        .with_context(a.context);
+    if a.method == Method::MmGan {
+        a.net.check()?;
+        generator
+            .check(a.net.size)
+            .map_err(|e| anyhow::anyhow!("--context: {e}"))?;
+    } else if a.context > 0 {
+        anyhow::bail!("--context is MM-GAN's; {} reads one slice", a.method);
+    } else if a.input_lr_scale != 1.0 {
+        anyhow::bail!(
+            "--input-lr-scale is MM-GAN's; {} trains at one rate",
+            a.method
+        );
+    }
+    Ok(TrainConfig::new(
+        generator,
+        DiscriminatorConfig::new().with_width(a.net.width),
+        a.data.iter().map(|p| p.display().to_string()).collect(),
+    )
+    .with_method(a.method)
+    .with_sequences(a.sequences)
+    .with_mmsynthesis(
+        MmSynthesisConfig::new()
+            .with_width(a.net.width)
+            .with_latent(a.latent),
+    )
+    .with_side(a.net.size)
+    .with_fit(a.fit)
+    .with_epochs(a.epochs)
+    .with_batch(a.batch)
+    .with_imputation(a.impute)
+    .with_curriculum(a.curriculum == "on")
+    .with_one_missing_share(a.one_missing_share)
+    .with_seed(a.seed)
+    .with_test_fraction(a.test_fraction)
+    .with_hold_out(a.hold_out.clone())
+    .with_max_batches(a.max_batches)
+    .with_init(a.init.as_ref().map(|p| p.display().to_string()))
+    .with_balance_folders(a.balance_folders)
+    .with_flip(a.flip)
+    .with_keep_epochs(a.keep_epochs)
+    .with_replica(
+        ReplicaConfig::new()
+            .with_trees(a.trees)
+            .with_samples(a.samples),
+    )
+    .with_pgan(
+        PGanConfig::new()
+            .with_width(a.net.width)
+            .with_blocks(a.blocks)
+            .with_critic_width(a.net.width.clamp(1, 16)),
+    )
+    .with_lr(a.lr)
+    .with_input_lr_scale(a.input_lr_scale)
+    .with_ssim_weight(a.ssim_weight)
+    .with_distribution_weight(a.distribution_weight))
+}
+
+/// Ctrl-C sets the returned flag (the loop saves a checkpoint at the next batch); a
+/// second Ctrl-C aborts at once.
+fn interrupt_on_ctrl_c() -> anyhow::Result<Arc<AtomicBool>> {
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || {
+        eprintln!("\ninterrupt: saving a checkpoint at the next batch (Ctrl-C again to abort)");
+        if flag.swap(true, Ordering::SeqCst) {
+            mmgan::io::remove_live_temporaries();
+            std::process::exit(130);
+        }
+    })?;
+    Ok(interrupt)
+}
+
+/// One step's losses as the progress line shows them, in `method`'s terms.
+fn loss_text(method: Method, losses: &StepLosses) -> String {
+    match method {
+        Method::MmGan => format!(
+            "G {:.4} (adv {:.4}, L1 {:.4}, 1-SSIM {:.4}, hist {:.4}) D {:.4}",
+            losses.g, losses.adversarial, losses.l1, losses.ssim, losses.distribution, losses.d
+        ),
+        Method::MmSynthesis => format!(
+            "loss {:.4} (L1 {:.4}, embedding {:.4})",
+            losses.g, losses.l1, losses.embedding
+        ),
+        Method::PGan => format!(
+            "G {:.4} (adv {:.4}, L1 {:.4}) D {:.4}",
+            losses.g, losses.adversarial, losses.l1, losses.d
+        ),
+        Method::Replica => "forests fitted".to_string(),
+    }
 }
