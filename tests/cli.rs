@@ -111,6 +111,38 @@ fn bench_model_prints_every_row_and_refuses_a_bad_size() {
     assert!(err.contains("--size must be divisible by 2^depth"), "{err}");
 }
 
+/// MM-GAN's own training options are refused for the other methods, by name, before any
+/// data is read or any run folder is made.
+#[test]
+fn train_refuses_mmgan_options_for_other_methods() {
+    let d = tempfile::tempdir().unwrap();
+    let out = d.path().join("run");
+    for (option, value, method, needle) in [
+        ("--context", "1", "pgan", "--context is MM-GAN's"),
+        (
+            "--input-lr-scale",
+            "3",
+            "mmsynthesis",
+            "--input-lr-scale is MM-GAN's",
+        ),
+    ] {
+        let (ok, _, err) = mmgan(&[
+            "train",
+            "--method",
+            method,
+            option,
+            value,
+            "--data",
+            d.path().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(!ok);
+        assert!(err.contains(needle), "{err}");
+        assert!(!out.exists(), "{option}: a run folder was made");
+    }
+}
+
 #[test]
 fn average_writes_the_parameter_mean_of_snapshots_and_refuses_other_networks() {
     use burn::module::Module;
