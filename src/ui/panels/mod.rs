@@ -8,7 +8,10 @@ use std::sync::Arc;
 use eframe::egui::{self, Color32, Pos2, Rect, Sense, Stroke, TextureHandle, TextureOptions, Vec2};
 use ndarray::ArrayView2;
 
+mod header;
 mod marks;
+
+use header::panel_header;
 
 pub use marks::T1C_NOTE;
 use marks::{caption, orientation_letters, synthetic_marks, uncertainty_legend, SYNTHETIC_COLOUR};
@@ -18,7 +21,7 @@ use super::gpu::{Layer, PanelPaint};
 use super::render::{compose, Difference, LabelStyle, Look, SliceLayers, UNCERTAINTY_SCALE};
 use super::session::Session;
 use super::settings::Settings;
-use super::view::{drag_window, SliceMapping, ViewState, WindowPreset};
+use super::view::{drag_window, SliceMapping, ViewState};
 use crate::io::{row_major, Sequence};
 
 const CROSSHAIR_COLOUR: Color32 = Color32::from_rgb(0, 220, 120);
@@ -137,41 +140,7 @@ impl Panels {
         let present = study.has(seq);
         let missing = !present || session.is_marked(seq);
         let synthetic = session.is_synthetic_shown(seq);
-        ui.horizontal(|ui| {
-            let mut marked = missing;
-            let toggle = ui.add_enabled(
-                present,
-                egui::Checkbox::new(&mut marked, format!("{} missing", seq.name())),
-            );
-            if toggle.changed() {
-                commands.push(Command::SetMissing(seq, marked));
-            }
-            if !present {
-                ui.label(egui::RichText::new("absent from the study").weak());
-            }
-            if synthetic {
-                ui.label(
-                    egui::RichText::new(" SYNTHETIC ")
-                        .strong()
-                        .color(Color32::BLACK)
-                        .background_color(SYNTHETIC_COLOUR),
-                );
-            }
-            if session.windows.get(seq).is_some() && ui.small_button("auto W/L").clicked() {
-                commands.push(Command::SetWindow(seq, None));
-            }
-            if synthetic && session.synthesized(seq) && ui.small_button("Save as...").clicked() {
-                commands.push(Command::SaveAs(seq));
-            }
-            ui.menu_button("W/L", |ui| {
-                for preset in WindowPreset::ALL {
-                    if ui.button(preset.name()).clicked() {
-                        let auto = session.auto_window(seq, false);
-                        commands.push(Command::SetWindow(seq, preset.window(auto)));
-                    }
-                }
-            });
-        });
+        panel_header(ui, session, seq, commands);
         let (rect, response) = ui.allocate_exact_size(size, Sense::click_and_drag());
         self.rects[seq.slot()] = Some(rect);
         let side_by_side = synthetic && present && settings.difference == Difference::SideBySide;
@@ -208,24 +177,7 @@ impl Panels {
         for (i, h) in halves.iter().enumerate() {
             let slot = seq.slot() * 2 + i;
             self.refresh_slot(session, settings, seq, h.truth, slot);
-            let look = Look {
-                window: session.window_of(seq, h.truth),
-                radiological: flipped,
-                difference: if h.truth {
-                    Difference::Off
-                } else {
-                    settings.difference
-                },
-                means: (1.0, 1.0),
-                diff_scale: if settings.difference == Difference::Uncertainty {
-                    UNCERTAINTY_SCALE
-                } else {
-                    1.0
-                },
-                diff_opacity: settings.difference_opacity,
-                labels: settings.labels,
-                label_opacity: settings.label_opacity,
-            };
+            let look = look_of(session, settings, seq, h.truth, flipped);
             let half_painter = painter.with_clip_rect(h.rect.intersect(rect));
             if self.slots[slot].is_some() {
                 self.draw_slot(&half_painter, slot, h.mapping.image, look);
@@ -485,5 +437,34 @@ fn mean_of_positive(s: ArrayView2<f32>) -> f32 {
         (sum / n as f64) as f32
     } else {
         1.0
+    }
+}
+
+/// How one half of a panel is drawn: its window, and the difference overlay on the
+/// synthesized half only (the acquired half of a side-by-side view shows none).
+fn look_of(
+    session: &Session,
+    settings: &Settings,
+    seq: Sequence,
+    truth: bool,
+    radiological: bool,
+) -> Look {
+    Look {
+        window: session.window_of(seq, truth),
+        radiological,
+        difference: if truth {
+            Difference::Off
+        } else {
+            settings.difference
+        },
+        means: (1.0, 1.0),
+        diff_scale: if settings.difference == Difference::Uncertainty {
+            UNCERTAINTY_SCALE
+        } else {
+            1.0
+        },
+        diff_opacity: settings.difference_opacity,
+        labels: settings.labels,
+        label_opacity: settings.label_opacity,
     }
 }
