@@ -185,6 +185,19 @@ impl Job {
         }
     }
 
+    /// The uncertainty stage of this synthesis: `passes` dropout passes over the same
+    /// prepared inputs, nearest its focus first.
+    fn uncertainty(self, passes: usize) -> Job {
+        let mut job = Job::new(
+            self.generation,
+            Stage::Uncertainty,
+            self.prepared,
+            self.focus,
+        );
+        job.passes = Some(passes);
+        job
+    }
+
     /// The focus slice alone first (it is what the user is looking at), then batches
     /// nearest the focus.
     fn next_batch(&self, size: usize) -> Vec<usize> {
@@ -302,9 +315,7 @@ impl<S: Fn(Response)> Worker<S> {
                 match (self.job.as_mut(), self.finished.take()) {
                     (Some(j), _) if j.generation == generation => j.passes = Some(passes),
                     (None, Some(f)) if f.generation == generation => {
-                        let mut j = Job::new(generation, Stage::Uncertainty, f.prepared, f.focus);
-                        j.passes = Some(passes);
-                        self.job = Some(j);
+                        self.job = Some(f.uncertainty(passes));
                     }
                     (_, f) => self.finished = f,
                 }
@@ -425,16 +436,7 @@ impl<S: Fn(Response)> Worker<S> {
             stage: done.stage,
         });
         match (done.stage, done.passes) {
-            (Stage::Synthesis, Some(passes)) => {
-                let mut next = Job::new(
-                    done.generation,
-                    Stage::Uncertainty,
-                    done.prepared,
-                    done.focus,
-                );
-                next.passes = Some(passes);
-                self.job = Some(next);
-            }
+            (Stage::Synthesis, Some(passes)) => self.job = Some(done.uncertainty(passes)),
             _ => {
                 done.passes = None;
                 self.finished = Some(done);
